@@ -1,0 +1,30 @@
+# Two entry points: `make demo` (the main job on the embedded simulator) and `make test` (everything CI runs).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install lint unit
+
+$(BIN)/slotune: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(BIN)/slotune
+
+install: $(BIN)/slotune
+
+demo: install
+	$(BIN)/slotune plan --model llama-3.1-8b --gpu h100-sxm
+	$(BIN)/slotune simulate --model llama-3.1-8b --gpu h100-sxm --preset chatbot --rate 8 --duration 120 --slo interactive-chat
+
+lint: install
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint
+	bash scripts/setup_integration.sh
+	$(BIN)/pytest -q --timeout 900

@@ -1,0 +1,3 @@
+from slotune.cli.main import main
+
+main()

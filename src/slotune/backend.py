@@ -1,0 +1,16 @@
+"""The one contract between the tuner/calibration and whatever runs a workload."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from slotune.models import EngineConfig, RunResult, Workload
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs a workload on an engine configuration: the simulator, a real server over HTTP, a launched vLLM."""
+
+    name: str
+
+    def run(self, workload: Workload, engine_config: EngineConfig) -> RunResult: ...

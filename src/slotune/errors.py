@@ -1,0 +1,37 @@
+"""One error hierarchy. Expected outcomes ("does not fit") are data, not exceptions.
+
+Every user-facing error names the field, the value and the fix; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class SlotuneError(Exception):
+    """Base of every error slotune raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(SlotuneError):
+    """Bad input from the user: a file, a flag, a model or GPU name. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, fix: str, *, problem: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.fix = fix
+        self.problem = problem
+        shown = repr(value)
+        if len(shown) > 200:
+            shown = shown[:197] + "..."
+        head = f"{field}={shown}"
+        if problem:
+            head += f": {problem}"
+        super().__init__(f"{head}. Fix: {fix}")
+
+
+class BackendError(SlotuneError):
+    """A backend (simulator, HTTP server, launched engine) could not run at all."""
+
+    exit_code = 1

@@ -1,0 +1,42 @@
+"""A GPU's facts as stored in the catalog (see data/gpus.md for sources)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from slotune.models.base import Frozen
+
+
+class PricePoint(Frozen):
+    usd_per_gpu_hour: float = Field(gt=0)
+    provider: str
+    date: str  # YYYY-MM, prices are volatile: always dated
+    source: str
+    kind: str = "on-demand"
+
+
+class GpuSpec(Frozen):
+    name: str
+    aliases: tuple[str, ...] = ()
+    # Memory as the driver reports it, in bytes (GiB-based), not the marketing GB figure.
+    memory_bytes: int = Field(gt=0)
+    hbm_bytes_per_s: float = Field(gt=0)
+    # Dense (no sparsity) peak tensor throughput per dtype, FLOP/s ("bf16", "fp8", "int8", "fp4").
+    flops_per_s: dict[str, float]
+    interconnect: str
+    # Per-direction GPU-to-GPU bandwidth inside one node, bytes/s.
+    intra_node_bytes_per_s: float = Field(gt=0)
+    tdp_w: float | None = None
+    prices: tuple[PricePoint, ...] = ()
+    # Achievable fractions of peak (defaults from published efficiency figures; calibration refits them).
+    mem_bw_efficiency: float = 0.8
+    mfu_prefill: float = 0.45
+    mfu_decode: float = 0.30
+    source: str = ""
+
+    def peak_flops_per_s(self, dtype: str) -> float | None:
+        return self.flops_per_s.get(dtype)
+
+    @property
+    def default_usd_per_hour(self) -> float | None:
+        return self.prices[0].usd_per_gpu_hour if self.prices else None
