@@ -81,7 +81,11 @@ class EngineConfig(Frozen):
             if not self.enable_chunked_prefill:
                 mnbt = max(mnbt, max_model_len)
         return self.model_copy(
-            update={"max_model_len": max_model_len, "max_num_seqs": max_num_seqs, "max_num_batched_tokens": mnbt}
+            update={
+                "max_model_len": max_model_len,
+                "max_num_seqs": max_num_seqs,
+                "max_num_batched_tokens": mnbt,
+            }
         )
 
     def vllm_args(self) -> list[str]:
@@ -99,7 +103,9 @@ class EngineConfig(Frozen):
         else:
             args += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
         args.append("--enable-prefix-caching" if self.enable_prefix_caching else "--no-enable-prefix-caching")
-        args.append("--enable-chunked-prefill" if self.enable_chunked_prefill else "--no-enable-chunked-prefill")
+        args.append(
+            "--enable-chunked-prefill" if self.enable_chunked_prefill else "--no-enable-chunked-prefill"
+        )
         if self.enforce_eager:
             args.append("--enforce-eager")
         if self.dtype != "auto":

@@ -1,0 +1,57 @@
+"""Summary statistics of one latency metric. Percentiles are numpy's linear interpolation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from slotune.models.base import Frozen
+
+
+class Distribution(Frozen):
+    count: int
+    mean: float | None = None
+    min: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    def stat(self, name: str) -> float | None:
+        """Look up "mean" or "pNN" (computing nothing new: only the stored percentiles)."""
+        return getattr(self, name.replace(".", "_"), None)
+
+
+def distribution(values: Sequence[float] | np.ndarray) -> Distribution:
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return Distribution(count=0)
+    p50, p90, p95, p99 = np.percentile(arr, [50, 90, 95, 99])
+    return Distribution(
+        count=int(arr.size),
+        mean=float(arr.mean()),
+        min=float(arr.min()),
+        p50=float(p50),
+        p90=float(p90),
+        p95=float(p95),
+        p99=float(p99),
+        max=float(arr.max()),
+    )
+
+
+_MISS = 1e30  # stands in for +inf (a failed request) so that linear interpolation stays defined
+
+
+def statistic(values: Sequence[float] | np.ndarray, stat: str) -> float | None:
+    """ "mean" or "pNN" of values. inf values (failed requests) take part, so failures count as misses:
+    a percentile that lands on or next to a failure is inf."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return None
+    if stat == "mean":
+        return float(arr.mean())
+    finite = np.where(np.isinf(arr), _MISS, arr)
+    value = float(np.percentile(finite, float(stat[1:])))
+    return float("inf") if value >= _MISS / 1e6 else value
