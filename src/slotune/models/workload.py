@@ -16,6 +16,8 @@ class SamplingParams(Frozen):
     max_tokens: int | None = None
     stop: tuple[str, ...] | None = None
     ignore_eos: bool | None = None
+    # vLLM's extension to the OpenAI API: generation also stops at these token ids.
+    stop_token_ids: tuple[int, ...] | None = None
 
 
 class RequestSpec(Frozen):
@@ -32,6 +34,9 @@ class RequestSpec(Frozen):
     sampling: SamplingParams | None = None
     # Length of a system prompt shared with other requests, in tokens, where known.
     system_prompt_tokens: int | None = None
+    # True when output_tokens is a stand-in (a request log without usage or response, ShareGPT without a
+    # reply): analyses leave such requests out of the measured output-length statistics.
+    is_output_estimated: bool = False
 
 
 class Workload(Frozen):
