@@ -1,0 +1,21 @@
+"""Phase 0: read traces and request logs, analyze them, synthesize workloads.
+
+Public API: `read_workload`, `write_workload`, `analyze`, `synthesize`, `PRESETS`, `WorkloadStats`.
+"""
+
+from slotune.workload.analyze import analyze
+from slotune.workload.formats import FORMAT_NAMES, detect_format
+from slotune.workload.io import read_workload, write_workload
+from slotune.workload.stats import Distribution, PrefixReuse, RequestLogStats, WorkloadStats
+
+__all__ = [
+    "FORMAT_NAMES",
+    "Distribution",
+    "PrefixReuse",
+    "RequestLogStats",
+    "WorkloadStats",
+    "analyze",
+    "detect_format",
+    "read_workload",
+    "write_workload",
+]

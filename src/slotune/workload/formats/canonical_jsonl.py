@@ -1,0 +1,102 @@
+"""slotune's canonical workload JSONL.
+
+Line 1 is a header object {"slotune_workload": 1, "name", "hash_block_size", "source", "num_requests",
+"digest"}; every further line is one RequestSpec (fields at their defaults left out). Serialization is
+deterministic, so the same workload always gives the same bytes and the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from slotune.errors import InputError
+from slotune.models import RequestSpec, Workload
+from slotune.workload.formats._common import ReadOptions, build_workload, iter_json_lines, read_text, where
+
+NAME = "canonical-jsonl"
+HEADER_KEY = "slotune_workload"
+FORMAT_VERSION = 1
+
+
+def request_line(spec: RequestSpec) -> str:
+    return json.dumps(
+        spec.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def digest_of_lines(lines: Iterable[str], hash_block_size: int) -> str:
+    h = hashlib.sha256(f"hash_block_size={hash_block_size}\n".encode())
+    for line in lines:
+        h.update(line.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def workload_digest(workload: Workload) -> str:
+    """sha256 of the requests' canonical lines and the block size: names and sources do not change it."""
+    return digest_of_lines((request_line(r) for r in workload.requests), workload.hash_block_size)
+
+
+def render(workload: Workload) -> str:
+    lines = [request_line(r) for r in workload.requests]
+    header = {
+        HEADER_KEY: FORMAT_VERSION,
+        "name": workload.name,
+        "hash_block_size": workload.hash_block_size,
+        "source": workload.source,
+        "num_requests": len(lines),
+        "digest": digest_of_lines(lines, workload.hash_block_size),
+    }
+    return "\n".join([json.dumps(header, separators=(",", ":"), ensure_ascii=False), *lines]) + "\n"
+
+
+def _request(obj: dict[str, Any], *, path: Path, line_no: int) -> RequestSpec:
+    try:
+        return RequestSpec.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(line)"
+        raise InputError(
+            f"{where(path, line_no)}, {field}",
+            err.get("input"),
+            "give each line a request_id, arrival_s >= 0, prompt_tokens >= 1 and output_tokens >= 1 "
+            "(see docs/workload.md for the schema)",
+            problem=err["msg"],
+        ) from exc
+
+
+def read(path: Path, options: ReadOptions) -> Workload:
+    header: dict[str, Any] = {}
+    requests: list[RequestSpec] = []
+    for line_no, obj in iter_json_lines(path, read_text(path)):
+        if HEADER_KEY in obj:
+            if requests or header:
+                raise InputError(where(path, line_no), HEADER_KEY, "keep one header, on the first line")
+            if obj[HEADER_KEY] != FORMAT_VERSION:
+                raise InputError(
+                    f"{where(path, line_no)}, {HEADER_KEY}",
+                    obj[HEADER_KEY],
+                    f"write the file with this slotune (format version {FORMAT_VERSION})",
+                    problem="unknown format version",
+                )
+            header = obj
+            continue
+        requests.append(_request(obj, path=path, line_no=line_no))
+    hash_block_size = header.get("hash_block_size", 16)
+    if not isinstance(hash_block_size, int) or hash_block_size < 1:
+        raise InputError(
+            f"{path.name} header, hash_block_size", hash_block_size, "make it a positive integer"
+        )
+    workload = build_workload(path, NAME, requests, hash_block_size=hash_block_size, rebase=False)
+    return workload.model_copy(
+        update={
+            "name": str(header.get("name") or workload.name),
+            "source": str(header.get("source") or workload.source),
+        }
+    )

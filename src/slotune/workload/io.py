@@ -1,0 +1,45 @@
+"""Reading any supported workload file, and writing slotune's canonical JSONL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from slotune.errors import InputError
+from slotune.models import Workload
+from slotune.workload.formats import detect_format, reader_for
+from slotune.workload.formats._common import DEFAULT_OUTPUT_TOKENS, ReadOptions
+from slotune.workload.formats.canonical_jsonl import render, workload_digest
+
+
+def read_workload(
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    tokenizer_path: str | None = None,
+    default_output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+) -> Workload:
+    """Read a trace, dataset or request log (format auto-detected unless `fmt` is given).
+
+    Requests come back in arrival order with times relative to the first; the digest is filled in.
+    """
+    file = Path(path)
+    reader = reader_for(fmt) if fmt is not None else reader_for(detect_format(file))
+    options = ReadOptions(tokenizer_path=tokenizer_path, default_output_tokens=default_output_tokens)
+    workload = reader(file, options)
+    return workload.model_copy(update={"digest": workload_digest(workload)})
+
+
+def write_workload(workload: Workload, path: str | os.PathLike[str]) -> None:
+    """Write the canonical JSONL (header line, then one request per line); same workload, same bytes."""
+    file = Path(path)
+    if file.is_dir():
+        raise InputError("--out", str(file), "give a file path, not a directory", problem="is a directory")
+    if file.parent and not file.parent.exists():
+        raise InputError(
+            "--out", str(file), f"create the folder {file.parent} first", problem="no such folder"
+        )
+    # Write then rename, so a reader never sees half a file.
+    tmp = file.with_name(file.name + ".tmp")
+    tmp.write_bytes(render(workload).encode("utf-8"))
+    tmp.replace(file)
