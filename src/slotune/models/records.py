@@ -73,6 +73,9 @@ class StepSample(Frozen):
     num_preemptions: int = 0
     prefix_hit_tokens: int = 0
     prefix_query_tokens: int = 0
+    # How many engine steps this sample aggregates (a long simulated timeline is downsampled into buckets of
+    # consecutive steps: counters summed, gauges averaged over the bucket's time).
+    num_steps: int = Field(default=1, ge=1)
 
 
 class Provenance(Frozen):
