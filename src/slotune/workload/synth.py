@@ -152,6 +152,7 @@ def synthesize(
         cv=cv,
     )
     rng = np.random.default_rng(seed)
+    default_cv: float | None
     if preset is not None:
         p = PRESETS[preset]
         rate, default_cv, block_size, name = rate_rps or p.default_rate_rps, p.cv, PRESET_BLOCK_SIZE, preset
