@@ -33,6 +33,13 @@ class GpuSpec(Frozen):
     mfu_prefill: float = 0.45
     mfu_decode: float = 0.30
     source: str = ""
+    # Datasheet memory in decimal GB (80 for an H100), next to the driver-reported `memory_bytes`.
+    marketing_memory_gb: float | None = None
+    # Where `memory_bytes` comes from (torch.cuda.mem_get_info on a real card, logs, OOM messages).
+    memory_source: str = ""
+    # GPUs one node holds behind the intra-node interconnect: the largest tensor-parallel size offered.
+    gpus_per_node: int = Field(default=8, gt=0)
+    vendor: str = "nvidia"
 
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)

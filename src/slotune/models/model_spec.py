@@ -20,6 +20,11 @@ class MoESpec(Frozen):
     first_k_dense_layers: int = 0
     # Every n-th layer is MoE (Qwen/Mixtral: 1).
     moe_layer_freq: int = 1
+    # Intermediate size of each shared expert when it differs from moe_intermediate_size (Qwen2-MoE).
+    shared_expert_intermediate_size: int | None = None
+    # Experts and router carry biases (gpt-oss).
+    has_expert_bias: bool = False
+    has_router_bias: bool = False
 
 
 class MLASpec(Frozen):
@@ -57,6 +62,20 @@ class ModelSpec(Frozen):
     total_params: int | None = None
     active_params: int | None = None
     source: str = ""
+    # Architecture details that change the parameter count (filled from config.json by slotune.catalog).
+    # q/k/v projections carry biases (Qwen2/2.5, gpt-oss); the output projection too (gpt-oss).
+    attention_bias: bool = False
+    attention_output_bias: bool = False
+    # Per-head RMSNorm on queries and keys (Qwen3, Gemma 3).
+    qk_norm: bool = False
+    # One learned attention-sink logit per head (gpt-oss).
+    attention_sinks: bool = False
+    # RMSNorms per decoder layer (2 for Llama; 4 for Gemma 2/3: pre/post attention and MLP).
+    norms_per_layer: int = Field(default=2, ge=0)
+    # Parameters outside the text decoder (e.g. Gemma 3's vision tower), loaded unquantized in bf16.
+    extra_params: int = Field(default=0, ge=0)
+    # Catalog aliases (e.g. Hugging Face ids).
+    aliases: tuple[str, ...] = ()
 
     @property
     def is_moe(self) -> bool:

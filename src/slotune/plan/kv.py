@@ -1,0 +1,195 @@
+"""KV-cache bytes per token and vLLM V1's block accounting (vllm/v1/core/kv_cache_utils.py, kv_cache_interface.py).
+
+Per attention layer and token, standard attention stores a key and a value: 2 x kv_heads x head_dim x dtype bytes.
+MLA (DeepSeek-V2/V3) stores one compressed latent plus a RoPE key: (kv_lora_rank + qk_rope_head_dim) x dtype
+bytes, no x2, and every tensor-parallel rank holds all of it. Sliding-window layers hold at most the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from slotune.errors import InputError
+from slotune.models import ModelSpec
+
+# Bytes per element of the KV cache by --kv-cache-dtype; "auto" follows the model's activation dtype (bf16/fp16).
+KV_DTYPE_BYTES: dict[str, int] = {
+    "auto": 2,
+    "bfloat16": 2,
+    "float16": 2,
+    "half": 2,
+    "fp8": 1,
+    "fp8_e4m3": 1,
+    "fp8_e5m2": 1,
+    "float32": 4,
+}
+
+LayerKind = Literal["full", "sliding", "mla"]
+
+
+def kv_dtype_bytes(kv_cache_dtype: str) -> int:
+    key = kv_cache_dtype.strip().lower()
+    if key not in KV_DTYPE_BYTES:
+        raise InputError("kv_cache_dtype", kv_cache_dtype, "use one of: " + ", ".join(KV_DTYPE_BYTES))
+    return KV_DTYPE_BYTES[key]
+
+
+def kv_heads_per_gpu(model: ModelSpec, tensor_parallel_size: int) -> int:
+    """KV heads one rank stores: heads are split across ranks, and replicated when TP exceeds their number."""
+    return max(1, model.num_kv_heads // tensor_parallel_size)
+
+
+@dataclass(frozen=True, slots=True)
+class KvLayer:
+    kind: LayerKind
+    bytes_per_token: int  # this layer, one GPU
+    sliding_window: int | None = None
+
+
+def kv_layers(model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel_size: int = 1) -> tuple[KvLayer, ...]:
+    """One entry per attention layer with its per-token KV bytes on one GPU."""
+    dtype_bytes = kv_dtype_bytes(kv_cache_dtype)
+    if model.mla is not None:
+        per_token = (model.mla.kv_lora_rank + model.mla.qk_rope_head_dim) * dtype_bytes
+        return tuple(KvLayer("mla", per_token) for _ in range(model.num_layers))
+    per_token = 2 * kv_heads_per_gpu(model, tensor_parallel_size) * model.head_dim * dtype_bytes
+    kinds = model.layer_types or tuple("full" for _ in range(model.num_layers))
+    layers: list[KvLayer] = []
+    for kind in kinds:
+        if kind == "sliding" and model.sliding_window is not None:
+            layers.append(KvLayer("sliding", per_token, model.sliding_window))
+        elif kind == "linear":
+            continue  # linear-attention layers keep a fixed-size state, not a per-token cache
+        else:
+            layers.append(KvLayer("full", per_token))
+    return tuple(layers)
+
+
+def kv_bytes_per_token(model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel_size: int = 1) -> int:
+    """KV bytes one token adds across all attention layers of the whole model.
+
+    With tensor_parallel_size > 1: on one GPU (KV heads split, MLA latent replicated). Sliding-window layers are
+    included (a token inside the window costs them too); `kv_bytes_for_sequence` caps them at the window.
+    """
+    layers = kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size)
+    return sum(layer.bytes_per_token for layer in layers)
+
+
+def full_attention_kv_bytes_per_token(
+    model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel_size: int = 1
+) -> int:
+    """KV bytes per token of the layers that keep every token (all of them unless the model has sliding layers)."""
+    layers = kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size)
+    return sum(layer.bytes_per_token for layer in layers if layer.kind != "sliding")
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def sliding_tokens_held(window: int, num_tokens: int, max_num_batched_tokens: int) -> int:
+    """Tokens vLLM keeps blocks for in a sliding layer: the last window-1 computed plus one scheduled chunk
+    (SlidingWindowSpec.max_memory_usage_bytes), never more than the sequence."""
+    return min(window - 1 + max_num_batched_tokens, num_tokens)
+
+
+def kv_bytes_for_sequence(
+    model: ModelSpec,
+    kv_cache_dtype: str,
+    num_tokens: int,
+    *,
+    tensor_parallel_size: int = 1,
+    block_size: int = 16,
+    max_num_batched_tokens: int = 8192,
+) -> int:
+    """KV bytes one sequence of num_tokens holds on one GPU, block-rounded as vLLM allocates it.
+
+    Full/MLA layers: cdiv(num_tokens, block_size) blocks. Sliding layers: cdiv(window - 1 + chunk, block_size) + 1
+    blocks at most (+1: the window need not start on a block boundary).
+    """
+    total = 0
+    for layer in kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size):
+        page = block_size * layer.bytes_per_token
+        if layer.kind == "sliding" and layer.sliding_window is not None:
+            held = sliding_tokens_held(layer.sliding_window, num_tokens, max_num_batched_tokens)
+            blocks = min(_cdiv(held, block_size) + 1, _cdiv(num_tokens, block_size) + 1)
+        else:
+            blocks = _cdiv(num_tokens, block_size)
+        total += blocks * page
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class KvGroups:
+    """vLLM's KV cache groups: layers of one attention type, split into groups of equal size (hybrid models)."""
+
+    group_size: int  # layers per group; each block holds one page for each of them
+    num_full_groups: int
+    num_sliding_groups: int
+    page_bytes: int  # one layer, one block
+    sliding_window: int | None
+
+    @property
+    def num_groups(self) -> int:
+        return self.num_full_groups + self.num_sliding_groups
+
+    @property
+    def block_bytes(self) -> int:
+        return self.page_bytes * self.group_size
+
+
+def kv_groups(
+    model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel_size: int = 1, block_size: int = 16
+) -> KvGroups:
+    """Group layers as _get_kv_cache_config_uniform_page_size does: group_size = fewest layers of any type."""
+    layers = kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size)
+    page = block_size * layers[0].bytes_per_token
+    n_sliding = sum(1 for layer in layers if layer.kind == "sliding")
+    n_full = len(layers) - n_sliding
+    if n_sliding == 0 or n_full == 0:
+        # Uniform type: one group holding every layer (_get_kv_cache_config_uniform_type).
+        return KvGroups(len(layers), 1 if n_full else 0, 1 if n_sliding else 0, page, model.sliding_window)
+    group_size = min(n_full, n_sliding)
+    return KvGroups(
+        group_size, _cdiv(n_full, group_size), _cdiv(n_sliding, group_size), page, model.sliding_window
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KvCapacity:
+    num_blocks: int
+    # What vLLM logs as "GPU KV cache size: N tokens": num_blocks // num_groups x block_size.
+    tokens: int
+    block_size: int
+    groups: KvGroups
+
+
+def kv_capacity(available_bytes: int, groups: KvGroups, block_size: int) -> KvCapacity:
+    """num_blocks = available // (page_size x layers per group) (get_num_blocks)."""
+    num_blocks = max(0, available_bytes // groups.block_bytes)
+    tokens = num_blocks // max(1, groups.num_groups) * block_size
+    return KvCapacity(num_blocks=num_blocks, tokens=tokens, block_size=block_size, groups=groups)
+
+
+def blocks_per_request(
+    groups: KvGroups, num_tokens: int, block_size: int, max_num_batched_tokens: int
+) -> int:
+    """Blocks one request of num_tokens occupies across all groups (the basis of vLLM's max-concurrency line)."""
+    full = groups.num_full_groups * _cdiv(num_tokens, block_size)
+    sliding = 0
+    if groups.num_sliding_groups and groups.sliding_window is not None:
+        held = sliding_tokens_held(groups.sliding_window, num_tokens, max_num_batched_tokens)
+        sliding = groups.num_sliding_groups * min(
+            _cdiv(held, block_size) + 1, _cdiv(num_tokens, block_size) + 1
+        )
+    elif groups.num_sliding_groups:
+        sliding = groups.num_sliding_groups * _cdiv(num_tokens, block_size)
+    return max(1, full + sliding)
+
+
+def max_concurrency(capacity: KvCapacity, num_tokens: int, max_num_batched_tokens: int) -> float:
+    """Requests of num_tokens each that fit at once: num_blocks / blocks per request."""
+    return capacity.num_blocks / blocks_per_request(
+        capacity.groups, num_tokens, capacity.block_size, max_num_batched_tokens
+    )
