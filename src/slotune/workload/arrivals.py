@@ -14,7 +14,8 @@ class ArrivalStats:
     duration_s: float
     # 1 / mean inter-arrival gap = (n - 1) / duration: the rate a Poisson or gamma fit uses.
     mean_rate_rps: float | None
-    # Most arrivals in one fixed 60 s (1 s) window counted from the first arrival.
+    # Most arrivals in one fixed 60 s (1 s) window counted from the first arrival; None when the
+    # workload is shorter than the window.
     peak_1min_rate_rps: float | None
     peak_1s_requests: int | None
     # std / mean of inter-arrival gaps (population std): 1 for Poisson, > 1 bursty.
@@ -36,8 +37,8 @@ def arrival_stats(arrivals_s: np.ndarray) -> ArrivalStats:
     return ArrivalStats(
         duration_s=duration_s,
         mean_rate_rps=(t.size - 1) / duration_s,
-        peak_1min_rate_rps=_peak_count(t, 60.0) / 60.0,
-        peak_1s_requests=_peak_count(t, 1.0),
+        peak_1min_rate_rps=_peak_count(t, 60.0) / 60.0 if duration_s >= 60.0 else None,
+        peak_1s_requests=_peak_count(t, 1.0) if duration_s >= 1.0 else None,
         interarrival_cv=float(gaps.std() / gaps.mean()),
     )
 

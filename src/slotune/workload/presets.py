@@ -58,7 +58,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="code-completion",
-            description="code completion: ~2k-token prompts, short completions, very bursty arrivals",
+            description="code completion: ~2k-token prompts, short completions; --arrival gamma gives its burstiness",
             source=(
                 "lengths: empirical, Azure LLM inference trace 2023 (code), 8,819 requests; rate 2.57 req/s "
                 "and CV 13.2 (67 requests in one second at peak) from the same trace"
