@@ -66,7 +66,7 @@ def analyze(workload: Workload, *, block_size: int = 16, cache_blocks: int | Non
         output_tokens=Distribution.of(output),
         num_output_estimated=num_estimated,
         total_prompt_tokens=int(prompt.sum()),
-        total_output_tokens=int(sum(r.output_tokens for r in requests)),
+        total_output_tokens=int(sum(output)),
         prefix_reuse=prefix_reuse_of(workload, block_size=block_size, cache_blocks=cache_blocks),
         request_log=request_log_stats(requests, workload.hash_block_size),
     )

@@ -103,6 +103,7 @@ class WorkloadStats(Frozen):
     # Requests whose output length is a stand-in, left out of `output_tokens` (unless all are).
     num_output_estimated: int = 0
     total_prompt_tokens: int
+    # Over the same requests as `output_tokens`.
     total_output_tokens: int
     prefix_reuse: PrefixReuse
     request_log: RequestLogStats | None = None
