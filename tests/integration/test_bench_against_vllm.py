@@ -1,0 +1,310 @@
+"""`slotune bench` through its CLI against a real vLLM server: fixed rate, fixed concurrency, trace replay.
+
+Each run's records are checked on their own (counts, token counts from `usage` equal to the workload's,
+monotone timestamps) and against the server: the client's token totals must equal the server's counter
+deltas exactly, and the `/metrics` deltas in summary.json must equal an independent scrape around the run.
+Every run uses its own seed, so prompts never repeat across runs and the prefix-free runs see no cache hits.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
+from vllm_helpers import counter_deltas, counter_totals
+
+from slotune.models import RequestSpec, Workload
+from slotune.workload import read_workload, write_workload
+
+pytestmark = pytest.mark.integration
+
+REPLAY_TRACE = REPO_ROOT / "tests" / "data" / "azure_conv_replay_20.csv"
+BENCH_TIMEOUT_S = 300
+
+
+def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run `slotune bench --json` in a subprocess; return summary.json and the records."""
+    command = [
+        sys.executable,
+        "-m",
+        "slotune",
+        "bench",
+        "--url",
+        server.base_url,
+        "--model",
+        server.model,
+        "--tokenizer",
+        str(TOKENIZER_JSON),
+        "--warmup-s",
+        "0",
+        "--out",
+        str(out_dir),
+        "--json",
+        *args,
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S, cwd=REPO_ROOT)
+    assert proc.returncode == 0, (
+        f"slotune bench exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    )
+    json.loads(proc.stdout)  # --json: machine-readable stdout and nothing else
+    summary = json.loads((out_dir / "summary.json").read_text())
+    records = [
+        json.loads(line) for line in (out_dir / "records.jsonl").read_text().splitlines() if line.strip()
+    ]
+    return summary, records
+
+
+def find_key(obj: Any, key: str) -> Any:
+    """The first value under `key` anywhere in a JSON tree (None if absent)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        for value in obj.values():
+            found = find_key(value, key)
+            if found is not None:
+                return found
+    elif isinstance(obj, list):
+        for value in obj:
+            found = find_key(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def server_window(summary: dict[str, Any]) -> dict[str, Any]:
+    metrics = summary.get("server_metrics")
+    assert isinstance(metrics, dict) and metrics, f"summary.json has no server_metrics: {sorted(summary)}"
+    return metrics
+
+
+def check_record_timestamps(record: dict[str, Any]) -> None:
+    """arrival <= first token == first chunk <= every later chunk <= finish."""
+    arrival, first, finish = record["arrival_s"], record["first_token_s"], record["finish_s"]
+    chunks = record["chunk_times_s"]
+    assert first is not None and finish is not None, record
+    assert arrival <= first <= finish, record
+    assert chunks and chunks[0] == pytest.approx(first, abs=1e-9), record
+    assert all(a <= b for a, b in pairwise(chunks)), record
+    assert chunks[-1] <= finish, record
+
+
+def check_records(records: list[dict[str, Any]], requests: list[RequestSpec]) -> None:
+    """Every request came back complete, with the workload's exact token counts (from the server's usage)."""
+    assert len(records) == len(requests)
+    for record in records:
+        assert record["finish_reason"] == "length" and record["error"] is None, record
+        # vLLM CPU streams one token per chunk (stream interval 1), and usage grows by one each time.
+        assert sum(record["chunk_tokens"]) == record["output_tokens"], record
+        assert len(record["chunk_tokens"]) == len(record["chunk_times_s"]) == record["output_tokens"], record
+        check_record_timestamps(record)
+    assert Counter(r["output_tokens"] for r in records) == Counter(s.output_tokens for s in requests)
+    assert Counter(r["prompt_tokens"] for r in records) == Counter(s.prompt_tokens for s in requests)
+    ids = [r["request_id"] for r in records]
+    assert len(set(ids)) == len(ids)
+
+
+def check_server_deltas(
+    summary: dict[str, Any], records: list[dict[str, Any]], own_deltas: dict[str, float]
+) -> dict[str, Any]:
+    """The client's token totals equal the server's counters; summary's deltas equal our own scrape."""
+    total_output = sum(r["output_tokens"] for r in records)
+    total_prompt = sum(r["prompt_tokens"] for r in records)
+    assert own_deltas["vllm:generation_tokens_total"] == total_output
+    assert own_deltas["vllm:prompt_tokens_total"] == total_prompt
+    assert own_deltas["vllm:request_success_total"] == len(records)
+    window = server_window(summary)
+    assert find_key(window, "generation_tokens") == total_output
+    assert find_key(window, "prompt_tokens") == total_prompt
+    assert find_key(window, "prefix_cache_hits") == own_deltas["vllm:prefix_cache_hits_total"]
+    assert find_key(window, "prefix_cache_queries") == own_deltas["vllm:prefix_cache_queries_total"]
+    # The server counts cached tokens per request too (--enable-prompt-tokens-details) and the client keeps them.
+    assert sum(r["cached_prompt_tokens"] for r in records) == own_deltas["vllm:prefix_cache_hits_total"]
+    return window
+
+
+def max_in_flight(records: list[dict[str, Any]]) -> int:
+    """Most requests open at once: a finish at the same instant as an arrival closes first."""
+    events = sorted([(r["arrival_s"], 1) for r in records] + [(r["finish_s"], -1) for r in records])
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def synthetic_workload(name: str, requests: list[RequestSpec]) -> Workload:
+    return Workload(
+        name=name, requests=tuple(requests), hash_block_size=BLOCK_SIZE, source="integration test"
+    )
+
+
+def prefix_free_workload() -> Workload:
+    """12 requests of varied lengths and no declared prefix structure: every prompt is unique."""
+    lengths = [(64, 8), (100, 16), (333, 24), (150, 12), (257, 32), (80, 48)] * 2
+    return synthetic_workload(
+        "prefix-free",
+        [
+            RequestSpec(request_id=f"free-{i}", arrival_s=0.0, prompt_tokens=p, output_tokens=o)
+            for i, (p, o) in enumerate(lengths)
+        ],
+    )
+
+
+def prefix_sharing_workload() -> Workload:
+    """16 requests sharing their first 6 blocks (192 tokens) and then 2 blocks of their own (256 in all)."""
+    shared = (1, 2, 3, 4, 5, 6)
+    return synthetic_workload(
+        "shared-prefix",
+        [
+            RequestSpec(
+                request_id=f"shared-{i}",
+                arrival_s=0.0,
+                prompt_tokens=8 * BLOCK_SIZE,
+                output_tokens=24,
+                prefix_block_ids=(*shared, 1000 + 2 * i, 1001 + 2 * i),
+            )
+            for i in range(16)
+        ],
+    )
+
+
+def test_fixed_rate_prefix_free(vllm_server: VllmServer, tmp_path: Path) -> None:
+    workload = prefix_free_workload()
+    workload_path = tmp_path / "prefix_free.jsonl"
+    write_workload(workload, workload_path)
+    rate_rps = 4.0
+
+    before = counter_totals(vllm_server.base_url)
+    summary, records = run_bench(
+        vllm_server,
+        tmp_path / "out",
+        "--workload",
+        str(workload_path),
+        "--rate",
+        str(rate_rps),
+        "--arrival",
+        "constant",
+        "--num-requests",
+        str(len(workload.requests)),
+        "--seed",
+        "11",
+    )
+    own = counter_deltas(before, counter_totals(vllm_server.base_url))
+
+    check_records(records, list(workload.requests))
+    # Constant-rate sends: arrival i at i / rate on the run's clock (schedule lag well under 50 ms).
+    arrivals = sorted(r["arrival_s"] for r in records)
+    for i, arrival in enumerate(arrivals):
+        assert arrival - arrivals[0] == pytest.approx(i / rate_rps, abs=0.05)
+    window = check_server_deltas(summary, records, own)
+    # Unique prompts: nothing to reuse.
+    assert own["vllm:prefix_cache_queries_total"] == sum(r["prompt_tokens"] for r in records)
+    assert own["vllm:prefix_cache_hits_total"] == 0
+    assert find_key(window, "prefix_cache_hit_rate") == pytest.approx(0.0, abs=0.01)
+
+
+def test_fixed_concurrency_prefix_sharing(vllm_server: VllmServer, tmp_path: Path) -> None:
+    workload = prefix_sharing_workload()
+    workload_path = tmp_path / "shared_prefix.jsonl"
+    write_workload(workload, workload_path)
+    concurrency = 4
+
+    before = counter_totals(vllm_server.base_url)
+    summary, records = run_bench(
+        vllm_server,
+        tmp_path / "out",
+        "--workload",
+        str(workload_path),
+        "--concurrency",
+        str(concurrency),
+        "--num-requests",
+        str(len(workload.requests)),
+        "--seed",
+        "12",
+    )
+    own = counter_deltas(before, counter_totals(vllm_server.base_url))
+
+    check_records(records, list(workload.requests))
+    assert max_in_flight(records) == concurrency
+    window = check_server_deltas(summary, records, own)
+    # At most the first `concurrency` requests miss the shared 192 tokens; every later one hits all of them.
+    shared_tokens = 6 * BLOCK_SIZE
+    min_hits = (len(records) - concurrency) * shared_tokens
+    assert own["vllm:prefix_cache_hits_total"] >= min_hits
+    hit_rate = find_key(window, "prefix_cache_hit_rate")
+    assert hit_rate >= min_hits / own["vllm:prefix_cache_queries_total"] > 0.5
+
+
+def test_trace_replay_time_scaled(vllm_server: VllmServer, tmp_path: Path) -> None:
+    trace = read_workload(REPLAY_TRACE)
+    time_scale = 0.5  # 6.9 s of the Azure conversation trace in 3.5 s
+
+    before = counter_totals(vllm_server.base_url)
+    summary, records = run_bench(
+        vllm_server,
+        tmp_path / "out",
+        "--workload",
+        str(REPLAY_TRACE),
+        "--replay",
+        "--time-scale",
+        str(time_scale),
+        "--seed",
+        "13",
+    )
+    own = counter_deltas(before, counter_totals(vllm_server.base_url))
+
+    check_records(records, list(trace.requests))
+    # Sent at the trace's own arrival times, scaled.
+    arrivals = sorted(r["arrival_s"] for r in records)
+    for arrival, spec in zip(arrivals, trace.requests, strict=True):
+        assert arrival - arrivals[0] == pytest.approx(spec.arrival_s * time_scale, abs=0.05)
+    window = check_server_deltas(summary, records, own)
+    assert own["vllm:prefix_cache_hits_total"] == 0
+    assert find_key(window, "prefix_cache_hit_rate") == pytest.approx(0.0, abs=0.01)
+
+
+def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) -> None:
+    workload = synthetic_workload(
+        "chat",
+        [
+            RequestSpec(request_id=f"chat-{i}", arrival_s=0.0, prompt_tokens=120, output_tokens=16)
+            for i in range(4)
+        ],
+    )
+    workload_path = tmp_path / "chat.jsonl"
+    write_workload(workload, workload_path)
+
+    before = counter_totals(vllm_server.base_url)
+    _, records = run_bench(
+        vllm_server,
+        tmp_path / "out",
+        "--workload",
+        str(workload_path),
+        "--api",
+        "chat",
+        "--concurrency",
+        "2",
+        "--num-requests",
+        "4",
+        "--seed",
+        "14",
+    )
+    own = counter_deltas(before, counter_totals(vllm_server.base_url))
+
+    assert len(records) == 4
+    for record in records:
+        assert record["finish_reason"] == "length" and record["error"] is None, record
+        assert record["output_tokens"] == 16
+        # The empty role chunk is not a token: 16 token chunks, TTFT timed at the first of them.
+        assert len(record["chunk_times_s"]) == 16
+        check_record_timestamps(record)
+    assert own["vllm:generation_tokens_total"] == 4 * 16
+    # The chat template adds its own tokens around the message; usage counts them.
+    assert own["vllm:prompt_tokens_total"] == sum(r["prompt_tokens"] for r in records)
