@@ -1,0 +1,99 @@
+"""Result files: `records.jsonl` streamed as requests finish, `summary.json` at the end.
+
+- `records.jsonl`: one `RequestRecord` (slotune.models) per measured request, in completion order, flushed
+  after each line, so a crash or Ctrl-C loses nothing that finished. Failed requests are kept.
+- `warmup.jsonl`: the warm-up requests, same format, excluded from every statistic.
+- `summary.json`: metrics, server `/metrics` deltas (under "server_metrics"), client telemetry, validity,
+  and provenance. Secrets never reach these files: the API key is only ever a request header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from slotune.bench.client import StreamResult
+from slotune.bench.worker import WireJob
+from slotune.models import RequestRecord
+from slotune.models.records import FinishReason
+
+RECORDS_FILE = "records.jsonl"
+WARMUP_FILE = "warmup.jsonl"
+SUMMARY_FILE = "summary.json"
+
+
+def finish_reason_of(result: StreamResult) -> FinishReason:
+    kind = result.error_kind
+    if kind is None:
+        return "length" if result.finish_reason == "length" else "stop"
+    if kind == "timeout":
+        return "timeout"
+    if kind == "interrupted":
+        return "abort"
+    if kind == "http" and result.status in (429, 503):
+        return "rejected"  # the server refused the request (overloaded)
+    return "error"
+
+
+def to_record(job: WireJob, result: StreamResult, t0: float) -> RequestRecord:
+    """A request's timings on the run's clock (0 = run start)."""
+    chunk_times = tuple(t - t0 for t in result.chunk_times)
+    # Without usage from the server, one token per chunk (flagged in the summary).
+    output_tokens = result.completion_tokens if result.completion_tokens is not None else len(chunk_times)
+    ok = result.error_kind is None
+    finish_t = result.finish_t if ok else (result.ended_t or result.finish_t)
+    return RequestRecord(
+        request_id=job.request_id,
+        arrival_s=result.sent_t - t0,
+        first_token_s=chunk_times[0] if chunk_times else None,
+        finish_s=None if finish_t is None else finish_t - t0,
+        chunk_times_s=chunk_times,
+        chunk_tokens=tuple(result.chunk_tokens) if result.continuous_usage else (),
+        finish_reason=finish_reason_of(result),
+        prompt_tokens=result.prompt_tokens
+        if result.prompt_tokens is not None
+        else job.expected_prompt_tokens,
+        cached_prompt_tokens=result.cached_tokens or 0,
+        output_tokens=output_tokens,
+        error=result.error,
+    )
+
+
+class RecordWriter:
+    """Appends records as they complete; one flush per line."""
+
+    def __init__(self, out_dir: Path | None) -> None:
+        self.out_dir = out_dir
+        self._files: dict[str, IO[str]] = {}
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for name in (RECORDS_FILE, WARMUP_FILE):
+                self._files[name] = (out_dir / name).open("w", encoding="utf-8")
+
+    def write(self, record: RequestRecord, *, warmup: bool) -> None:
+        f = self._files.get(WARMUP_FILE if warmup else RECORDS_FILE)
+        if f is not None:
+            f.write(record.model_dump_json() + "\n")
+            f.flush()
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+
+def write_summary(out_dir: Path, summary: dict[str, Any]) -> Path:
+    """Written to a temporary name and renamed, so a reader never sees half a file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SUMMARY_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_records(path: Path) -> list[RequestRecord]:
+    with path.open(encoding="utf-8") as f:
+        return [RequestRecord.model_validate_json(line) for line in f if line.strip()]
