@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
 from vllm_helpers import counter_deltas, counter_totals
+from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
 
 from slotune.models import RequestSpec, Workload
 from slotune.workload import read_workload, write_workload

@@ -9,8 +9,8 @@ import random
 
 import httpx
 import pytest
-from conftest import BLOCK_SIZE, KV_BYTES_PER_TOKEN, KV_CACHE_SPACE_GIB, MAX_MODEL_LEN, VllmServer
 from vllm_helpers import counter_deltas, counter_totals, metric_names, samples, scrape, stream_post
+from vllm_launcher import BLOCK_SIZE, KV_BYTES_PER_TOKEN, KV_CACHE_SPACE_GIB, MAX_MODEL_LEN, VllmServer
 
 from slotune.units import GiB
 
