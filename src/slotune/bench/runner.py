@@ -196,8 +196,13 @@ async def calibrate(
     builder: PromptBuilder | None,
     headers: dict[str, str],
 ) -> Calibration:
+    """How many tokens the server adds to our prompt content (special tokens, chat template), and which
+    output-length controls it takes.
+
+    On vLLM this asks `/tokenize` (no generation, so the server's counters stay exactly the run's);
+    elsewhere it sends one short generation request before the run.
+    """
     exact = info.is_vllm if settings.exact_output is None else settings.exact_output
-    notes: list[str] = []
     control = OutputControl(ignore_eos=exact, min_tokens=exact, continuous_usage=info.is_vllm)
     probe_spec = RequestSpec(
         request_id="probe",
@@ -205,11 +210,38 @@ async def calibrate(
         prompt_tokens=_PROBE_CONTENT_TOKENS,
         output_tokens=_PROBE_OUTPUT_TOKENS,
     )
+    probe_job = closed_loop_job(Workload(name="probe", requests=(probe_spec,)), _PROBE_JOB_INDEX, warmup=True)
+    if info.is_vllm and builder is not None:
+        built = builder.build(probe_spec, job_index=_PROBE_JOB_INDEX)
+        body: dict[str, Any] = {"model": settings.model}
+        if settings.api == "chat":
+            body["messages"] = [{"role": "user", "content": built.prompt}]
+        else:
+            body["prompt"] = built.prompt
+        resp = await fetch(
+            pool,
+            "POST",
+            "/tokenize",
+            body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **headers},
+        )
+        if resp.status == 200:
+            try:
+                count = int(resp.json()["count"])
+            except Exception:
+                count = -1
+            if count >= 0:
+                overhead = max(0, count - built.content_tokens)
+                notes = (
+                    (f"the server adds {overhead} prompt tokens (special tokens / chat template)",)
+                    if overhead
+                    else ()
+                )
+                return Calibration(control, exact, overhead, count, notes)
+    notes: list[str] = []
     for attempt in range(2):
         factory = _factory(settings, pool.endpoint, control, builder, headers)
-        job = factory.make(
-            closed_loop_job(Workload(name="probe", requests=(probe_spec,)), _PROBE_JOB_INDEX, warmup=True)
-        )
+        job = factory.make(probe_job)
         result = await _one_request(pool, job.request, min(settings.timeout_s or 120.0, 120.0))
         if result.ok:
             break
@@ -225,13 +257,12 @@ async def calibrate(
             f"the first request to {pool.endpoint.url('/v1/' + settings.api)} failed: {result.error}. "
             "Fix: check --url, --model and --api, and that the server is healthy."
         )
+    notes.append("one probe request was sent before the run (not in the records)")
     overhead = 0
     if result.prompt_tokens is not None and builder is not None:
         overhead = max(0, result.prompt_tokens - job.expected_prompt_tokens)
         if overhead:
-            notes.append(
-                f"the server adds {overhead} prompt tokens (special tokens / chat template); prompts are shortened to match"
-            )
+            notes.append(f"the server adds {overhead} prompt tokens (special tokens / chat template)")
     elif result.prompt_tokens is None:
         notes.append("the server reports no usage: prompt and output token counts are not checked against it")
     return Calibration(control, exact, overhead, result.prompt_tokens, tuple(notes))
