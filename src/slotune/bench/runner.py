@@ -232,12 +232,8 @@ async def calibrate(
                 count = -1
             if count >= 0:
                 overhead = max(0, count - built.content_tokens)
-                notes = (
-                    (f"the server adds {overhead} prompt tokens (special tokens / chat template)",)
-                    if overhead
-                    else ()
-                )
-                return Calibration(control, exact, overhead, count, notes)
+                added = f"the server adds {overhead} prompt tokens (special tokens / chat template)"
+                return Calibration(control, exact, overhead, count, (added,) if overhead else ())
     notes: list[str] = []
     for attempt in range(2):
         factory = _factory(settings, pool.endpoint, control, builder, headers)
