@@ -1,8 +1,10 @@
 """A profile fitted to a real trace: its empirical (prompt, output) pairs, prefix structure and arrival rate/CV.
 
 Synthesis resamples whole requests, so the joint length distribution and each request's prefix blocks
-carry over. Block ids that only one source request uses are renamed afresh on every draw: a request drawn
-twice must not hit its own private blocks, or resampling would invent prefix reuse.
+carry over. Two renamings keep the trace's prefix reuse: block ids that only one source request uses get
+fresh ids on every draw (a request drawn twice must not hit its own private blocks), and shared ids get a
+new name every time as many requests as the trace holds have been drawn (so a long synthetic run does not
+reuse the trace's shared prefixes more often than the trace itself did).
 """
 
 from __future__ import annotations
@@ -75,17 +77,21 @@ class DrawnRequest:
 
 def draw_requests(profile: Profile, rng: np.random.Generator, n: int) -> list[DrawnRequest]:
     picks = rng.integers(0, len(profile.requests), size=n)
-    next_id = 1 + max((max(ids) for ids in profile.prefix_ids if ids), default=-1)
+    next_id = 0
+    shared_names: dict[tuple[int, int], int] = {}
     drawn = []
-    for i in picks:
+    for k, i in enumerate(picks):
         source = profile.requests[int(i)]
+        epoch = k // len(profile.requests)
         ids = []
         for b in profile.prefix_ids[int(i)]:
             if b in profile.shared_ids:
-                ids.append(b)
+                name = shared_names.setdefault((epoch, b), next_id)
+                next_id += name == next_id
             else:
-                ids.append(next_id)
+                name = next_id
                 next_id += 1
+            ids.append(name)
         drawn.append(
             DrawnRequest(
                 prompt_tokens=source.prompt_tokens,

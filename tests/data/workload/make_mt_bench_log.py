@@ -75,7 +75,9 @@ def main(mt_bench_dir: Path, tokenizer_path: Path, out: Path) -> None:
             completion_tokens = len(tok.encode(answer).ids) + 1
             response = {
                 "object": "chat.completion",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+                ],
                 "usage": {
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": completion_tokens,
