@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import itertools
 import json
@@ -788,7 +789,17 @@ def run_bench(
     settings: BenchSettings, workload: Workload, *, progress: ProgressReporter | None = None
 ) -> BenchOutcome:
     """Run one benchmark (blocking). Writes `records.jsonl` and `summary.json` under `settings.out_dir`."""
-    return asyncio.run(_run_async(settings, workload, progress))
+    # Objects made before the run (tokenizer, prompts) never become garbage during it: freeze them so a
+    # full collection does not pause the event loop for milliseconds mid-run (vLLM's client does the same).
+    gc.collect()
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
+    try:
+        return asyncio.run(_run_async(settings, workload, progress))
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def api_key_from_env() -> str | None:

@@ -1,9 +1,402 @@
-"""CLI for `slotune bench` (being built; registers nothing yet)."""
+"""CLI for `slotune bench`: measure a running OpenAI-compatible server (definitions in docs/metrics.md)."""
 
 from __future__ import annotations
 
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from slotune.bench.load import ARRIVALS, LoadSpec
+from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
+from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
+from slotune.bench.validity import ValidityThresholds
+from slotune.cli.output import console, emit_json, err_console
+from slotune.errors import InputError
+from slotune.models import RequestSpec, Workload
+
+EXIT_INVALID = 3
+
+
+class _RichProgress:
+    """Progress bar on stderr; the library calls it from its event loop."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("failed {task.fields[failed]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            auto_refresh=False,  # no refresh thread: it would take the GIL from the event loop 10 times a second
+        )
+        self._task: Any = None
+        self._last_refresh = 0.0
+
+    def start(self, total: int | None, description: str) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total, failed=0)
+
+    def update(self, completed: int, failed: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=completed, failed=failed)
+            now = time.monotonic()
+            if now - self._last_refresh >= 0.5:
+                self._last_refresh = now
+                self._progress.refresh()
+
+    def stop(self) -> None:
+        self._progress.stop()
+        self._task = None
+
+
+def _fixed_workload(input_tokens: int, output_tokens: int) -> Workload:
+    if input_tokens < 1 or output_tokens < 1:
+        raise InputError(
+            "input-tokens/output-tokens", (input_tokens, output_tokens), "give positive token counts"
+        )
+    spec = RequestSpec(
+        request_id="fixed", arrival_s=0.0, prompt_tokens=input_tokens, output_tokens=output_tokens
+    )
+    return Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
+
+
+def _load_workload(
+    workload_file: Path | None,
+    preset: str | None,
+    fmt: str | None,
+    tokenizer: str | None,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    rate: float | None,
+    replay: bool,
+    num_requests: int | None,
+    duration_s: float | None,
+    seed: int,
+) -> Workload:
+    if workload_file is not None and preset is not None:
+        raise InputError("workload", str(workload_file), "give --workload FILE or --preset NAME, not both")
+    if workload_file is not None:
+        if not workload_file.exists():
+            raise InputError("workload", str(workload_file), "give an existing workload or trace file")
+        from slotune.workload import read_workload
+
+        return read_workload(workload_file, fmt=fmt, tokenizer_path=tokenizer)
+    if preset is not None:
+        from slotune.workload.synth import synthesize
+
+        if replay:
+            # The preset's own arrival process, at --rate if given.
+            return synthesize(
+                preset=preset, rate_rps=rate, num_requests=num_requests, duration_s=duration_s, seed=seed
+            )
+        # Lengths from the preset; the bench's load decides when requests go (the workload is cycled).
+        return synthesize(preset=preset, num_requests=max(num_requests or 0, 1000), seed=seed)
+    return _fixed_workload(input_tokens, output_tokens)
+
+
+def _choose_load(
+    *,
+    rate: float | None,
+    arrival: str,
+    cv: float | None,
+    concurrency: int | None,
+    replay: bool,
+    time_scale: float,
+    workload: Workload,
+) -> LoadSpec:
+    chosen = [
+        name
+        for name, on in (
+            ("--rate", rate is not None),
+            ("--concurrency", concurrency is not None),
+            ("--replay", replay),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise InputError("load", " ".join(chosen), "choose one of --rate, --concurrency or --replay")
+    if arrival not in ARRIVALS:
+        raise InputError("arrival", arrival, f"use one of {', '.join(ARRIVALS)}")
+    if replay or not chosen:
+        if not replay and workload.duration_s <= 0:
+            raise InputError(
+                "load",
+                None,
+                "choose --rate R, --concurrency N or --replay (this workload has no arrival times)",
+            )
+        return LoadSpec(kind="replay", time_scale=time_scale)
+    if rate is not None:
+        return LoadSpec(kind="rate", rate_rps=rate, arrival=arrival, cv=cv)  # type: ignore[arg-type]
+    return LoadSpec(kind="concurrency", concurrency=concurrency)
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isinf(v)) else f"{v * 1e3:,.1f}"
+
+
+def _render_run(summary: dict[str, Any]) -> None:
+    out = summary.get("provenance", {})
+    if not summary["valid"]:
+        console.print("[bold red]INVALID RUN[/]: the numbers are not shown because they cannot be trusted.")
+        for reason in summary["invalid_reasons"]:
+            console.print(f"  - {reason}")
+    else:
+        m = summary["metrics"]
+        table = Table(
+            title=f"{summary['load']['description']} on {out.get('server_url', '')}", title_justify="left"
+        )
+        for col in ("metric (ms)", "mean", "p50", "p90", "p99", "max"):
+            table.add_column(col, justify="right" if col != "metric (ms)" else "left")
+        for key, label in (
+            ("ttft_s", "TTFT"),
+            ("itl_s", "ITL (chunk gap)"),
+            ("tpot_s", "TPOT (per request)"),
+            ("e2e_s", "E2E"),
+        ):
+            d = m[key]
+            table.add_row(label, *(_fmt_ms(d.get(s)) for s in ("mean", "p50", "p90", "p99", "max")))
+        console.print(table)
+        console.print(
+            f"requests {m['num_ok']:,} ok / {m['num_failed']:,} failed in {m['duration_s']:.2f} s; "
+            f"{m['request_throughput_rps']:.2f} req/s; {m['output_tokens_per_s']:,.1f} output tok/s; "
+            f"{m['total_tokens_per_s']:,.1f} total tok/s"
+        )
+        if m.get("slo_attainment") is not None:
+            console.print(
+                f"SLO {m['slo_name']}: attainment {m['slo_attainment']:.1%} (target {m['attainment_target']:.0%}), "
+                f"goodput {m['goodput_rps']:.2f} req/s, met: {m['slo_met']}"
+            )
+        client = summary["client"]
+        lag = client.get("schedule_lag_s")
+        if lag:
+            console.print(
+                f"schedule lag p99 {lag['p99_s'] * 1e3:.3f} ms; client CPU {max(client['cpu_utilization']):.0%}"
+            )
+    server = summary.get("server_metrics") or {}
+    window = server.get("window") or {}
+    if window:
+        hit = window.get("prefix_cache_hit_rate")
+        queue = window.get("queue_time_s") or {}
+        console.print(
+            "server /metrics over the window: "
+            f"prefix-cache hit rate {'-' if hit is None else f'{hit:.1%}'}, "
+            f"preemptions {window.get('num_preemptions')}, "
+            f"mean queue time {_fmt_ms(queue.get('mean'))} ms"
+        )
+    errors = summary.get("errors") or {}
+    if errors.get("count"):
+        console.print(f"[yellow]{errors['count']} failed requests[/] by reason {errors['by_reason']}")
+        for example in errors.get("examples", [])[:3]:
+            console.print(f"  e.g. {example}")
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _render_sweep(sweep: SweepOutcome) -> None:
+    table = Table(title=f"sweep over {sweep.kind}", title_justify="left")
+    for col in (
+        "level",
+        "valid",
+        "req/s",
+        "out tok/s",
+        "TTFT p50",
+        "TTFT p99",
+        "TPOT p50",
+        "ITL p99",
+        "failed",
+    ):
+        table.add_column(col, justify="right")
+    for p in sweep.points:
+        valid = p["valid"]
+        cells = [f"{p['level']:.4g}", "yes" if valid else "[red]no[/]"]
+        if valid:
+            cells += [
+                f"{p['request_throughput_rps']:.2f}",
+                f"{p['output_tokens_per_s']:,.1f}",
+                _fmt_ms(p["ttft_p50_s"]),
+                _fmt_ms(p["ttft_p99_s"]),
+                _fmt_ms(p["tpot_p50_s"]),
+                _fmt_ms(p["itl_p99_s"]),
+                str(p["num_failed"]),
+            ]
+        else:
+            cells += ["-"] * 6 + [str(p["num_failed"])]
+        table.add_row(*cells)
+    console.print(table)
+    if sweep.summary.get("max_sustained_rate_rps"):
+        console.print(f"highest rate sustained: {sweep.summary['max_sustained_rate_rps']:.2f} req/s")
+    for p in sweep.points:
+        for reason in p["invalid_reasons"]:
+            console.print(f"  level {p['level']:g}: {reason}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+
+    @app.command("bench")
+    def bench(
+        url: str = typer.Option(..., "--url", help="Server base URL, e.g. http://127.0.0.1:8000"),
+        model: str = typer.Option(..., "--model", help="Model name as the server serves it."),
+        workload_file: Path | None = typer.Option(
+            None, "--workload", help="Workload, trace or request-log file."
+        ),
+        preset: str | None = typer.Option(None, "--preset", help="Synthesize the workload from a preset."),
+        fmt: str | None = typer.Option(None, "--format", help="Workload file format (default: detected)."),
+        input_tokens: int = typer.Option(
+            128, "--input-tokens", help="Prompt tokens without --workload/--preset."
+        ),
+        output_tokens: int = typer.Option(
+            128, "--output-tokens", help="Output tokens without --workload/--preset."
+        ),
+        api: str = typer.Option("completions", "--api", help="completions or chat."),
+        rate: float | None = typer.Option(None, "--rate", help="Open loop: requests per second."),
+        arrival: str = typer.Option("poisson", "--arrival", help="poisson, gamma or constant (with --rate)."),
+        cv: float | None = typer.Option(
+            None, "--cv", help="Coefficient of variation of gamma inter-arrivals."
+        ),
+        concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop: N users."),
+        replay: bool = typer.Option(False, "--replay", help="Send at the workload's own arrival times."),
+        time_scale: float = typer.Option(
+            1.0, "--time-scale", help="Replay: arrival times x F (0.5 = twice as fast)."
+        ),
+        sweep: str | None = typer.Option(None, "--sweep", help="Levels '1,2,4' or 'auto' (to saturation)."),
+        sweep_kind: str | None = typer.Option(
+            None,
+            "--sweep-kind",
+            help="rate or concurrency (default: concurrency with --concurrency, else rate).",
+        ),
+        num_requests: int | None = typer.Option(
+            None, "--num-requests", help="Measured requests (after warm-up)."
+        ),
+        duration: float | None = typer.Option(None, "--duration", help="Measured window in seconds."),
+        warmup_s: float = typer.Option(
+            0.0, "--warmup-s", help="Seconds of load before measuring (excluded)."
+        ),
+        tokenizer: str | None = typer.Option(None, "--tokenizer", help="The served model's tokenizer.json."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the schedule and the prompts."),
+        slo: str | None = typer.Option(
+            None, "--slo", help="SLO preset or expression, for goodput and attainment."
+        ),
+        out: Path | None = typer.Option(None, "--out", help="Folder for records.jsonl and summary.json."),
+        api_key: str | None = typer.Option(
+            None, "--api-key", help="API key (default: SLOTUNE_API_KEY or OPENAI_API_KEY); never written out."
+        ),
+        timeout: float = typer.Option(600.0, "--timeout", help="Per-request timeout in seconds."),
+        scrape_interval: float = typer.Option(
+            1.0, "--scrape-interval", help="Seconds between /metrics scrapes."
+        ),
+        exact_output: bool | None = typer.Option(
+            None,
+            "--exact-output/--no-exact-output",
+            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM.",
+        ),
+        prompt_token_ids: bool = typer.Option(
+            False, "--prompt-token-ids", help="Completions: send token ids, not text."
+        ),
+        max_lag_ms: float = typer.Option(10.0, "--max-lag-ms", help="Validity: schedule lag p99 limit."),
+        max_error_rate: float = typer.Option(
+            0.01, "--max-error-rate", help="Validity: failed-request fraction limit."
+        ),
+        strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
+    ) -> None:
+        """Measure a running OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas."""
+        if timeout <= 0:
+            raise InputError("timeout", timeout, "give a positive per-request timeout in seconds")
+        if scrape_interval <= 0:
+            raise InputError("scrape-interval", scrape_interval, "give a positive interval in seconds")
+        if not 0 <= max_error_rate <= 1:
+            raise InputError("max-error-rate", max_error_rate, "give a fraction between 0 and 1")
+        from slotune.slo import resolve_slo
+
+        slo_value = resolve_slo(slo) if slo else None
+        workload = _load_workload(
+            workload_file,
+            preset,
+            fmt,
+            tokenizer,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            rate=rate,
+            replay=replay,
+            num_requests=num_requests,
+            duration_s=duration,
+            seed=seed,
+        )
+        load: LoadSpec
+        kind = sweep_kind or ("concurrency" if concurrency is not None else "rate")
+        if sweep is not None:
+            if kind not in ("rate", "concurrency"):
+                raise InputError("sweep-kind", kind, "use rate or concurrency")
+            if replay:
+                raise InputError("sweep", sweep, "a sweep varies --rate or --concurrency; drop --replay")
+            load = LoadSpec(kind="rate", rate_rps=1.0, arrival=arrival, cv=cv)  # type: ignore[arg-type]
+            load.check()
+        else:
+            load = _choose_load(
+                rate=rate,
+                arrival=arrival,
+                cv=cv,
+                concurrency=concurrency,
+                replay=replay,
+                time_scale=time_scale,
+                workload=workload,
+            )
+        settings = BenchSettings(
+            url=url,
+            model=model,
+            load=load,
+            api=api,
+            num_requests=num_requests,
+            duration_s=duration,
+            warmup_s=warmup_s,
+            seed=seed,
+            slo=slo_value,
+            out_dir=out,
+            api_key=api_key or api_key_from_env(),
+            tokenizer=tokenizer,
+            timeout_s=timeout,
+            scrape_interval_s=scrape_interval,
+            exact_output=exact_output,
+            prompt_as_token_ids=prompt_token_ids,
+            thresholds=ValidityThresholds(
+                max_schedule_lag_p99_s=max_lag_ms / 1e3, max_error_fraction=max_error_rate
+            ),
+            command_line=tuple(sys.argv),
+        )
+        progress = None if as_json or not err_console.is_terminal else _RichProgress()
+        if sweep is not None:
+            levels = parse_levels(sweep)
+            cap = rate if kind == "rate" else concurrency
+            if levels != "auto" and cap is not None:
+                raise InputError(
+                    "sweep",
+                    sweep,
+                    "with a list of levels drop --rate/--concurrency (use --sweep-kind to choose)",
+                )
+            result = run_sweep(settings, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
+            if as_json:
+                emit_json(result.summary)
+            else:
+                _render_sweep(result)
+            valid = bool(result.summary["valid"])
+        else:
+            outcome: BenchOutcome = run_bench(settings, workload, progress=progress)
+            if as_json:
+                emit_json(outcome.summary)
+            else:
+                _render_run(outcome.summary)
+                if out is not None:
+                    console.print(f"results: {out / 'records.jsonl'}, {out / 'summary.json'}")
+            valid = outcome.valid
+        if strict and not valid:
+            raise typer.Exit(EXIT_INVALID)

@@ -1,0 +1,78 @@
+"""`HttpBackend`: the Backend protocol against a running OpenAI-compatible server.
+
+It replays the workload at its own arrival times by default (what the simulator does with the same
+workload), so simulated and measured runs produce RequestRecords that compare field by field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slotune.bench.load import LoadSpec
+from slotune.bench.runner import BenchSettings, api_key_from_env, run_bench
+from slotune.models import SLO, EngineConfig, RunResult, Workload
+
+
+class HttpBackend:
+    name = "http"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api: str = "completions",
+        tokenizer: str | None = None,
+        api_key: str | None = None,
+        load: LoadSpec | None = None,
+        num_requests: int | None = None,
+        duration_s: float | None = None,
+        warmup_s: float = 0.0,
+        seed: int = 0,
+        slo: SLO | None = None,
+        out_dir: Path | None = None,
+        timeout_s: float | None = 600.0,
+        exact_output: bool | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.api = api
+        self.tokenizer = tokenizer
+        self._api_key = api_key if api_key is not None else api_key_from_env()
+        self.load = load or LoadSpec(kind="replay")
+        self.num_requests = num_requests
+        self.duration_s = duration_s
+        self.warmup_s = warmup_s
+        self.seed = seed
+        self.slo = slo
+        self.out_dir = out_dir
+        self.timeout_s = timeout_s
+        self.exact_output = exact_output
+
+    def __repr__(self) -> str:  # never show the key
+        return (
+            f"HttpBackend({self.base_url!r}, {self.model!r}, api={self.api!r}, load={self.load.describe()!r})"
+        )
+
+    def settings_for(self, engine_config: EngineConfig | None) -> BenchSettings:
+        return BenchSettings(
+            url=self.base_url,
+            model=self.model,
+            load=self.load,
+            api=self.api,
+            num_requests=self.num_requests,
+            duration_s=self.duration_s,
+            warmup_s=self.warmup_s,
+            seed=self.seed,
+            slo=self.slo,
+            out_dir=self.out_dir,
+            api_key=self._api_key,
+            tokenizer=self.tokenizer,
+            timeout_s=self.timeout_s,
+            exact_output=self.exact_output,
+            engine_config=engine_config,
+        )
+
+    def run(self, workload: Workload, engine_config: EngineConfig) -> RunResult:
+        """Send `workload` to the server (which runs with `engine_config`: recorded, not applied)."""
+        return run_bench(self.settings_for(engine_config), workload).run_result
