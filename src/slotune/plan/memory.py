@@ -133,10 +133,13 @@ def available_kv_bytes(
     activation_bytes: int,
     non_torch: int,
     cuda_graphs: int,
+    buffers_bytes: int = 0,
     kv_cache_memory_bytes: int | None = None,
 ) -> int:
     """Bytes left for the KV cache on one GPU (may be negative: the configuration does not fit)."""
     if kv_cache_memory_bytes is not None:
         return kv_cache_memory_bytes
     requested = total_memory_bytes * gpu_memory_utilization
-    return math.floor(requested - (weights_bytes + activation_bytes + non_torch + cuda_graphs))
+    return math.floor(
+        requested - (weights_bytes + buffers_bytes + activation_bytes + non_torch + cuda_graphs)
+    )

@@ -8,6 +8,7 @@ features) x (cols = input features), the layout of `nn.Linear.weight`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from slotune.models import ModelSpec
@@ -228,6 +229,7 @@ def _moe_tensors(model: ModelSpec, layer: int) -> list[WeightTensor]:
     return t
 
 
+@lru_cache(maxsize=128)
 def weight_tensors(model: ModelSpec) -> tuple[WeightTensor, ...]:
     """Every weight tensor vLLM loads for the model (the MTP head of DeepSeek-V3 excluded)."""
     h = model.hidden_size
@@ -253,11 +255,13 @@ def weight_tensors(model: ModelSpec) -> tuple[WeightTensor, ...]:
     return tuple(tensors)
 
 
+@lru_cache(maxsize=128)
 def total_params(model: ModelSpec) -> int:
     """All parameters held in memory: embeddings, every layer, lm_head unless tied, any vision tower."""
     return sum(t.num_params for t in weight_tensors(model))
 
 
+@lru_cache(maxsize=128)
 def matmul_params_per_token(model: ModelSpec) -> int:
     """Parameters one text token multiplies through (2 FLOPs each): routed experts count num_experts_per_tok.
 
@@ -290,3 +294,28 @@ def params_by_role(model: ModelSpec) -> dict[str, int]:
     for t in weight_tensors(model):
         out[t.role] = out.get(t.role, 0) + t.num_params
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSplit:
+    """Parameters by how a decode step reads them."""
+
+    total: int
+    embedding: int  # gathered one row per token, not streamed
+    routed_expert: int  # streamed only for the experts the batch routes to
+    vision: int  # idle for text tokens
+
+    @property
+    def dense(self) -> int:
+        return self.total - self.embedding - self.routed_expert - self.vision
+
+
+@lru_cache(maxsize=128)
+def param_split(model: ModelSpec) -> ParamSplit:
+    tensors = weight_tensors(model)
+    return ParamSplit(
+        total=sum(t.num_params for t in tensors),
+        embedding=sum(t.num_params for t in tensors if t.role == "embedding"),
+        routed_expert=sum(t.num_params for t in tensors if not t.always_active and t.role != "vision"),
+        vision=sum(t.num_params for t in tensors if t.role == "vision"),
+    )
