@@ -61,27 +61,14 @@ def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, 
     return summary, records
 
 
-def find_key(obj: Any, key: str) -> Any:
-    """The first value under `key` anywhere in a JSON tree (None if absent)."""
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        for value in obj.values():
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    elif isinstance(obj, list):
-        for value in obj:
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    return None
-
-
 def server_window(summary: dict[str, Any]) -> dict[str, Any]:
-    metrics = summary.get("server_metrics")
-    assert isinstance(metrics, dict) and metrics, f"summary.json has no server_metrics: {sorted(summary)}"
-    return metrics
+    """The /metrics deltas over the measured window (summary.json schema slotune.bench.summary/1)."""
+    assert summary["schema"] == "slotune.bench.summary/1"
+    window = summary["server_metrics"]["window"]
+    assert isinstance(window, dict) and window, (
+        f"summary.json has no /metrics window: {summary['server_metrics']}"
+    )
+    return window
 
 
 def check_record_timestamps(record: dict[str, Any]) -> None:
@@ -119,11 +106,15 @@ def check_server_deltas(
     assert own_deltas["vllm:generation_tokens_total"] == total_output
     assert own_deltas["vllm:prompt_tokens_total"] == total_prompt
     assert own_deltas["vllm:request_success_total"] == len(records)
+    assert summary["num_measured"] == len(records)
+    assert summary["metrics"]["num_ok"] == len(records)
+    assert summary["metrics"]["output_tokens"] == total_output
     window = server_window(summary)
-    assert find_key(window, "generation_tokens") == total_output
-    assert find_key(window, "prompt_tokens") == total_prompt
-    assert find_key(window, "prefix_cache_hits") == own_deltas["vllm:prefix_cache_hits_total"]
-    assert find_key(window, "prefix_cache_queries") == own_deltas["vllm:prefix_cache_queries_total"]
+    assert window["requests_finished"] == len(records)
+    assert window["generation_tokens"] == total_output
+    assert window["prompt_tokens"] == total_prompt
+    assert window["prefix_cache_hits"] == own_deltas["vllm:prefix_cache_hits_total"]
+    assert window["prefix_cache_queries"] == own_deltas["vllm:prefix_cache_queries_total"]
     # The server counts cached tokens per request too (--enable-prompt-tokens-details) and the client keeps them.
     assert sum(r["cached_prompt_tokens"] for r in records) == own_deltas["vllm:prefix_cache_hits_total"]
     return window
@@ -207,7 +198,7 @@ def test_fixed_rate_prefix_free(vllm_server: VllmServer, tmp_path: Path) -> None
     # Unique prompts: nothing to reuse.
     assert own["vllm:prefix_cache_queries_total"] == sum(r["prompt_tokens"] for r in records)
     assert own["vllm:prefix_cache_hits_total"] == 0
-    assert find_key(window, "prefix_cache_hit_rate") == pytest.approx(0.0, abs=0.01)
+    assert window["prefix_cache_hit_rate"] == pytest.approx(0.0, abs=0.01)
 
 
 def test_fixed_concurrency_prefix_sharing(vllm_server: VllmServer, tmp_path: Path) -> None:
@@ -238,7 +229,7 @@ def test_fixed_concurrency_prefix_sharing(vllm_server: VllmServer, tmp_path: Pat
     shared_tokens = 6 * BLOCK_SIZE
     min_hits = (len(records) - concurrency) * shared_tokens
     assert own["vllm:prefix_cache_hits_total"] >= min_hits
-    hit_rate = find_key(window, "prefix_cache_hit_rate")
+    hit_rate = window["prefix_cache_hit_rate"]
     assert hit_rate >= min_hits / own["vllm:prefix_cache_queries_total"] > 0.5
 
 
@@ -267,7 +258,7 @@ def test_trace_replay_time_scaled(vllm_server: VllmServer, tmp_path: Path) -> No
         assert arrival - arrivals[0] == pytest.approx(spec.arrival_s * time_scale, abs=0.05)
     window = check_server_deltas(summary, records, own)
     assert own["vllm:prefix_cache_hits_total"] == 0
-    assert find_key(window, "prefix_cache_hit_rate") == pytest.approx(0.0, abs=0.01)
+    assert window["prefix_cache_hit_rate"] == pytest.approx(0.0, abs=0.01)
 
 
 def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) -> None:
