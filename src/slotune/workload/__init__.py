@@ -6,16 +6,21 @@ Public API: `read_workload`, `write_workload`, `analyze`, `synthesize`, `PRESETS
 from slotune.workload.analyze import analyze
 from slotune.workload.formats import FORMAT_NAMES, detect_format
 from slotune.workload.io import read_workload, write_workload
+from slotune.workload.presets import PRESETS, Preset
 from slotune.workload.stats import Distribution, PrefixReuse, RequestLogStats, WorkloadStats
+from slotune.workload.synth import synthesize
 
 __all__ = [
     "FORMAT_NAMES",
+    "PRESETS",
     "Distribution",
     "PrefixReuse",
+    "Preset",
     "RequestLogStats",
     "WorkloadStats",
     "analyze",
     "detect_format",
     "read_workload",
+    "synthesize",
     "write_workload",
 ]

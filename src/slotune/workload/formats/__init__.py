@@ -77,6 +77,8 @@ def _detect_csv(path: Path, first_line: str) -> str:
 
 def detect_format(path: Path) -> str:
     """Sniff the first non-blank line: '[' -> ShareGPT JSON, '{' -> one of the JSONL formats, else CSV."""
+    if path.is_dir():
+        raise InputError("FILE", str(path), "give a file, not a directory", problem="is a directory")
     if not path.is_file():
         raise InputError("FILE", str(path), "give the path of an existing workload file", problem="not found")
     with path.open("r", encoding="utf-8-sig", errors="replace") as f:
