@@ -86,6 +86,9 @@ def open_loop_times_s(
     assert spec.rate_rps is not None
     rng = np.random.default_rng([seed, 7])
     if num_requests is not None:
+        if spec.arrival == "constant":
+            # Multiply rather than accumulate: t_i = i / rate exactly, no float drift.
+            return np.arange(num_requests) / spec.rate_rps
         gaps = gaps_s(max(0, num_requests - 1), spec.rate_rps, spec.arrival, spec.cv, rng)
         return np.concatenate([[0.0], np.cumsum(gaps)])
     assert until_s is not None
@@ -94,7 +97,6 @@ def open_loop_times_s(
     batch = max(16, int(spec.rate_rps * until_s * 1.2) + 16)
     while last < until_s:
         if spec.arrival == "constant":
-            # Multiply rather than accumulate: no float drift over long constant-rate runs.
             start = sum(len(t) for t in times)
             chunk = np.arange(start, start + batch) / spec.rate_rps
         else:

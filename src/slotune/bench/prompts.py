@@ -15,8 +15,9 @@ cache hit that the workload never had.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -29,8 +30,12 @@ _POOL_SIZE = 2048
 _MIN_POOL = 64
 
 
+_TOKENIZERS: dict[tuple[str, float], Tokenizer] = {}
+_POOLS: dict[int, TokenPool] = {}  # by id(tokenizer); each entry holds its tokenizer, so the id stays unique
+
+
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """A Hugging Face fast tokenizer from `tokenizer.json` or a folder holding one."""
+    """A Hugging Face fast tokenizer from `tokenizer.json` or a folder holding one (cached per file)."""
     p = Path(path)
     file = p / "tokenizer.json" if p.is_dir() else p
     if not file.is_file():
@@ -39,8 +44,13 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
             str(path),
             "give a tokenizer.json file or a model folder that holds one (the server's)",
         )
+    key = (str(file.resolve()), file.stat().st_mtime)
+    if key in _TOKENIZERS:
+        return _TOKENIZERS[key]
     try:
-        return Tokenizer.from_file(str(file))
+        tokenizer = Tokenizer.from_file(str(file))
+        _TOKENIZERS[key] = tokenizer
+        return tokenizer
     except Exception as exc:
         raise InputError(
             "tokenizer", str(path), "give a Hugging Face fast-tokenizer JSON file", problem=str(exc)
@@ -58,6 +68,15 @@ def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:
 class TokenPool:
     ids: np.ndarray  # int64 token ids
     texts: tuple[str, ...]  # what each id decodes to (" word")
+    max_size: int = _POOL_SIZE
+    owner: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:  # picklable without the (Rust) tokenizer
+        return {"ids": self.ids, "texts": self.texts, "max_size": self.max_size, "owner": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -68,6 +87,16 @@ class TokenPool:
 
 
 def stable_word_pool(tokenizer: Tokenizer, *, max_size: int = _POOL_SIZE) -> TokenPool:
+    """The pool of single-token words of this tokenizer (computed once per tokenizer object)."""
+    cached = _POOLS.get(id(tokenizer))
+    if cached is not None and cached.max_size == max_size and cached.owner is tokenizer:
+        return cached
+    pool = _build_pool(tokenizer, max_size=max_size)
+    _POOLS[id(tokenizer)] = pool
+    return pool
+
+
+def _build_pool(tokenizer: Tokenizer, *, max_size: int) -> TokenPool:
     candidates = sorted(
         (i, s) for s, i in tokenizer.get_vocab(with_added_tokens=False).items() if _WORD_TOKEN.match(s)
     )
@@ -90,7 +119,9 @@ def stable_word_pool(tokenizer: Tokenizer, *, max_size: int = _POOL_SIZE) -> Tok
             "use the server model's own tokenizer.json (a byte-level BPE or SentencePiece tokenizer)",
             problem="too few single-token words to build prompts of exact length",
         )
-    pool = TokenPool(ids=np.asarray(ids, dtype=np.int64), texts=tuple(texts))
+    pool = TokenPool(
+        ids=np.asarray(ids, dtype=np.int64), texts=tuple(texts), max_size=max_size, owner=tokenizer
+    )
     # Check the premise on a long random sequence: N words must be N tokens.
     rng = np.random.default_rng(0)
     sample = rng.integers(0, len(pool), size=512)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # fake_server.py beside the tests
+
+TOKENIZER_JSON = HERE.parent / "data" / "tokenizers" / "qwen3" / "tokenizer.json"
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path() -> str:
+    return str(TOKENIZER_JSON)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_path: str):  # type: ignore[no-untyped-def]
+    from slotune.bench.prompts import load_tokenizer
+
+    return load_tokenizer(tokenizer_path)
+
+
+@pytest.fixture
+def fake_server() -> Iterator[object]:
+    from fake_server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        yield server
