@@ -196,22 +196,6 @@ def run_slotune(
     return summary, records
 
 
-def find_key(obj: Any, key: str) -> Any:
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        for value in obj.values():
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    elif isinstance(obj, list):
-        for value in obj:
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    return None
-
-
 def slotune_reading(
     summary: dict[str, Any],
     records: list[dict[str, Any]],
@@ -219,6 +203,8 @@ def slotune_reading(
     seed: int,
     server: dict[str, float],
 ) -> Reading:
+    assert summary["schema"] == "slotune.bench.summary/1", summary["schema"]
+    metrics = summary["metrics"]
     ok = [r for r in records if r["finish_reason"] in ("length", "stop") and r["error"] is None]
     # The same records under vLLM's client's definitions, to explain any difference (see docs/vllm_cpu.md):
     # its E2E ends at the last content chunk (not at the end of the stream), and its throughput window runs
@@ -233,10 +219,10 @@ def slotune_reading(
         client="slotune",
         round_index=round_index,
         seed=seed,
-        mean_ttft_s=float(find_key(summary, "ttft_s")["mean"]),
-        mean_tpot_s=float(find_key(summary, "tpot_s")["mean"]),
-        output_tokens_per_s=float(find_key(summary, "output_tokens_per_s")),
-        duration_s=float(find_key(summary, "duration_s")),
+        mean_ttft_s=float(metrics["ttft_s"]["mean"]),
+        mean_tpot_s=float(metrics["tpot_s"]["mean"]),
+        output_tokens_per_s=float(metrics["output_tokens_per_s"]),
+        duration_s=float(metrics["duration_s"]),
         num_ok=len(ok),
         output_tokens=sum(r["output_tokens"] for r in ok),
         server=server,
