@@ -1,0 +1,359 @@
+"""The loop that joins scheduler, block manager and cost model: a discrete-event simulation of vLLM's engine core.
+
+Events and their order at equal times (the explicit tie-break): a step's end (its outputs are processed and
+finished requests free their blocks) comes first, then arrivals at that instant in workload order (the per-run
+sequence number), then the next step is scheduled. So a request arriving exactly when a step ends is visible to
+the next schedule.
+
+Time: a step starts when the previous one ends (or when a request arrives at an idle engine) and lasts the cost
+model's duration; its sampled tokens are streamed at its end. With async scheduling (vLLM's default) the
+schedule for step k+1 is made while step k runs, so step k+1 sees only arrivals up to the start of step k, and
+CPU time overlaps GPU time (cost_model.py).
+
+Fast path: while every running request is decoding one token per step, nothing can be admitted and nothing
+finishes, consecutive steps differ only in total context (+1 token per request per step), so a whole run of
+steps is evaluated at once with numpy: durations from the cost model's array form, times by a sequential
+cumulative sum (bit-identical to adding them one by one), KV blocks allocated in bulk (block boundaries are
+periodic), the timeline written as slices. A run stops at the first step that finishes a request, would need
+more KV blocks than are free (preemption), or would see an arrival it could admit. `fast_forward=False` runs
+every step through the scheduler instead; both give identical results.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Protocol
+
+import numpy as np
+
+from slotune.simulate.block_manager import BlockManager
+from slotune.simulate.cost_model import CostModel
+from slotune.simulate.feed import ArrivalFeed
+from slotune.simulate.request_state import FINISHED, SimRequest
+from slotune.simulate.scheduler import Scheduler
+from slotune.simulate.spec_decode import AcceptanceSampler
+from slotune.simulate.timeline import Downsampler, StepLog
+
+# Tie-break priorities of same-time events (lower first); see the module docstring.
+EVENT_STEP_END = 0
+EVENT_ARRIVAL = 1
+EVENT_SCHEDULE = 2
+
+_FOLD_EVERY_STEPS = 1 << 18  # timeline rows kept at full resolution before old ones are folded away
+_MIN_FAST_RUN_STEPS = 3  # below this a plain step is cheaper than setting up a run
+
+
+class RequestSink(Protocol):
+    def finish(self, req: SimRequest, times: np.ndarray, tokens: tuple[int, ...]) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        scheduler: Scheduler,
+        cost_model: CostModel,
+        feed: ArrivalFeed,
+        sink: RequestSink,
+        async_scheduling: bool,
+        acceptance: AcceptanceSampler | None = None,
+        fast_forward: bool = True,
+        max_timeline_samples: int = 20_000,
+    ) -> None:
+        self.scheduler = scheduler
+        self.block_manager: BlockManager = scheduler.block_manager
+        self.cost = cost_model
+        self.feed = feed
+        self.sink = sink
+        self.async_scheduling = async_scheduling
+        self.acceptance = acceptance
+        self.fast_forward = fast_forward and acceptance is None
+        self.log = StepLog()
+        self.sampler = Downsampler(max_timeline_samples)
+        self.inbox: deque[SimRequest] = deque()  # arrived, not yet visible to the scheduler (async lag)
+        self.now_s = 0.0
+        self.first_arrival_s: float | None = None
+        self.num_fast_runs = 0
+        self.num_fast_steps = 0
+        self._all_decoding = True  # every running request wants exactly one token
+        self._prev_start_s: float | None = None  # start of the step in flight while the next is scheduled
+        self._last_step_s = 0.0
+        self._next_fold_size = _FOLD_EVERY_STEPS
+
+    # --- arrivals ----------------------------------------------------------------------------------------
+    def _pull_arrivals(self) -> None:
+        feed = self.feed
+        while True:
+            t = feed.peek_time()
+            if t is None or t > self.now_s:
+                return
+            req = feed.pop()
+            if self.first_arrival_s is None:
+                self.first_arrival_s = req.arrival_s
+            if req.status == FINISHED:  # rejected at the door
+                self.sink.finish(req, np.empty(0), ())
+            else:
+                self.inbox.append(req)
+
+    def _make_visible(self, cutoff_s: float) -> None:
+        inbox, waiting = self.inbox, self.scheduler.waiting
+        while inbox and inbox[0].arrival_s <= cutoff_s:
+            waiting.append(inbox.popleft())
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def run(self) -> None:
+        sched = self.scheduler
+        while True:
+            self._pull_arrivals()
+            if not sched.running and not sched.waiting and not self.inbox:
+                t = self.feed.peek_time()
+                if t is None:
+                    break
+                self.now_s = max(self.now_s, t)
+                self._prev_start_s = None
+                continue
+            if self.async_scheduling and self._prev_start_s is not None:
+                self._make_visible(self._prev_start_s)
+            else:
+                self._make_visible(self.now_s)
+            if not sched.running and not sched.waiting:
+                # Nothing was scheduled ahead for this step: the engine core picks the request up as it arrives.
+                self._make_visible(self.now_s)
+            if self.fast_forward and self._all_decoding and sched.running and self._decode_run():
+                self._maybe_fold()
+                continue
+            self._step()
+            self._maybe_fold()
+
+    def _maybe_fold(self) -> None:
+        log = self.log
+        if log.size < self._next_fold_size:
+            return
+        keep_from = log.num_steps
+        for group in (self.scheduler.running, self.scheduler.waiting):
+            for req in group:
+                if req.token_runs:
+                    keep_from = min(keep_from, req.token_runs[0])
+        log.fold_before(keep_from, self.sampler)
+        # A long request can pin old rows; look again only after another batch of steps.
+        self._next_fold_size = log.size + _FOLD_EVERY_STEPS
+
+    # --- one step through the scheduler ------------------------------------------------------------------
+    def _step(self) -> None:
+        sched = self.scheduler
+        bm = self.block_manager
+        batch = sched.schedule()
+        if not batch.reqs:
+            raise RuntimeError("the scheduler scheduled nothing although requests are waiting or running")
+        prefill_tokens = decode_tokens = prefill_pairs = decode_pairs = kv_tokens = 0
+        num_logits = num_spec_seqs = 0
+        for req, n, offset in zip(batch.reqs, batch.num_new_tokens, batch.offsets, strict=True):
+            pairs = n * offset + n * (n + 1) // 2
+            kv_tokens += offset + n
+            if offset >= req.num_tokens - 1:
+                decode_tokens += n
+                decode_pairs += pairs
+            else:
+                prefill_tokens += n
+                prefill_pairs += pairs
+            if req.num_computed >= req.num_tokens:
+                num_logits += 1 + req.num_computed - req.num_tokens
+                if req.num_computed > req.num_tokens:
+                    num_spec_seqs += 1
+        duration = self.cost.step_s(
+            num_seqs=len(batch.reqs),
+            prefill_tokens=prefill_tokens,
+            decode_tokens=decode_tokens,
+            prefill_pairs=prefill_pairs,
+            decode_pairs=decode_pairs,
+            kv_tokens=kv_tokens,
+            num_logits=num_logits,
+            num_spec_seqs=num_spec_seqs,
+        )
+        start = self.now_s
+        end = start + duration
+        step = self.log.append(
+            start,
+            end,
+            len(sched.running),
+            len(sched.waiting) + len(self.inbox),
+            prefill_tokens,
+            decode_tokens,
+            bm.num_used,
+            len(batch.preempted),
+            batch.prefix_hit_tokens,
+            batch.prefix_query_tokens,
+        )
+        finished = False
+        acceptance = self.acceptance
+        max_model_len = sched.limits.max_model_len
+        for req in batch.reqs:
+            if req.scheduled_s is None:
+                req.scheduled_s = start
+            if req.num_computed < req.num_tokens:
+                req.num_spec_tokens = 0  # a partial prefill chunk samples nothing
+                continue
+            generated = 1
+            drafts = req.num_computed - req.num_tokens
+            if drafts:
+                assert acceptance is not None
+                accepted = acceptance.num_accepted(req.index, req.num_decode_steps, drafts)
+                req.num_decode_steps += 1
+                generated += accepted
+                req.num_computed -= drafts - accepted
+            remaining = req.max_output_tokens - req.num_output
+            if generated > remaining:
+                generated = remaining
+            req.num_output += generated
+            req.num_tokens += generated
+            req.add_chunk(step, generated)
+            if req.first_token_s is None:
+                req.first_token_s = end
+            if req.num_output >= req.max_output_tokens or req.num_tokens >= max_model_len:
+                req.status = FINISHED
+                req.finish_s = end
+                finished = True
+            elif acceptance is not None:
+                req.num_spec_tokens = acceptance.num_speculative_tokens
+        if finished:
+            self._finish_done(end)
+        self.now_s = end
+        self._prev_start_s = start
+        self._last_step_s = duration
+        self._all_decoding = all(
+            r.num_tokens + r.num_spec_tokens - r.num_computed == 1 for r in sched.running
+        )
+
+    def _finish_done(self, end: float) -> None:
+        """Free and report every running request marked finished, in running order."""
+        running = self.scheduler.running
+        keep = []
+        for req in running:
+            if req.status == FINISHED:
+                self.block_manager.free(req, preempted=False)
+                self._report(req)
+            else:
+                keep.append(req)
+        running[:] = keep
+
+    def _report(self, req: SimRequest) -> None:
+        runs = req.token_runs
+        log = self.log
+        if len(runs) == 3:
+            times = log.end_times(runs[0], runs[1]).copy()
+            tokens = (runs[2],) * (runs[1] - runs[0] + 1) if runs[2] != 1 else (1,) * len(times)
+        else:
+            parts = []
+            token_list: list[int] = []
+            for i in range(0, len(runs), 3):
+                first, last, per_step = runs[i], runs[i + 1], runs[i + 2]
+                parts.append(log.end_times(first, last))
+                token_list += [per_step] * (last - first + 1)
+            times = np.concatenate(parts)
+            tokens = tuple(token_list)
+        req.token_runs = []
+        req.hashes = None
+        self.sink.finish(req, times, tokens)
+
+    # --- a run of decode-only steps at once --------------------------------------------------------------
+    def _decode_run(self) -> bool:
+        """Advance a run of identical decode-only steps; False (nothing done) when a plain step is needed."""
+        sched = self.scheduler
+        bm = self.block_manager
+        limits = sched.limits
+        running = sched.running
+        n = len(running)
+        if n > limits.max_num_batched_tokens:
+            return False
+        if sched.waiting:
+            if not sched.head_is_blocked():
+                return False
+            blocked = True
+        else:
+            # Nothing waits: arrivals end the run unless they could not be admitted anyway.
+            blocked = n >= limits.max_num_seqs or n >= limits.max_num_batched_tokens
+            if not blocked:
+                nxt = self.inbox[0].arrival_s if self.inbox else self.feed.peek_time()
+                # Cheap guess (steps only get longer): not worth setting up a run the next arrival cuts short.
+                if nxt is not None and nxt < self.now_s + _MIN_FAST_RUN_STEPS * self._last_step_s:
+                    return False
+        steps = min([r.max_output_tokens - r.num_output for r in running])
+        if steps < _MIN_FAST_RUN_STEPS:
+            return False
+        bs = bm.block_size
+        computed = [r.num_computed for r in running]
+        first_alloc = [r.num_blocks * bs - c for r, c in zip(running, computed, strict=True)]
+        if min(first_alloc) < 0 or max(first_alloc) >= bs:
+            return False
+        # Blocks needed per step are periodic in bs: hist[p] requests need a block at steps s = p (mod bs).
+        hist = np.bincount(np.asarray(first_alloc), minlength=bs)
+        free = bm.num_free
+        total_blocks = int(hist.sum()) * (steps // bs) + int(hist[: steps % bs].sum())
+        allocs = np.resize(hist, steps)
+        cum_alloc = np.cumsum(allocs)
+        if total_blocks > free:
+            steps = int(np.searchsorted(cum_alloc, free, side="right"))
+            if steps < _MIN_FAST_RUN_STEPS:
+                return False
+            cum_alloc = cum_alloc[:steps]
+        context = sum(computed)
+        kv_tokens = np.arange(steps, dtype=np.int64) * n + (context + n)
+        durations = self.cost.decode_run_s(n, kv_tokens)
+        clock = np.empty(steps + 1)
+        clock[0] = self.now_s
+        clock[1:] = durations
+        np.cumsum(clock, out=clock)
+        starts = clock[:-1]
+        ends = clock[1:]
+        if not blocked:
+            nxt = self.inbox[0].arrival_s if self.inbox else self.feed.peek_time()
+            if nxt is not None:
+                # Step s (s >= 1) is scheduled seeing arrivals up to the start of step s (sync) or s-1 (async).
+                visible = starts[:-1] if self.async_scheduling else starts[1:]
+                cut = int(np.searchsorted(visible, nxt, side="left")) + 1
+                if cut < steps:
+                    if cut < _MIN_FAST_RUN_STEPS:
+                        return False
+                    steps = cut
+                    starts, ends = starts[:steps], ends[:steps]
+                    cum_alloc = cum_alloc[:steps]
+        # The waiting gauge counts every request that has arrived by a step's start and is not running, visible
+        # to the scheduler or not (blocked runs: they queue; async: the last steps may see them arrive).
+        waiting_gauge: np.ndarray | int = len(sched.waiting) + len(self.inbox)
+        arrivals = self.feed.accepted_arrivals_upto(float(starts[-1]))
+        if arrivals:
+            first_step = np.searchsorted(starts, np.asarray(arrivals), side="left")
+            waiting_gauge = waiting_gauge + np.cumsum(np.bincount(first_step, minlength=steps)[:steps])
+        used0 = bm.num_used
+        first_step_index = self.log.append_decode_run(starts, ends, n, waiting_gauge, used0 + cum_alloc)
+        # Apply the run to every running request.
+        new_blocks = [-(-(c + steps) // bs) - r.num_blocks for r, c in zip(running, computed, strict=True)]
+        bm.allocate_private(running, new_blocks, int(cum_alloc[-1]))
+        last_step_index = first_step_index + steps - 1
+        finished = False
+        for req in running:
+            req.num_computed += steps
+            req.num_output += steps
+            req.num_tokens += steps
+            runs = req.token_runs
+            if runs and runs[-1] == 1 and runs[-2] == first_step_index - 1:
+                runs[-2] = last_step_index
+            else:
+                runs += (first_step_index, last_step_index, 1)
+            if req.num_output >= req.max_output_tokens:
+                req.status = FINISHED
+                req.finish_s = float(ends[-1])
+                finished = True
+        end = float(ends[-1])
+        if finished:
+            self._finish_done(end)
+        self.now_s = end
+        self._prev_start_s = float(starts[-1])
+        self._last_step_s = end - self._prev_start_s
+        self.num_fast_runs += 1
+        self.num_fast_steps += steps
+        return True
+
+    # --- results -----------------------------------------------------------------------------------------
+    def finalize_timeline(self) -> None:
+        self.log.fold_before(self.log.num_steps, self.sampler)
