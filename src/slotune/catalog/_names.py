@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 
 
 def normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def closest(name: str, choices: Iterable[str]) -> list[str]:
-    lowered = {normalize(c): c for c in choices}
-    hits = difflib.get_close_matches(normalize(name), list(lowered), n=3, cutoff=0.5)
-    return [lowered[h] for h in hits]
+def closest(name: str, index: dict[str, str]) -> list[str]:
+    """Catalog ids whose id or alias (keys of `index`, normalized) is closest to `name`, best first."""
+    hits = difflib.get_close_matches(normalize(name), list(index), n=6, cutoff=0.5)
+    return list(dict.fromkeys(index[h] for h in hits))[:3]
 
 
-def unknown_name_fix(name: str, choices: list[str], kind: str, extra: str = "") -> str:
-    close = closest(name, choices)
+def unknown_name_fix(name: str, choices: list[str], index: dict[str, str], kind: str, extra: str = "") -> str:
+    close = closest(name, index)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{hint}use one of the {kind}: {', '.join(choices)}{extra}"

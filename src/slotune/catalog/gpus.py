@@ -72,6 +72,6 @@ def get_gpu(name: str) -> GpuSpec:
     if key is None:
         choices = list(_catalog())
         raise InputError(
-            "gpu", name, unknown_name_fix(name, choices, "GPU ids", " (or 'all' to rank every GPU)")
+            "gpu", name, unknown_name_fix(name, choices, _index(), "GPU ids", " (or 'all' to rank every GPU)")
         )
     return _catalog()[key]

@@ -95,6 +95,6 @@ def get_model(name_or_path: str) -> ModelSpec:
         "model",
         name_or_path,
         unknown_name_fix(
-            name_or_path, choices, "catalog models", ", or a path to a Hugging Face config.json"
+            name_or_path, choices, _index(), "catalog models", ", or a path to a Hugging Face config.json"
         ),
     )

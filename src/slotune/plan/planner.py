@@ -298,6 +298,17 @@ def plan_capacity(
     """Napkin math for one model x GPU x engine configuration (see docs/plan.md for every formula)."""
     _check_inputs(model, engine_config)
     scheme = resolve_quantization(model, quantization or engine_config.quantization)
+    return _plan(model, gpu, engine_config, scheme, lengths_of(workload), slo)
+
+
+def _plan(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    engine_config: EngineConfig,
+    scheme: QuantScheme,
+    lengths: Lengths,
+    slo: SLO | None,
+) -> CapacityPlan:
     engine = engine_config.resolved_for(
         gpu_name=gpu.name, gpu_memory_bytes=gpu.memory_bytes, model_max_len=model.max_position_embeddings
     )
@@ -425,7 +436,6 @@ def plan_capacity(
         )
         fits = False
 
-    lengths = lengths_of(workload)
     if not lengths.from_workload:
         notes.append(
             f"no workload: latencies assume a {DEFAULT_PROMPT_TOKENS}-token prompt and "
@@ -644,3 +654,53 @@ def _meets_slo(
     if ok and not best_batch:
         ok = False
     return ok
+
+
+def default_quantizations(model: ModelSpec) -> list[str]:
+    """Options `--gpu all` tries when none is given: the checkpoint's own, bf16, fp8 and AWQ int4."""
+    native = resolve_quantization(model, None)
+    names = [native.name, "bf16"]
+    if native.compute_dtype != "fp8":
+        names.append("fp8")
+    names.append("awq")
+    return list(dict.fromkeys(names))
+
+
+def rank_options(
+    model: ModelSpec,
+    engine_config: EngineConfig,
+    *,
+    gpus: list[GpuSpec],
+    quantizations: list[str] | None = None,
+    tensor_parallel_sizes: list[int] | None = None,
+    workload: Workload | None = None,
+    slo: SLO | None = None,
+) -> list[CapacityPlan]:
+    """Every GPU x TP x quantization option that fits, cheapest $/Mtok first.
+
+    Options that miss the SLO's roofline bound come after those that meet it; options without a price last.
+    TP sizes default to those valid for the model up to one node of each GPU.
+    """
+    if (
+        engine_config.max_model_len is not None
+        and engine_config.max_model_len > model.max_position_embeddings
+    ):
+        _check_inputs(model, engine_config)
+    lengths = lengths_of(workload)
+    schemes = [resolve_quantization(model, q) for q in (quantizations or default_quantizations(model))]
+    plans: list[CapacityPlan] = []
+    for gpu in gpus:
+        sizes = tensor_parallel_sizes or valid_tp_sizes(model, limit=gpu.gpus_per_node)
+        for tp in sizes:
+            engine = engine_config.model_copy(update={"tensor_parallel_size": tp})
+            _check_inputs(model, engine)
+            for scheme in schemes:
+                plan = _plan(model, gpu, engine, scheme, lengths, slo)
+                if plan.fits:
+                    plans.append(plan)
+
+    def key(plan: CapacityPlan) -> tuple[bool, float, float]:
+        cost = plan.usd_per_mtok if plan.usd_per_mtok is not None else math.inf
+        return (plan.meets_slo is False, cost, -(plan.max_output_tokens_per_s or 0.0))
+
+    return sorted(plans, key=key)
