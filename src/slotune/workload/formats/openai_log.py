@@ -25,7 +25,7 @@ from slotune.workload.formats._common import (
     read_text,
     where,
 )
-from slotune.workload.tokenizer import encode, load_tokenizer, render_chatml
+from slotune.workload.tokenizer import encode_many, load_tokenizer, render_chatml
 
 NAME = "openai-log-jsonl"
 REQUEST_KEYS = ("messages", "prompt")
@@ -195,11 +195,33 @@ def _sampling(body: dict[str, Any], *, path: Path, line_no: int) -> SamplingPara
     )
 
 
-def _to_request(
-    line: _Line, index: int, path: Path, tokenizer: Tokenizer | None, options: ReadOptions
-) -> RequestSpec:
+@dataclass(slots=True)
+class _Tokens:
+    prompt_ids: list[int] | None = None
+    response_tokens: int | None = None
+    system_tokens: int | None = None
+
+
+def _tokenize(lines: list[_Line], tokenizer: Tokenizer | None) -> list[_Tokens]:
+    """Token counts for every line, in batches (the tokenizer runs them in parallel)."""
+    if tokenizer is None:
+        return [_Tokens() for _ in lines]
+    prompts = encode_many(tokenizer, [ln.prompt_text for ln in lines])
+    responses = encode_many(tokenizer, [ln.response_text or "" for ln in lines])
+    systems = encode_many(tokenizer, [ln.prompt_text[: ln.system_chars] for ln in lines])
+    return [
+        _Tokens(
+            prompt_ids=p,
+            response_tokens=len(r) if ln.response_text is not None else None,
+            system_tokens=len(sy) if ln.system_chars else None,
+        )
+        for ln, p, r, sy in zip(lines, prompts, responses, systems, strict=True)
+    ]
+
+
+def _to_request(line: _Line, tokens: _Tokens, index: int, path: Path, options: ReadOptions) -> RequestSpec:
     n = line.line_no
-    ids = encode(tokenizer, line.prompt_text) if tokenizer is not None else None
+    ids = tokens.prompt_ids
     if "prompt_tokens" in line.usage:
         prompt_tokens = parse_count(
             line.usage["prompt_tokens"], field="usage.prompt_tokens", path=path, line_no=n
@@ -213,14 +235,11 @@ def _to_request(
         output = parse_count(
             line.usage["completion_tokens"], field="usage.completion_tokens", path=path, line_no=n, minimum=1
         )
-    elif line.response_text is not None and tokenizer is not None:
-        output = max(1, len(encode(tokenizer, line.response_text)))
+    elif tokens.response_tokens is not None:
+        output = max(1, tokens.response_tokens)
     else:
         output = sampling.max_tokens or options.default_output_tokens
         is_estimated = True
-    system_tokens = None
-    if tokenizer is not None and line.system_chars:
-        system_tokens = len(encode(tokenizer, line.prompt_text[: line.system_chars]))
     return RequestSpec(
         request_id=str(line.body.get("request_id", index)),
         arrival_s=line.timestamp_s or 0.0,
@@ -230,7 +249,7 @@ def _to_request(
         text=line.prompt_text,
         prompt_token_ids=tuple(ids) if ids is not None else None,
         sampling=sampling,
-        system_prompt_tokens=system_tokens,
+        system_prompt_tokens=tokens.system_tokens,
     )
 
 
@@ -256,5 +275,9 @@ def read(path: Path, options: ReadOptions) -> Workload:
             "more have no usage.prompt_tokens, so prompts must be tokenized)",
             problem="a tokenizer is needed for text",
         )
-    requests = [_to_request(line, i, path, tokenizer, options) for i, line in enumerate(lines)]
+    tokens = _tokenize(lines, tokenizer)
+    requests = [
+        _to_request(line, tok, i, path, options)
+        for i, (line, tok) in enumerate(zip(lines, tokens, strict=True))
+    ]
     return build_workload(path, NAME, requests)
