@@ -71,11 +71,8 @@ def load_config_json(path: Path) -> ModelSpec:
         raise InputError(
             "model", str(file), "give a UTF-8 text config.json", problem="not a text file"
         ) from exc
-    name = (
-        str(config.get("_name_or_path") or file.parent.name or file.stem)
-        if isinstance(config, dict)
-        else file.stem
-    )
+    default_name = file.parent.name if file.name == "config.json" else file.stem
+    name = str(config.get("_name_or_path") or default_name) if isinstance(config, dict) else default_name
     return model_spec_from_config(config, name=name, source=str(file))
 
 
