@@ -33,6 +33,9 @@ class Behaviour:
     chat_template_tokens: int = 5  # tokens a chat template would add
     honour_ignore_eos: bool = True
     natural_eos_tokens: int = 3  # without ignore_eos the "model" stops after this many tokens
+    # Close a keep-alive connection when its second request arrives, without answering: the race a client
+    # hits when a server times out an idle connection just as the client reuses it.
+    close_reused_connections: bool = False
 
 
 @dataclass
@@ -107,6 +110,7 @@ class FakeOpenAIServer:
     # HTTP ----------------------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        served = 0
         try:
             while not self._dead:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -119,6 +123,10 @@ class FakeOpenAIServer:
                         headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length", "0"))
                 body = await reader.readexactly(length) if length else b""
+                served += 1
+                if served > 1 and self.behaviour.close_reused_connections and path.startswith("/v1/"):
+                    writer.transport.abort()
+                    break
                 keep = await self._route(method, path, headers, body, writer)
                 if not keep:
                     break

@@ -14,7 +14,16 @@ from slotune.bench.server_metrics import (
 )
 
 
-def _exposition(hits: float, queries: float, preempt: float, q_sum: float, q_count: float, buckets: tuple[float, float, float], running: int, kv: float) -> str:
+def _exposition(
+    hits: float,
+    queries: float,
+    preempt: float,
+    q_sum: float,
+    q_count: float,
+    buckets: tuple[float, float, float],
+    running: int,
+    kv: float,
+) -> str:
     b1, b2, b3 = buckets
     return f"""# HELP vllm:prefix_cache_hits Prefix cache hits, in terms of number of cached tokens.
 # TYPE vllm:prefix_cache_hits counter
@@ -45,7 +54,11 @@ def test_parse_sums_label_sets_and_handles_escapes() -> None:
     assert snap.total("missing") is None
     assert snap.labels_of("weird_metric") == [{"path": 'a "quoted" \\ value'}]
     assert snap.buckets("vllm:request_queue_time_seconds") == [(0.1, 2.0), (1.0, 4.0), (math.inf, 5.0)]
-    assert engine_info(snap) == {"cache_config.block_size": "16", "cache_config.enable_prefix_caching": "True", "cache_config.cache_dtype": "auto"}
+    assert engine_info(snap) == {
+        "cache_config.block_size": "16",
+        "cache_config.enable_prefix_caching": "True",
+        "cache_config.cache_dtype": "auto",
+    }
 
 
 def test_window_deltas_hit_rate_queue_time_and_quantiles() -> None:
@@ -86,7 +99,9 @@ def test_timeline_and_gauges() -> None:
         parse_prometheus(_exposition(48, 128, 1, 0, 0, (0, 0, 0), 2, 0.2), time_s=2.0),
     ]
     tl = timeline_samples(snaps)
-    assert [(s.time_s, s.num_running, s.prefix_hit_tokens, s.prefix_query_tokens, s.num_preemptions) for s in tl] == [
+    assert [
+        (s.time_s, s.num_running, s.prefix_hit_tokens, s.prefix_query_tokens, s.num_preemptions) for s in tl
+    ] == [
         (1.0, 3, 16, 64, 1),
         (2.0, 2, 32, 64, 0),
     ]

@@ -51,7 +51,10 @@ def test_crlf_and_lone_cr_line_endings_even_when_split() -> None:
 
 
 def test_blank_lines_between_events_dispatch_nothing() -> None:
-    assert _decode_in_pieces(b"data: a\n\n\n\n\ndata: b\n\n", []) == [SSEEvent("message", b"a"), SSEEvent("message", b"b")]
+    assert _decode_in_pieces(b"data: a\n\n\n\n\ndata: b\n\n", []) == [
+        SSEEvent("message", b"a"),
+        SSEEvent("message", b"b"),
+    ]
 
 
 def test_unterminated_last_event_is_returned_by_close() -> None:
