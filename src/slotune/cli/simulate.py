@@ -1,9 +1,288 @@
-"""CLI for `slotune simulate` (being built; registers nothing yet)."""
+"""CLI for `slotune simulate`: run a workload through the embedded vLLM V1 engine simulator."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from slotune.cli.output import console, emit_json, err_console
+from slotune.cli.plan import parse_token_count
+from slotune.errors import InputError
+from slotune.metrics import Distribution
+from slotune.models import Workload
+from slotune.simulate.api import (
+    SimulationReport,
+    build_engine_config,
+    load_engine_config_file,
+    parse_speculative_config,
+    select_workload,
+    simulate,
+)
+
+JSON_HELP = "Machine-readable output on stdout only."
+ENGINE = "Engine flags (vLLM's names)"
+
+
+def _load_workload(
+    workload_path: Path | None,
+    preset: str | None,
+    *,
+    rate: float | None,
+    duration: float | None,
+    num_requests: int | None,
+    seed: int,
+) -> Workload:
+    from slotune.workload import read_workload, synthesize
+
+    if (workload_path is None) == (preset is None):
+        raise InputError(
+            "workload", workload_path or preset, "give exactly one of --workload FILE or --preset NAME"
+        )
+    if preset is not None:
+        if duration is None and num_requests is None:
+            duration = 60.0
+        return synthesize(
+            preset=preset, rate_rps=rate, duration_s=duration, num_requests=num_requests, seed=seed
+        )
+    assert workload_path is not None
+    workload = read_workload(workload_path)
+    return select_workload(workload, rate_rps=rate, duration_s=duration, num_requests=num_requests)
+
+
+@contextmanager
+def _progress(total: int, *, quiet: bool) -> Iterator[Progress | None]:
+    if quiet or not err_console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} requests"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:,.1f}"
+
+
+def _target_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric == "throughput":
+        return f"{value:,.0f} tok/s"
+    if metric == "cost":
+        return f"${value:,.4f}/Mtok"
+    return f"{value * 1e3:,.1f} ms"
+
+
+def _dist_row(table: Table, name: str, d: Distribution) -> None:
+    table.add_row(name, *(_ms(v) for v in (d.mean, d.p50, d.p90, d.p95, d.p99, d.max)))
+
+
+def render(report: SimulationReport, wall_s: float) -> None:
+    s = report.summary
+    result = report.result
+    cfg = result.engine_config
+    e = report.engine
+    head = Table(
+        title=f"Simulated {result.provenance.model} on {result.provenance.gpu} ({result.provenance.workload_name})",
+        show_header=False,
+        title_justify="left",
+    )
+    head.add_column(style="bold")
+    head.add_column()
+    if cfg is not None:
+        head.add_row(
+            "engine",
+            f"max_num_seqs {cfg.max_num_seqs}, max_num_batched_tokens {cfg.max_num_batched_tokens}, "
+            f"max_model_len {cfg.max_model_len}, TP {cfg.tensor_parallel_size}, "
+            f"prefix caching {'on' if cfg.enable_prefix_caching else 'off'}, "
+            f"chunked prefill {'on' if cfg.enable_chunked_prefill else 'off'}, "
+            f"{'eager' if cfg.enforce_eager else 'CUDA graphs'}",
+        )
+    head.add_row(
+        "requests",
+        f"{s.num_requests:,} ({s.num_ok:,} ok, {s.num_failed:,} failed"
+        + (
+            f": {', '.join(f'{k} {v}' for k, v in s.failures_by_reason.items())}"
+            if s.failures_by_reason
+            else ""
+        )
+        + f") over {s.duration_s:,.1f} s simulated",
+    )
+    head.add_row(
+        "throughput",
+        f"{s.request_throughput_rps:,.2f} req/s, {s.output_tokens_per_s:,.0f} output tok/s, "
+        f"{s.total_tokens_per_s:,.0f} total tok/s",
+    )
+    if s.slo_name is not None:
+        verdict = "[bold green]met[/]" if s.slo_met else "[bold red]not met[/]"
+        head.add_row(
+            "SLO",
+            f"{s.slo_name}: {verdict}; attainment {s.slo_attainment or 0:.2%} (target {s.attainment_target:.0%}); "
+            f"goodput {s.goodput_rps or 0:,.2f} req/s, {s.goodput_output_tokens_per_s or 0:,.0f} tok/s",
+        )
+        for t in s.targets:
+            mark = "[green]pass[/]" if t.passed else "[red]fail[/]"
+            head.add_row(
+                f"  {t.metric} {t.stat}",
+                f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
+            )
+    hit_rate = e.get("prefix_hit_rate")
+    head.add_row(
+        "KV cache",
+        f"usage mean {float(e.get('kv_usage_mean') or 0):.1%}, max {float(e.get('kv_usage_max') or 0):.1%} of "
+        f"{int(e.get('kv_capacity_tokens') or 0):,} tokens; prefix hit rate "
+        f"{'-' if hit_rate is None else f'{float(hit_rate):.1%}'}",
+    )
+    head.add_row(
+        "engine",
+        f"{int(e.get('num_steps') or 0):,} steps, {int(e.get('num_preemptions') or 0):,} preemptions, "
+        f"mean in flight {float(e.get('in_flight_mean') or 0):,.1f}",
+    )
+    head.add_row(
+        "wall time", f"{wall_s:,.2f} s ({s.duration_s / wall_s:,.0f}x real time)" if wall_s > 0 else "-"
+    )
+    if report.trace_path:
+        head.add_row("trace", report.trace_path)
+    console.print(head)
+    lat = Table(title="Latency (ms)", title_justify="left")
+    lat.add_column("metric", style="bold")
+    for col in ("mean", "p50", "p90", "p95", "p99", "max"):
+        lat.add_column(col, justify="right")
+    _dist_row(lat, "TTFT", s.ttft_s)
+    _dist_row(lat, "ITL", s.itl_s)
+    _dist_row(lat, "TPOT", s.tpot_s)
+    _dist_row(lat, "E2E", s.e2e_s)
+    console.print(lat)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+
+    @app.command("simulate")
+    def simulate_cmd(
+        model: str = typer.Option(
+            ..., "--model", help="Catalog id (llama-3.1-8b), HF id or config.json path."
+        ),
+        gpu: str = typer.Option(..., "--gpu", help="Catalog GPU id (h100, a100-80gb, ...)."),
+        workload: Path | None = typer.Option(
+            None, "--workload", help="Trace or request log (any slotune format)."
+        ),
+        preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
+        rate: float | None = typer.Option(None, "--rate", help="Mean arrival rate, req/s (scales a trace)."),
+        duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals to simulate."),
+        num_requests: int | None = typer.Option(
+            None, "--num-requests", help="Number of requests to simulate."
+        ),
+        max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", rich_help_panel=ENGINE),
+        max_num_batched_tokens: int | None = typer.Option(
+            None, "--max-num-batched-tokens", rich_help_panel=ENGINE
+        ),
+        max_model_len: str | None = typer.Option(
+            None, "--max-model-len", help="e.g. 8192 or 32k", rich_help_panel=ENGINE
+        ),
+        block_size: int | None = typer.Option(None, "--block-size", rich_help_panel=ENGINE),
+        gpu_memory_utilization: float | None = typer.Option(
+            None, "--gpu-memory-utilization", rich_help_panel=ENGINE
+        ),
+        kv_cache_memory_bytes: int | None = typer.Option(
+            None, "--kv-cache-memory-bytes", rich_help_panel=ENGINE
+        ),
+        enable_prefix_caching: bool | None = typer.Option(
+            None, "--enable-prefix-caching/--no-enable-prefix-caching", rich_help_panel=ENGINE
+        ),
+        enable_chunked_prefill: bool | None = typer.Option(
+            None, "--enable-chunked-prefill/--no-enable-chunked-prefill", rich_help_panel=ENGINE
+        ),
+        enforce_eager: bool | None = typer.Option(None, "--enforce-eager", rich_help_panel=ENGINE),
+        async_scheduling: bool | None = typer.Option(
+            None, "--async-scheduling/--no-async-scheduling", rich_help_panel=ENGINE
+        ),
+        kv_cache_dtype: str | None = typer.Option(None, "--kv-cache-dtype", rich_help_panel=ENGINE),
+        quantization: str | None = typer.Option(None, "--quantization", rich_help_panel=ENGINE),
+        tensor_parallel_size: int | None = typer.Option(
+            None, "--tensor-parallel-size", rich_help_panel=ENGINE
+        ),
+        speculative_config: str | None = typer.Option(
+            None,
+            "--speculative-config",
+            help='JSON: {"method": "eagle", "num_speculative_tokens": 3, "acceptance_rates": [0.8, 0.6, 0.4]}',
+            rich_help_panel=ENGINE,
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", help="Engine YAML (vLLM flag names); flags override it."
+        ),
+        slo: str | None = typer.Option(
+            None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed (workload synthesis, speculative acceptance)."),
+        profile: str | None = typer.Option(
+            None, "--profile", help="Hardware profile: built-in name or YAML path."
+        ),
+        trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
+        json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    ) -> None:
+        """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
+        from slotune.slo import resolve_slo
+
+        if enforce_eager is False:
+            enforce_eager = None  # the flag only turns eager mode on; the file may set it either way
+        flags = {
+            "max_num_seqs": max_num_seqs,
+            "max_num_batched_tokens": max_num_batched_tokens,
+            "max_model_len": parse_token_count("max_model_len", max_model_len),
+            "block_size": block_size,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "kv_cache_memory_bytes": kv_cache_memory_bytes,
+            "enable_prefix_caching": enable_prefix_caching,
+            "enable_chunked_prefill": enable_chunked_prefill,
+            "enforce_eager": enforce_eager,
+            "async_scheduling": async_scheduling,
+            "kv_cache_dtype": kv_cache_dtype,
+            "quantization": quantization,
+            "tensor_parallel_size": tensor_parallel_size,
+            "speculative_config": None
+            if speculative_config is None
+            else parse_speculative_config(speculative_config),
+        }
+        file_values = load_engine_config_file(config) if config is not None else {}
+        engine_config = build_engine_config(file_values, flags).model_copy(update={"model": model})
+        slo_obj = resolve_slo(slo) if slo is not None else None
+        wl = _load_workload(
+            workload, preset, rate=rate, duration=duration, num_requests=num_requests, seed=seed
+        )
+        start = time.perf_counter()
+        with _progress(len(wl.requests), quiet=json_out) as progress:
+            task = progress.add_task("sim", total=len(wl.requests)) if progress is not None else None
+
+            def on_progress(done: int) -> None:
+                if progress is not None and task is not None:
+                    progress.update(task, completed=done)
+
+            report = simulate(
+                model,
+                gpu,
+                wl,
+                engine_config,
+                slo=slo_obj,
+                seed=seed,
+                profile=profile,
+                trace_path=trace,
+                on_progress=on_progress,
+            )
+        wall_s = time.perf_counter() - start
+        if json_out:
+            emit_json(report.to_json_dict())
+        else:
+            render(report, wall_s)

@@ -22,6 +22,7 @@ every step through the scheduler instead; both give identical results.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -59,8 +60,10 @@ class Engine:
         acceptance: AcceptanceSampler | None = None,
         fast_forward: bool = True,
         max_timeline_samples: int = 20_000,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.on_progress = on_progress
         self.block_manager: BlockManager = scheduler.block_manager
         self.cost = cost_model
         self.feed = feed
@@ -103,11 +106,17 @@ class Engine:
     # --- the loop ----------------------------------------------------------------------------------------
     def run(self) -> None:
         sched = self.scheduler
+        iterations = 0
         while True:
+            iterations += 1
+            if self.on_progress is not None and iterations % 4096 == 0:
+                self.on_progress(self.feed.num_read)
             self._pull_arrivals()
             if not sched.running and not sched.waiting and not self.inbox:
                 t = self.feed.peek_time()
                 if t is None:
+                    if self.on_progress is not None:
+                        self.on_progress(self.feed.num_read)
                     break
                 self.now_s = max(self.now_s, t)
                 self._prev_start_s = None

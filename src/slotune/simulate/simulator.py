@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +114,12 @@ class Simulator:
         )
 
     def _engine(
-        self, deployment: Deployment, specs: Iterable[RequestSpec], hash_block_size: int, sink: object
+        self,
+        deployment: Deployment,
+        specs: Iterable[RequestSpec],
+        hash_block_size: int,
+        sink: object,
+        on_progress: Callable[[int], None] | None = None,
     ) -> Engine:
         config = deployment.config
         assert config.max_model_len is not None and config.max_num_seqs is not None
@@ -144,6 +149,7 @@ class Simulator:
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
             fast_forward=self.fast_forward,
             max_timeline_samples=self.max_timeline_samples,
+            on_progress=on_progress,
         )
 
     def _engine_stats(self, engine: Engine, deployment: Deployment) -> EngineStats:
@@ -198,13 +204,21 @@ class Simulator:
                 flat[f"engine.{key}"] = value
         return flat
 
-    def run(self, workload: Workload, engine_config: EngineConfig, *, slo: SLO | None = None) -> RunResult:
-        """Simulate every request; the result keeps per-request records and the (downsampled) timeline."""
+    def run(
+        self,
+        workload: Workload,
+        engine_config: EngineConfig,
+        *,
+        slo: SLO | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> RunResult:
+        """Simulate every request; the result keeps per-request records and the (downsampled) timeline.
+        `on_progress` is called now and then with the number of requests that have arrived so far."""
         deployment = self.deployment(engine_config)
         # Stable sort: requests arriving at the same instant keep their workload order (the tie-break).
         specs = sorted(workload.requests, key=lambda r: r.arrival_s)
         collector = RecordCollector()
-        engine = self._engine(deployment, specs, workload.hash_block_size, collector)
+        engine = self._engine(deployment, specs, workload.hash_block_size, collector, on_progress)
         engine.run()
         engine.finalize_timeline()
         stats = self._engine_stats(engine, deployment)
@@ -230,12 +244,13 @@ class Simulator:
         slo: SLO | None = None,
         hash_block_size: int = 16,
         workload_name: str = "stream",
+        on_progress: Callable[[int], None] | None = None,
     ) -> RunResult:
         """Simulate requests read lazily, in arrival order, keeping only running statistics: memory stays bounded
         whatever the number of requests (records are dropped; percentiles come from quantile sketches)."""
         deployment = self.deployment(engine_config)
         stats_sink = StreamingStats(slo)
-        engine = self._engine(deployment, requests, hash_block_size, stats_sink)
+        engine = self._engine(deployment, requests, hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
         stats = self._engine_stats(engine, deployment)
