@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from slotune.catalog import get_gpu, get_model, list_gpus
@@ -193,8 +194,15 @@ def render_ranking(plans: list[CapacityPlan], model_name: str, slo: SLO | None) 
     table = Table(
         title=f"{model_name}: {len(plans)} options that fit, cheapest $/Mtok first (roofline bounds)",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        caption="GiB: weights per GPU; KV: tokens of KV cache; conc: max_model_len requests at once; TTFT (ms) at "
+        "the p50 prompt; ITL (ms) at batch 1; tok/s: one replica's steady output; $/Mtok: the GPU's default "
+        "dated price (slotune plan --gpu <id> names it)",
+        caption_justify="left",
     )
-    headers = ("gpu", "TP", "quant", "GiB/GPU", "KV tok", "conc", "TTFT ms", "ITL ms", "tok/s", "$/Mtok")
+    headers = ("gpu", "tp", "quant", "GiB", "KV", "conc", "TTFT", "ITL", "tok/s", "$/Mtok")
     for col in headers:
         table.add_column(col, justify="left" if col in ("gpu", "quant") else "right", no_wrap=True)
     if slo is not None:
@@ -217,11 +225,6 @@ def render_ranking(plans: list[CapacityPlan], model_name: str, slo: SLO | None) 
             row.append("yes" if plan.meets_slo else "no")
         table.add_row(*row)
     console.print(table)
-    console.print(
-        "[dim]conc: requests of max_model_len that fit at once; TTFT at the p50 prompt; ITL at batch 1; tok/s: "
-        "steady output throughput of one replica; $/Mtok from each GPU's default dated price (slotune plan "
-        "--gpu <id> shows its source).[/]"
-    )
 
 
 def _read_workload(path: Path | None, fmt: str | None, tokenizer: str | None) -> Workload | None:
