@@ -8,6 +8,7 @@ import numpy as np
 
 # Resamples x sample size bounded per batch so memory stays small on long runs (pooled ITL gaps).
 _MAX_BATCH_ELEMENTS = 4_000_000
+_MAX_TOTAL_ELEMENTS = 20_000_000
 
 
 def _stat(arr: np.ndarray, stat: str) -> np.ndarray:
@@ -29,8 +30,8 @@ def bootstrap_ci(
     n = arr.size
     if n < 2:
         return None
-    if n > 100_000:
-        num_resamples = min(num_resamples, 200)  # the interval is already tight; keep it fast
+    # Bound the work (resamples x sample size): large samples already give tight intervals.
+    num_resamples = int(min(num_resamples, max(100, _MAX_TOTAL_ELEMENTS // n)))
     rng = np.random.default_rng([seed, 11])
     rows = max(1, _MAX_BATCH_ELEMENTS // n)
     estimates: list[np.ndarray] = []

