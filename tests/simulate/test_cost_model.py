@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sim_helpers import llama8b_facts
+
+from slotune.models import GpuSpec
+from slotune.simulate import CostModel, ModelCostFacts, default_capture_sizes, load_profile
+
+
+def make_cost(gpu: GpuSpec, facts: ModelCostFacts, **kw: object) -> CostModel:
+    args: dict[str, object] = {
+        "enforce_eager": False,
+        "capture_sizes": default_capture_sizes(256, 8192),
+        "async_scheduling": False,
+    }
+    args.update(kw)
+    return CostModel(facts, gpu, load_profile("default"), **args)  # type: ignore[arg-type]
+
+
+def decode_step(cost: CostModel, num_seqs: int, context: int) -> float:
+    kv = context + num_seqs
+    return cost.step_s(
+        num_seqs=num_seqs,
+        prefill_tokens=0,
+        decode_tokens=num_seqs,
+        prefill_pairs=0,
+        decode_pairs=kv,
+        kv_tokens=kv,
+        num_logits=num_seqs,
+    )
+
+
+def test_default_capture_sizes_match_vllm() -> None:
+    # vLLM: [1, 2, 4] + range(8, 256, 8) + range(256, max + 1, 16), max = min(2 * max_num_seqs, 512, mnbt).
+    sizes = default_capture_sizes(1024, 8192)
+    assert sizes[:4] == (1, 2, 4, 8) and sizes[-1] == 512
+    assert 248 in sizes and 256 in sizes and 272 in sizes and 264 not in sizes
+    assert default_capture_sizes(8, 2048) == (1, 2, 4, 8, 16)
+    # With 3 draft tokens every size is a multiple of 4.
+    assert all(s % 4 == 0 for s in default_capture_sizes(64, 8192, num_spec_tokens=3))
+
+
+def test_decode_run_matches_step_by_step_bit_for_bit(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    for async_scheduling in (False, True):
+        cost = make_cost(gpu, facts, async_scheduling=async_scheduling)
+        n, context = 37, 41_000
+        kv = np.arange(500, dtype=np.int64) * n + (context + n)
+        run = cost.decode_run_s(n, kv)
+        one_by_one = [decode_step(cost, n, context + n * s) for s in range(500)]
+        assert run.tolist() == one_by_one  # exact equality, not approx
+
+
+def test_decode_is_memory_bound_and_prefill_compute_bound(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    cost = make_cost(gpu, facts)
+    memory_s, compute_s, _ = cost._terms(0, 1, 1, 0, 1001, 1001, 1)
+    assert memory_s > 10 * compute_s
+    # memory term: weights + KV over effective bandwidth
+    assert memory_s == pytest.approx((15.0e9 + 131072 * 1001) / (3.35e12 * 0.8))
+    n = 4096
+    memory_s, compute_s, _ = cost._terms(n, 0, n, 0, 0, n, 1)
+    assert compute_s > memory_s
+    assert compute_s == pytest.approx(2 * 6.98e9 * n / (989e12 * 0.45) + 2 * 525e6 / (989e12 * 0.30))
+
+
+def test_graph_padding_and_launch_overheads(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    profile = load_profile("default").coefficients
+    cost = make_cost(gpu, facts)
+    assert cost.graph(3, True) == (4, profile.graph_launch_s)
+    assert cost.graph(9, True) == (16, profile.graph_launch_s)
+    assert cost.graph(9, False) == (16, profile.piecewise_launch_per_layer_s * 32)
+    assert cost.graph(600, False) == (600, profile.eager_launch_per_layer_s * 32)  # above the largest graph
+    eager = make_cost(gpu, facts, enforce_eager=True)
+    assert eager.graph(3, True) == (3, profile.eager_launch_per_layer_s * 32)
+    # A decode step differs by exactly the launch overhead (padding 1 -> 1 changes nothing else).
+    delta = decode_step(eager, 1, 1000) - decode_step(cost, 1, 1000)
+    assert delta == pytest.approx(32 * profile.eager_launch_per_layer_s - profile.graph_launch_s)
+
+
+def test_async_scheduling_overlaps_cpu_time(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    c = load_profile("default").coefficients
+    sync = make_cost(gpu, facts, async_scheduling=False)
+    overlapped = make_cost(gpu, facts, async_scheduling=True)
+    cpu = c.step_cpu_s + c.cpu_per_seq_s * 8
+    assert decode_step(sync, 8, 8000) == pytest.approx(decode_step(overlapped, 8, 8000) + cpu)
+
+
+def test_tensor_parallel_all_reduce_cost(gpu: GpuSpec) -> None:
+    c = load_profile("default").coefficients
+    tp1 = make_cost(gpu, llama8b_facts(1))
+    tp2 = make_cost(gpu, llama8b_facts(2))
+    assert tp1.comm_s_per_token == 0 and tp1.comm_fixed_s == 0
+    # 2 all-reduces per layer, ring: 2 (tp-1)/tp of hidden x 2 bytes per token over the link.
+    per_token = 64 * 2 * (1 / 2) * 4096 * 2 / (450e9 * c.interconnect_efficiency)
+    assert tp2.comm_s_per_token == pytest.approx(per_token)
+    assert tp2.comm_fixed_s == pytest.approx(64 * c.allreduce_latency_s)
+    # Halving weights and KV per GPU makes a decode step faster despite the collectives.
+    assert decode_step(tp2, 8, 8000) < decode_step(tp1, 8, 8000)
+
+
+def test_moe_reads_only_routed_experts(gpu: GpuSpec) -> None:
+    facts = ModelCostFacts(
+        num_layers=48,
+        hidden_size=2048,
+        tensor_parallel_size=1,
+        dense_weight_bytes=2e9,
+        expert_weight_bytes=58e9,
+        num_experts=128,
+        experts_per_token=8,
+        kv_bytes_per_token=98304.0,
+        linear_flops_per_token=2 * 3e9,
+        lm_head_flops_per_logit=2 * 311e6,
+        attn_flops_per_pair=48 * 4 * 32 * 128.0,
+    )
+    cost = make_cost(gpu, facts)
+    assert cost.expert_fraction(1) == pytest.approx(8 / 128)
+    assert cost.expert_fraction(64) == pytest.approx(1 - (1 - 8 / 128) ** 64)
+    assert decode_step(cost, 1, 100) < decode_step(cost, 64, 6400)
+
+
+def test_speculative_steps_pay_draft_cost(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    plain = make_cost(gpu, facts)
+    spec = make_cost(gpu, facts, num_spec_tokens=3, draft_cost_ratio=0.1)
+    args = {
+        "num_seqs": 4,
+        "prefill_tokens": 0,
+        "decode_tokens": 16,
+        "prefill_pairs": 0,
+        "decode_pairs": 4 * (4 * 1000 + 10),
+        "kv_tokens": 4 * 1004,
+        "num_logits": 16,
+    }
+    base = plain.step_s(**args)
+    c = load_profile("default").coefficients
+    cpu = c.step_cpu_s + c.cpu_per_seq_s * 4
+    assert spec.step_s(**args, num_spec_seqs=4) == pytest.approx(cpu + (base - cpu) * (1 + 3 * 0.1))
