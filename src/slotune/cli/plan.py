@@ -325,6 +325,12 @@ def plan_cmd(
             )
         else:
             render_ranking(plans, spec.name, target_slo)
+            if explain and plans:
+                best = plans[0]
+                console.print(
+                    f"\n[bold]Top option: {best.tensor_parallel_size} x {best.gpu}, {best.quantization}[/]"
+                )
+                render_explain(best)
         return
 
     plan = plan_capacity(

@@ -30,13 +30,14 @@ from slotune.plan.memory import (
     weight_bytes,
     weight_bytes_by_role,
 )
-from slotune.plan.params import active_params_per_token, total_params
+from slotune.plan.params import active_params_per_token, matmul_params_per_token, total_params
 from slotune.plan.quantization import QuantScheme, resolve_quantization
 from slotune.plan.roofline import (
     Hardware,
     WeightBytes,
     crossover_batch_size,
     decode_time,
+    decode_weight_bytes,
     prefill_time,
     steady_output_tokens_per_s,
 )
@@ -513,6 +514,10 @@ def _plan(
             "batch x context x kv bytes) / (HBM x efficiency)) + all-reduces",
             batch_size=b,
             context_tokens=context,
+            weights_streamed_bytes=round(decode_weight_bytes(model, streamed, b)),
+            kv_bytes_per_token_per_gpu=kv_token_gpu,
+            matmul_params=matmul_params_per_token(model),
+            peak_flops_per_s=hw.flops_per_s,
             mfu_decode=hw.mfu_decode,
             hbm_bytes_per_s=hw.hbm_bytes_per_s,
             mem_bw_efficiency=hw.mem_bw_efficiency,
