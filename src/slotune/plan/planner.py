@@ -476,8 +476,8 @@ def _plan(
     t50 = prefill_time(model, prompt_p50, streamed, hw, chunk_tokens=mnbt)
     t99 = prefill_time(model, prompt_p99, streamed, hw, chunk_tokens=mnbt)
     prefill_formula = (
-        "sum over chunks of max(2 x active params x chunk + causal attention FLOPs) / "
-        "(peak x mfu_prefill) / tp, weights / (HBM x efficiency)) + all-reduces"
+        "sum over chunks of max((2 x matmul params x chunk + causal attention FLOPs) / tp / "
+        "(peak x mfu_prefill), streamed weights / (HBM x efficiency)) + all-reduces"
     )
     ex.add(
         "ttft_p50_s",
@@ -510,8 +510,8 @@ def _plan(
             f"itl_batch_{b}_s",
             s,
             "s",
-            "max(batch x (2 x active params + attention FLOPs) / (peak x mfu_decode) / tp, (weights read + "
-            "batch x context x kv bytes) / (HBM x efficiency)) + all-reduces",
+            "max(batch x (2 x matmul params + attention FLOPs) / tp / (peak x mfu_decode), (weights streamed + "
+            "batch x context x kv bytes per token) / (HBM x efficiency)) + all-reduces",
             batch_size=b,
             context_tokens=context,
             weights_streamed_bytes=round(decode_weight_bytes(model, streamed, b)),
@@ -527,7 +527,7 @@ def _plan(
         "crossover_batch_size",
         crossover or 0,
         "sequences",
-        "smallest decode batch B with 2 x active params x B / tp / (peak x mfu_decode) >= weight bytes read / "
+        "smallest decode batch B with 2 x matmul params x B / tp / (peak x mfu_decode) >= weight bytes read / "
         "(HBM x efficiency); attention over the KV cache stays memory-bound",
         peak_flops_per_s=hw.flops_per_s,
         mfu_decode=hw.mfu_decode,
