@@ -128,3 +128,20 @@ def test_head_blocked_only_for_lasting_reasons() -> None:
     small = req(2, 20)
     sched.waiting[0] = small  # needs 2 blocks, 2 free (a's next block needs none until token 112)
     assert not sched.head_is_blocked()
+
+
+def test_running_requests_verify_drafts_and_reserve_lookahead_blocks() -> None:
+    limits = SchedulerLimits(
+        max_num_seqs=8, max_num_batched_tokens=512, max_model_len=4096, enable_chunked_prefill=True,
+        num_spec_tokens=3, num_lookahead_tokens=3,
+    )  # fmt: skip
+    sched = Scheduler(limits, BlockManager(100, BS, enable_caching=True, max_model_len=4096))
+    a = req(0, 62)
+    sched.waiting.append(a)
+    sched.schedule()
+    assert a.num_blocks == 4  # the prompt alone: no lookahead for a request's first chunk
+    a.num_output, a.num_tokens, a.num_spec_tokens = 1, 63, 3
+    batch = sched.schedule()
+    # The sampled token plus 3 drafts are verified; slots for 3 more lookahead tokens: 62 + 4 + 3 = 69.
+    assert batch.num_new_tokens == [4]
+    assert a.num_blocks == 5

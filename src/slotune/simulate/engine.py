@@ -365,4 +365,4 @@ class Engine:
 
     # --- results -----------------------------------------------------------------------------------------
     def finalize_timeline(self) -> None:
-        self.log.fold_before(self.log.num_steps, self.sampler)
+        self.log.fold_before(self.log.num_steps, self.sampler, final=True)

@@ -14,6 +14,8 @@ import numpy as np
 
 from slotune.models import StepSample
 
+FOLD_CHUNK_STEPS = 1 << 14
+
 _INT_COLUMNS = (
     "running",
     "waiting",
@@ -116,12 +118,17 @@ class StepLog:
         """End times of global steps first..last inclusive."""
         return self.end[first - self.base : last - self.base + 1]
 
-    def fold_before(self, global_index: int, sampler: Downsampler) -> None:
-        """Hand rows before `global_index` to the downsampler and drop them."""
-        n = global_index - self.base
+    def fold_before(self, global_index: int, sampler: Downsampler, *, final: bool = False) -> None:
+        """Hand rows before `global_index` to the downsampler and drop them. Rows go over in pieces of
+        FOLD_CHUNK_STEPS starting at global multiples of it (a final fold ends with one partial piece), so the
+        downsampler sees the same pieces however often folding is attempted: results do not depend on it."""
+        target = global_index if final else global_index // FOLD_CHUNK_STEPS * FOLD_CHUNK_STEPS
+        n = target - self.base
         if n <= 0:
             return
-        sampler.add(self.start[:n], self.end[:n], self.ints[:, :n])
+        for first in range(0, n, FOLD_CHUNK_STEPS):
+            last = min(first + FOLD_CHUNK_STEPS, n)
+            sampler.add(self.start[first:last], self.end[first:last], self.ints[:, first:last])
         keep = self.size - n
         self.start[:keep] = self.start[n : self.size]
         self.end[:keep] = self.end[n : self.size]

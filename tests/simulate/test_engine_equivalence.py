@@ -1,0 +1,110 @@
+"""The closed-form fast path gives exactly the step-by-step results; results are deterministic."""
+
+from __future__ import annotations
+
+import pytest
+from sim_helpers import ASYNC, SYNC, poisson_workload, workload
+
+import slotune.simulate.engine as engine_module
+import slotune.simulate.timeline as timeline_module
+from slotune.models import EngineConfig, RunResult, SpeculativeConfig, Workload
+from slotune.simulate import Simulator
+
+
+def comparable(result: RunResult) -> str:
+    # Provenance records which path computed the result; everything else must match to the bit.
+    return result.model_copy(
+        update={"provenance": result.provenance.model_copy(update={"extra": {}})}
+    ).model_dump_json()
+
+
+def shared_prefix_workload() -> Workload:
+    rows, prefix = [], []
+    for i in range(300):
+        system = tuple(range(40)) if i % 3 else tuple(range(1000, 1030))  # two system prompts
+        rows.append((i * 0.05, 700 + (i * 37) % 300, 20 + (i * 13) % 120))
+        prefix.append((*system, 10000 + i))
+    return workload(rows, prefix=prefix)
+
+
+CASES = {
+    "async-moderate": (poisson_workload(12.0, 600, seed=11), ASYNC, 20_000),
+    "sync-moderate": (poisson_workload(12.0, 600, seed=12), SYNC, 20_000),
+    "overload-small-kv": (poisson_workload(60.0, 500, seed=13), EngineConfig(max_model_len=2048), 900),
+    "seat-limited": (
+        poisson_workload(30.0, 400, seed=14),
+        EngineConfig(max_model_len=4096, max_num_seqs=8),
+        20_000,
+    ),
+    "shared-prefix": (shared_prefix_workload(), ASYNC, 20_000),
+    "shared-prefix-small-kv": (shared_prefix_workload(), EngineConfig(max_model_len=2048), 700),
+    "no-chunking": (
+        poisson_workload(15.0, 400, seed=15),
+        EngineConfig(max_model_len=2048, enable_chunked_prefill=False, max_num_batched_tokens=2048),
+        20_000,
+    ),
+    "small-budget": (
+        poisson_workload(15.0, 400, seed=16),
+        EngineConfig(max_model_len=4096, max_num_batched_tokens=512),
+        20_000,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fast_path_equals_step_by_step(make_sim, case: str) -> None:
+    wl, config, blocks = CASES[case]
+    fast: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=True)
+    slow: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=False)
+    fast_result, slow_result = fast.run(wl, config), slow.run(wl, config)
+    assert comparable(fast_result) == comparable(slow_result)
+    assert fast.last_engine_stats is not None and slow.last_engine_stats is not None
+    assert fast.last_engine_stats.num_fast_steps > 0  # the fast path was exercised
+    assert slow.last_engine_stats.num_fast_steps == 0
+
+
+def test_the_cases_cover_preemption_queueing_and_prefix_hits(make_sim) -> None:
+    seen = {}
+    for case in ("overload-small-kv", "seat-limited", "shared-prefix-small-kv"):
+        wl, config, blocks = CASES[case]
+        sim: Simulator = make_sim(num_gpu_blocks=blocks)
+        sim.run(wl, config)
+        seen[case] = sim.last_engine_stats
+    assert seen["overload-small-kv"].num_preemptions > 0  # type: ignore[union-attr]
+    assert seen["seat-limited"].in_flight_mean > 8  # type: ignore[union-attr]
+    assert seen["shared-prefix-small-kv"].prefix_hit_tokens > 0  # type: ignore[union-attr]
+    assert seen["shared-prefix-small-kv"].num_evicted_blocks > 0  # type: ignore[union-attr]
+
+
+def test_folding_old_timeline_rows_changes_nothing(make_sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    wl = poisson_workload(20.0, 400, seed=21)
+    monkeypatch.setattr(timeline_module, "FOLD_CHUNK_STEPS", 32)
+    plain = make_sim().run(wl, ASYNC)  # folds only at the end
+    monkeypatch.setattr(engine_module, "_FOLD_EVERY_STEPS", 64)  # folds all along
+    folded_sim: Simulator = make_sim()
+    folded = folded_sim.run(wl, ASYNC)
+    assert comparable(folded) == comparable(plain)
+
+
+def test_same_inputs_and_seed_give_byte_identical_json(make_sim) -> None:
+    wl = poisson_workload(15.0, 300, seed=4)
+    spec = SpeculativeConfig(method="eagle", num_speculative_tokens=3, acceptance_rates=(0.8, 0.6, 0.4))
+    config = EngineConfig(max_model_len=4096, speculative_config=spec)
+    a = make_sim(seed=7).run(wl, config).model_dump_json()
+    b = make_sim(seed=7).run(wl, config).model_dump_json()
+    assert a == b
+    c = make_sim(seed=8).run(wl, config).model_dump_json()
+    assert c != a  # the seed drives the draft acceptance draws
+
+
+def test_cli_json_is_byte_identical_across_processes(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    args = [
+        sys.executable, "-m", "slotune", "simulate", "--model", "llama-3.1-8b", "--gpu", "h100",
+        "--workload", "tests/data/simulate/azure_conv_500.csv", "--num-requests", "200", "--json",
+    ]  # fmt: skip
+    first = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    second = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    assert first == second and '"num_requests": 200' in first
