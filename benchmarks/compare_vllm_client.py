@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -249,13 +250,26 @@ def vllm_reading(result: dict[str, Any], round_index: int, seed: int, server: di
     )
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measured(fn: Any, base_url: str) -> tuple[Any, dict[str, float]]:
-    """Run fn() between two /metrics scrapes; return its result and the server's window."""
+    """Run fn() between two /metrics scrapes; return its result and the server's window.
+
+    The window also holds the client subprocess's CPU seconds: on a small machine the client shares cores
+    with the server's frontend, so a hungrier client slows the server it measures.
+    """
     before = scrape(base_url)
+    cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
     result = fn()
     window_s = time.perf_counter() - t0
-    return result, server_window(before, scrape(base_url), window_s)
+    window = server_window(before, scrape(base_url), window_s)
+    window["client_cpu_s"] = _children_cpu_s() - cpu0
+    window["window_s"] = window_s
+    return result, window
 
 
 def compare(args: argparse.Namespace, base_url: str, model: str, out_dir: Path) -> list[Reading]:
@@ -293,7 +307,7 @@ def compare(args: argparse.Namespace, base_url: str, model: str, out_dir: Path) 
             print(
                 f"round {round_index} {reading.client:8s} TTFT {reading.mean_ttft_s * 1e3:7.2f} ms  "
                 f"TPOT {reading.mean_tpot_s * 1e3:6.2f} ms  {reading.output_tokens_per_s:8.1f} tok/s  "
-                f"({reading.num_ok} ok)",
+                f"({reading.num_ok} ok, client CPU {reading.server['client_cpu_s']:.1f} s)",
                 flush=True,
             )
     return readings
@@ -317,6 +331,7 @@ def print_table(readings: list[Reading]) -> list[dict[str, float | str]]:
             lambda r: r.server.get("mean_tpot_s", float("nan")) * 1e3,
         ),
         ("output throughput (tok/s)", lambda r: r.output_tokens_per_s, None),
+        ("client CPU incl. start-up (s)", lambda r: r.server["client_cpu_s"], None),
     ]
     print()
     print(
