@@ -263,7 +263,9 @@ class StreamHandler:
         if usage and usage.get("completion_tokens") is not None:
             r.continuous_usage = True
         choice = choices[0]
-        text = _chunk_text(choice)
+        text = choice.get("text")
+        if text is None:
+            text = _chunk_text(choice)
         if text or grew > 0:
             r.chunk_times.append(t)
             r.chunk_tokens.append(grew)

@@ -53,6 +53,15 @@ class SSEDecoder:
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if (
+            not self._buffer
+            and not self._pending_cr
+            and chunk.startswith(_DATA_PREFIX)
+            and chunk.find(b"\n") == len(chunk) - 2
+            and chunk.endswith(b"\n\n")
+            and b"\r" not in chunk
+        ):
+            return [SSEEvent(_MESSAGE, chunk[6:-2])]  # one whole one-line event: the per-token common case
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False
