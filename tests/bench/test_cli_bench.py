@@ -438,3 +438,50 @@ def test_ctrl_c_keeps_what_was_measured(tokenizer_path: str, tmp_path: Path) -> 
     aborted = [r for r in records if r.finish_reason == "abort"]
     assert len(aborted) == 2  # the two users' requests in flight at Ctrl-C, kept with what they received
     assert all(r.ok for r in records if r.finish_reason != "abort")
+
+
+def test_automatic_concurrency_sweep_stops_when_throughput_stops_growing(
+    capsys, tokenizer_path: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(token_delay_s=0.002)) as server:
+        code, stdout, _ = run_cli(
+            capsys,
+            *bench_args(
+                server, tokenizer_path, out, "--sweep", "auto", "--concurrency", "4", "--num-requests", "8"
+            ),
+            "--input-tokens",
+            "10",
+            "--output-tokens",
+            "4",
+            "--json",
+        )
+    assert code == 0
+    sweep = json.loads(stdout)
+    levels = [p["level"] for p in sweep["points"]]
+    assert sweep["kind"] == "concurrency" and levels[0] == 1 and levels == sorted(levels) and max(levels) <= 4
+    assert all((out / f"concurrency-{int(level)}" / "records.jsonl").is_file() for level in levels)
+
+
+def test_preset_workload(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    with FakeOpenAIServer() as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(
+                server,
+                tokenizer_path,
+                out,
+                "--preset",
+                "classification",
+                "--concurrency",
+                "4",
+                "--num-requests",
+                "6",
+            ),
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert len(records) == 6 and all(r.ok for r in records)
+    assert summary["provenance"]["workload_name"] == "classification"
