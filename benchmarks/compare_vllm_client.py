@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import resource
 import statistics
@@ -147,8 +148,6 @@ def run_vllm_client(
 
 
 def _offline_env() -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"})
     return env
@@ -261,6 +260,7 @@ def measured(fn: Any, base_url: str) -> tuple[Any, dict[str, float]]:
     The window also holds the client subprocess's CPU seconds: on a small machine the client shares cores
     with the server's frontend, so a hungrier client slows the server it measures.
     """
+    load1_before = os.getloadavg()[0]
     before = scrape(base_url)
     cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
@@ -269,6 +269,9 @@ def measured(fn: Any, base_url: str) -> tuple[Any, dict[str, float]]:
     window = server_window(before, scrape(base_url), window_s)
     window["client_cpu_s"] = _children_cpu_s() - cpu0
     window["window_s"] = window_s
+    # Other work on the machine shares the cores with the server's frontend: keep the load beside each run.
+    window["load1_before"] = load1_before
+    window["load1_after"] = os.getloadavg()[0]
     return result, window
 
 
@@ -307,7 +310,8 @@ def compare(args: argparse.Namespace, base_url: str, model: str, out_dir: Path) 
             print(
                 f"round {round_index} {reading.client:8s} TTFT {reading.mean_ttft_s * 1e3:7.2f} ms  "
                 f"TPOT {reading.mean_tpot_s * 1e3:6.2f} ms  {reading.output_tokens_per_s:8.1f} tok/s  "
-                f"({reading.num_ok} ok, client CPU {reading.server['client_cpu_s']:.1f} s)",
+                f"({reading.num_ok} ok, client CPU {reading.server['client_cpu_s']:.1f} s, "
+                f"load {reading.server['load1_before']:.1f}->{reading.server['load1_after']:.1f})",
                 flush=True,
             )
     return readings
