@@ -485,3 +485,31 @@ def test_preset_workload(capsys, tokenizer_path: str, tmp_path: Path) -> None:  
     summary, records = load_out(out)
     assert len(records) == 6 and all(r.ok for r in records)
     assert summary["provenance"]["workload_name"] == "classification"
+
+
+@pytest.mark.parametrize(
+    "load", [["--rate", "100", "--arrival", "constant"], ["--concurrency", "4"]], ids=["open", "closed"]
+)
+def test_worker_processes_split_the_load_and_keep_the_schedule(
+    capsys, tokenizer_path: str, tmp_path: Path, load: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(token_delay_s=0.001)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(server, tokenizer_path, out, *load, "--num-requests", "30", "--workers", "2"),
+            "--input-tokens",
+            "16",
+            "--output-tokens",
+            "4",
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert summary["client"]["workers"] == 2 and len(summary["client"]["cpu_utilization"]) == 2
+    assert len(records) == 30 and all(r.ok and r.output_tokens == 4 for r in records)
+    assert len({r.request_id for r in records}) == 30
+    if "--rate" in load:
+        arrivals = sorted(r.arrival_s for r in records)
+        for i, a in enumerate(arrivals):  # both processes' sends merge into the planned i / rate
+            assert a - arrivals[0] == pytest.approx(i / 100, abs=0.015)

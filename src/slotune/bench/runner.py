@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ import numpy as np
 
 from slotune import __version__
 from slotune.bench.client import OutputControl, StreamHandler, StreamResult
+from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.fetch import fetch
 from slotune.bench.load import LoadSpec, closed_loop_job, plan_jobs
 from slotune.bench.prompts import PromptBuilder, count_tokens, load_tokenizer, stable_word_pool
@@ -41,7 +41,7 @@ from slotune.bench.stats import intervals
 from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, lag_stats
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.validity import ValidityThresholds, check_run
-from slotune.bench.worker import ClosedLoopSource, LoadWorker, Outcome, RequestFactory, WireJob, telemetry_of
+from slotune.bench.worker import Outcome, RequestFactory, WireJob
 from slotune.errors import BackendError, InputError
 from slotune.metrics import summarize
 from slotune.models import (
@@ -93,11 +93,14 @@ class BenchSettings:
     extra_body: tuple[tuple[str, Any], ...] = ()
     engine_config: EngineConfig | None = None
     command_line: tuple[str, ...] = ()
+    workers: int = 1  # load-generator processes (each its own event loop)
 
     def check(self) -> None:
         self.load.check()
         if self.seed < 0:
             raise InputError("seed", self.seed, "give a seed of 0 or more")
+        if not 1 <= self.workers <= 256:
+            raise InputError("workers", self.workers, "give between 1 and 256 load-generator processes")
         if self.api not in ("completions", "chat"):
             raise InputError("api", self.api, "use completions or chat")
         if self.load.kind != "replay" and self.num_requests is None and self.duration_s is None:
@@ -420,17 +423,45 @@ async def _run_async(
         wire_jobs = [factory.make(j) for j in jobs]
 
     keep_text = settings.check_tokens and tokenizer is not None
+    closed_plan = None
+    if not open_loop:
+        assert settings.load.concurrency is not None
+        closed_plan = ClosedLoopPlan(
+            factory=factory,
+            workload=workload,
+            users=settings.load.concurrency,
+            warmup_s=settings.warmup_s,
+            duration_s=settings.duration_s,
+            quota=settings.num_requests,
+        )
+    workers = (
+        min(settings.workers, settings.load.concurrency or settings.workers)
+        if not open_loop
+        else settings.workers
+    )
+    load = make_load(
+        url=settings.url,
+        workers=max(1, workers),
+        keep_text=keep_text,
+        timeout_s=settings.timeout_s,
+        prewarm=_prewarm_count(settings, wire_jobs),
+        open_jobs=wire_jobs if open_loop else None,
+        closed=closed_plan,
+    )
     writer = RecordWriter(settings.out_dir)
     loop = asyncio.get_running_loop()
-    work_pool = ConnectionPool(endpoint)
     gpu = GpuTelemetry()
-    host_cpu = HostCpuMeter()
     interrupted = False
 
-    await work_pool.prewarm(_prewarm_count(settings, wire_jobs))
-    t0 = perf_counter() + 0.05
+    try:
+        await load.prepare()
+    except BaseException:
+        load.close()
+        writer.close()
+        raise
+    host_cpu = HostCpuMeter()
+    t0 = perf_counter() + (0.05 if workers <= 1 else 0.2)
     collector = Collector(t0=t0, writer=writer, keep_text=keep_text)
-    worker = LoadWorker(work_pool, on_outcome=collector, keep_text=keep_text, timeout_s=settings.timeout_s)
     scraper = Scraper(
         control_pool, headers, t0, settings.scrape_interval_s, gpu, enabled=info.metrics_available
     )
@@ -439,7 +470,7 @@ async def _run_async(
         nonlocal interrupted
         interrupted = True
         log.warning("interrupted: stopping the run and keeping what was measured")
-        worker.interrupt()
+        load.interrupt()
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(signal.SIGINT)
 
@@ -462,22 +493,7 @@ async def _run_async(
     if settings.warmup_s > 0:
         tasks.append(loop.create_task(scrape_at_warmup_end()))
     try:
-        if open_loop:
-            await worker.run_open(wire_jobs, t0)
-        else:
-            assert settings.load.concurrency is not None
-            source = ClosedLoopSource(
-                factory=factory,
-                make_job=lambda i, w: closed_loop_job(workload, i, warmup=w),
-                indices=itertools.count(),
-                t0=t0,
-                warmup_end_t=t0 + settings.warmup_s,
-                measure_end_t=None
-                if settings.duration_s is None
-                else t0 + settings.warmup_s + settings.duration_s,
-                quota=settings.num_requests,
-            )
-            await worker.run_closed(settings.load.concurrency, source)
+        await load.run(t0, collector)
     finally:
         for task in tasks:
             task.cancel()
@@ -491,7 +507,7 @@ async def _run_async(
             progress.update(len(collector.measured), collector.num_failed)
             progress.stop()
         writer.close()
-        work_pool.close()
+        load.close()
     after = await scraper.scrape()
     control_pool.close()
     gpu.close()
@@ -501,7 +517,7 @@ async def _run_async(
         info=info,
         calibration=calibration,
         collector=collector,
-        worker_telemetry=[telemetry_of(worker)],
+        worker_telemetry=load.telemetry(),
         host_cpu=host_cpu.utilization(),
         scraper=scraper,
         before=before,

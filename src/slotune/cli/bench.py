@@ -306,6 +306,7 @@ def register(app: typer.Typer) -> None:
         max_error_rate: float = typer.Option(
             0.01, "--max-error-rate", help="Validity: failed-request fraction limit."
         ),
+        workers: int = typer.Option(1, "--workers", help="Load-generator processes (for very high rates)."),
         strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
     ) -> None:
@@ -372,6 +373,7 @@ def register(app: typer.Typer) -> None:
                 max_schedule_lag_p99_s=max_lag_ms / 1e3, max_error_fraction=max_error_rate
             ),
             command_line=tuple(sys.argv),
+            workers=workers,
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
