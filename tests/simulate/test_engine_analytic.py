@@ -226,3 +226,26 @@ def test_step_log_counts_every_computed_token(make_sim) -> None:
     timeline_decode = sum(s.num_decode_tokens for s in result.timeline)
     assert timeline_prefill == sum(r.prompt_tokens for r in result.records)
     assert timeline_decode == sum(r.output_tokens - 1 for r in result.records)
+
+
+def test_simulator_is_a_backend_and_handles_edge_workloads(make_sim) -> None:
+    from slotune.backend import Backend
+    from slotune.models import RequestSpec
+
+    sim: Simulator = make_sim()
+    assert isinstance(sim, Backend) and sim.name == "simulator"
+    empty = sim.run(workload([]), ASYNC)
+    assert empty.records == () and empty.num_requests == 0 and empty.timeline == ()
+    # One-token answers finish with their first token.
+    (one,) = sim.run(workload([(0.0, 50, 1)]), ASYNC).records
+    assert one.finish_s == one.first_token_s and one.chunk_tokens == (1,)
+    # A stream must come in arrival order.
+    out_of_order = [
+        RequestSpec(request_id="a", arrival_s=2.0, prompt_tokens=10, output_tokens=2),
+        RequestSpec(request_id="b", arrival_s=1.0, prompt_tokens=10, output_tokens=2),
+    ]
+    with pytest.raises(InputError, match="arrival order"):
+        sim.run_streaming(iter(out_of_order), ASYNC)
+    # A workload (not a stream) is sorted by arrival first, ties keeping their order.
+    result = sim.run(workload([(2.0, 10, 2), (1.0, 10, 2)]), ASYNC)
+    assert [r.request_id for r in result.records] == ["r1", "r0"]
