@@ -128,7 +128,11 @@ class RecordCollector:
 
 
 class StreamingStats:
-    """Streaming mode: running statistics only; memory does not grow with the number of requests."""
+    """Streaming mode: running statistics only; memory does not grow with the number of requests.
+    Latencies are buffered and folded into the sketches in batches (adding one value at a time costs a numpy
+    call per value)."""
+
+    _FLUSH_VALUES = 1 << 16
 
     def __init__(self, slo: SLO | None = None, relative_accuracy: float = 0.005) -> None:
         self.slo = slo
@@ -136,6 +140,11 @@ class StreamingStats:
         self.itl = QuantileSketch(relative_accuracy)
         self.tpot = QuantileSketch(relative_accuracy)
         self.e2e = QuantileSketch(relative_accuracy)
+        self._ttft: list[float] = []
+        self._e2e: list[float] = []
+        self._tpot: list[float] = []
+        self._itl: list[np.ndarray] = []
+        self._buffered = 0
         self.num_requests = 0
         self.num_ok = 0
         self.failures: Counter[str] = Counter()
@@ -145,15 +154,10 @@ class StreamingStats:
         self.num_preemptions = 0
         self.meets = 0
         self.meets_tokens = 0
-        self.first_arrival_s = math.inf
-        self.last_finish_s = 0.0
 
     def finish(self, req: SimRequest, times: np.ndarray, tokens: tuple[int, ...]) -> None:
         self.num_requests += 1
         self.num_preemptions += req.num_preemptions
-        self.first_arrival_s = min(self.first_arrival_s, req.arrival_s)
-        if req.finish_s is not None:
-            self.last_finish_s = max(self.last_finish_s, req.finish_s)
         if self.slo is not None:
             record = build_record(req, times, tokens)
             if request_meets_slo(record, self.slo):
@@ -169,14 +173,28 @@ class StreamingStats:
         self.cached_prompt_tokens += max(0, req.cached_prompt_tokens)
         self.output_tokens += req.num_output
         assert req.first_token_s is not None and req.finish_s is not None
-        self.ttft.add(req.first_token_s - req.arrival_s)
-        self.e2e.add(req.finish_s - req.arrival_s)
+        self._ttft.append(req.first_token_s - req.arrival_s)
+        self._e2e.append(req.finish_s - req.arrival_s)
         if req.num_output >= 2:
-            self.tpot.add((req.finish_s - req.first_token_s) / (req.num_output - 1))
+            self._tpot.append((req.finish_s - req.first_token_s) / (req.num_output - 1))
         if len(times) > 1:
-            self.itl.add_many(np.diff(times))
+            self._itl.append(times)
+            self._buffered += len(times)
+        if self._buffered + len(self._ttft) >= self._FLUSH_VALUES:
+            self.flush()
+
+    def flush(self) -> None:
+        for sketch, values in ((self.ttft, self._ttft), (self.e2e, self._e2e), (self.tpot, self._tpot)):
+            if values:
+                sketch.add_many(np.asarray(values))
+                values.clear()
+        if self._itl:
+            self.itl.add_many(np.concatenate([np.diff(t) for t in self._itl]))
+            self._itl.clear()
+        self._buffered = 0
 
     def run_summary(self, duration_s: float, usd_per_hour: float | None = None) -> RunSummary:
+        self.flush()
         out_tps = self.output_tokens / duration_s
         usd = None
         if usd_per_hour is not None and out_tps > 0:
