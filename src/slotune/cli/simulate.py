@@ -181,7 +181,9 @@ def register(app: typer.Typer) -> None:
         ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
         rate: float | None = typer.Option(None, "--rate", help="Mean arrival rate, req/s (scales a trace)."),
-        duration: float | None = typer.Option(None, "--duration", help="Seconds of arrivals to simulate."),
+        duration: float | None = typer.Option(
+            None, "--duration", help="Seconds of arrivals to simulate (a preset defaults to 60 s)."
+        ),
         num_requests: int | None = typer.Option(
             None, "--num-requests", help="Number of requests to simulate."
         ),
