@@ -23,6 +23,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -62,9 +63,63 @@ def _post(url: str) -> Any:
         return json.loads(resp.read())
 
 
-def start_server(tick_ms: float) -> tuple[subprocess.Popen[str], str]:
+def _pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain(stream: Any, parts: list[str]) -> None:
+    parts.append(stream.read())
+
+
+def run_sampled(
+    cmd: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 900
+) -> tuple[subprocess.CompletedProcess[str], list[tuple[float, float]]]:
+    """Run a client, sampling its CPU time every 50 ms, so its CPU use during the load can be cut out
+    of its whole run (vLLM's client spends ~15 s importing before it sends anything)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    samples: list[tuple[float, float]] = []
+    out: list[str] = []
+    err: list[str] = []
+    readers = [
+        threading.Thread(target=_drain, args=(proc.stdout, out)),
+        threading.Thread(target=_drain, args=(proc.stderr, err)),
+    ]
+    for reader in readers:
+        reader.start()
+    deadline = time.perf_counter() + timeout_s
+    while proc.poll() is None and time.perf_counter() < deadline:
+        cpu = _cpu_seconds(proc.pid)
+        if cpu is not None:
+            samples.append((time.perf_counter(), cpu))
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for reader in readers:
+        reader.join()
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(out), "".join(err)), samples
+
+
+def cpu_during(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """The client's CPU use (1.0 = one core) between two perf_counter times."""
+    inside = [(t, c) for t, c in samples if start <= t <= end]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
+
+def start_server(tick_ms: float, cpus: str | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER), "--port", "0", "--tick-ms", str(tick_ms)],
+        _pinned([sys.executable, str(SERVER), "--port", "0", "--tick-ms", str(tick_ms)], cpus),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -79,7 +134,14 @@ def start_server(tick_ms: float) -> tuple[subprocess.Popen[str], str]:
 def server_view(url: str, n: int, rate: float) -> dict[str, Any]:
     arrivals = np.asarray(sorted(_get(url + "/stats")["arrivals"]), dtype=float)[-n:]
     if arrivals.size < 2:
-        return {"received": int(arrivals.size), "achieved_rps": None, "lag_p50_s": None, "lag_p99_s": None}
+        return {
+            "received": int(arrivals.size),
+            "achieved_rps": None,
+            "lag_p50_s": None,
+            "lag_p99_s": None,
+            "first_s": None,
+            "last_s": None,
+        }
     lateness = arrivals - np.arange(arrivals.size) / rate
     lag = lateness - lateness.min()
     return {
@@ -87,6 +149,8 @@ def server_view(url: str, n: int, rate: float) -> dict[str, Any]:
         "achieved_rps": float((arrivals.size - 1) / (arrivals[-1] - arrivals[0])),
         "lag_p50_s": float(np.percentile(lag, 50)),
         "lag_p99_s": float(np.percentile(lag, 99)),
+        "first_s": float(arrivals[0]),
+        "last_s": float(arrivals[-1]),
     }
 
 
@@ -98,9 +162,9 @@ def run_slotune(url: str, rate: float, n: int, args: argparse.Namespace, workdir
         "--num-requests", str(n), "--input-tokens", str(args.input_tokens), "--output-tokens", str(args.output_tokens),
         "--scrape-interval", "60", "--out", str(out), "--json",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+    proc, samples = run_sampled(_pinned(cmd, args.client_cpus))
     if proc.returncode != 0:
-        return {"failed": n, "error": proc.stderr[-500:]}
+        return {"failed": n, "error": proc.stderr[-500:], "cpu_samples": samples}
     s = json.loads(proc.stdout)
     lag = s["client"]["schedule_lag_s"] or {}
     return {
@@ -109,6 +173,7 @@ def run_slotune(url: str, rate: float, n: int, args: argparse.Namespace, workdir
         "client_cpu": max(s["client"]["cpu_utilization"]),
         "valid": s["valid"],
         "invalid_reasons": s["invalid_reasons"],
+        "cpu_samples": samples,
     }
 
 
@@ -122,11 +187,15 @@ def run_vllm(url: str, rate: float, n: int, args: argparse.Namespace, workdir: P
         "--disable-tqdm", "--num-warmups", "0", "--seed", "0",
     ]  # fmt: skip
     env = {**os.environ, "SELFTEST_RESULT": str(result_file), "VLLM_LOGGING_LEVEL": "WARNING"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900, env=env)
+    proc, samples = run_sampled(_pinned(cmd, args.client_cpus), env=env)
     if proc.returncode != 0 or not result_file.exists():
-        return {"failed": n, "error": (proc.stderr or proc.stdout)[-800:]}
+        return {"failed": n, "error": (proc.stderr or proc.stdout)[-800:], "cpu_samples": samples}
     r = json.loads(result_file.read_text())
-    return {"failed": int(r.get("failed", 0)), "client_request_throughput_rps": r.get("request_throughput")}
+    return {
+        "failed": int(r.get("failed", 0)),
+        "client_request_throughput_rps": r.get("request_throughput"),
+        "cpu_samples": samples,
+    }
 
 
 def main() -> None:
@@ -138,12 +207,16 @@ def main() -> None:
     parser.add_argument("--output-tokens", type=int, default=32)
     parser.add_argument("--tick-ms", type=float, default=2.0, help="server: time between streamed tokens")
     parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 0, the client on CPU 1 (taskset): each its own core"
+    )
     args = parser.parse_args()
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     if "vllm" in clients and not VLLM_PYTHON.exists():
         sys.exit(f"{VLLM_PYTHON} is missing: run scripts/setup_integration.sh, or pass --clients slotune")
     rates = [float(r) for r in args.rates.split(",")]
-    server, url = start_server(args.tick_ms)
+    args.client_cpus = "1" if args.pin and (os.cpu_count() or 1) >= 2 else None
+    server, url = start_server(args.tick_ms, "0" if args.client_cpus else None)
     rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -161,6 +234,11 @@ def main() -> None:
                         **server_view(url, n, rate),
                         **result,
                     }
+                    samples = row.pop("cpu_samples", [])
+                    first, last = row["first_s"], row["last_s"]
+                    row["client_cpu_during_load"] = (
+                        None if first is None else cpu_during(samples, first, last)
+                    )
                     row["wall_s"] = time.perf_counter() - started
                     row["load_average_1min"] = os.getloadavg()[0]
                     achieved = row["achieved_rps"] or 0.0
@@ -172,10 +250,12 @@ def main() -> None:
                     own = row.get("client_lag_p99_s")
                     lag_text = "-" if lag is None else f"{lag * 1e3:7.3f} ms"
                     own_text = "-" if own is None else f"{own * 1e3:.3f} ms"
+                    cpu = row["client_cpu_during_load"]
+                    cpu_text = "-" if cpu is None else f"{cpu:.0%}"
                     status = "sustained" if row["sustained"] else "NOT sustained"
                     print(
                         f"{client:8s} rate {rate:7.0f}  achieved {achieved:8.1f}  server-seen lag p99 {lag_text}  "
-                        f"client lag p99 {own_text:>10}  failed {row['failed']}  {status}  "
+                        f"client lag p99 {own_text:>10}  client CPU {cpu_text:>4}  failed {row['failed']}  {status}  "
                         f"(load avg {row['load_average_1min']:.1f})",
                         flush=True,
                     )

@@ -30,6 +30,9 @@ from slotune.bench.prompts import PromptBuilder, count_tokens, load_tokenizer, s
 from slotune.bench.results import RecordWriter, to_record, write_summary
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import (
+    COUNTERS,
+    RUNNING,
+    WAITING,
     Snapshot,
     engine_info,
     gauge_summary,
@@ -299,7 +302,6 @@ class Collector:
     measured: list[tuple[WireJob, StreamResult, RequestRecord]] = field(default_factory=list)
     warmup: list[RequestRecord] = field(default_factory=list)
     num_failed: int = 0
-    on_measured_done: Callable[[], None] | None = None
 
     def __call__(self, outcome: Outcome) -> None:
         record = to_record(outcome.job, outcome.result, self.t0)
@@ -316,6 +318,10 @@ class Collector:
 
 # ----------------------------------------------------------------------------------------------------
 # Scraping /metrics while the run goes.
+
+
+def _counters(snap: Snapshot) -> tuple[float | None, ...]:
+    return tuple(snap.total(*names) for names in COUNTERS.values())
 
 
 @dataclass
@@ -348,6 +354,26 @@ class Scraper:
         while True:
             await asyncio.sleep(self.interval_s)
             await self.scrape()
+
+    async def settled(self, *, attempts: int = 15, pause_s: float = 0.2) -> Snapshot | None:
+        """The closing scrape, once the server's counters have caught up with the last response.
+
+        A server may stream a request's last token before it counts it (vLLM records a step's stats after
+        sending its outputs), so scrape until no request is running and the counters stop moving.
+        """
+        previous = await self.scrape()
+        for _ in range(attempts):
+            if previous is None:
+                return None
+            await asyncio.sleep(pause_s)
+            current = await self.scrape()
+            if current is None:
+                return previous
+            idle = not current.total(RUNNING) and not current.total(WAITING)
+            if idle and _counters(current) == _counters(previous):
+                return current
+            previous = current
+        return previous
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -508,7 +534,7 @@ async def _run_async(
             progress.stop()
         writer.close()
         load.close()
-    after = await scraper.scrape()
+    after = await scraper.settled()
     control_pool.close()
     gpu.close()
     return _finish(
