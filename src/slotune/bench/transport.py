@@ -13,7 +13,9 @@ proxies, redirects, HTTP/2, compressed bodies (the request asks for identity enc
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
+from collections.abc import Callable
 from time import perf_counter
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -120,6 +122,12 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         t = perf_counter()
+        pool = self._pool
+        if t >= pool.next_due:
+            # A send is due: make it before parsing, instead of after every read of this loop iteration
+            # (a server that steps many streams at once delivers a burst of reads that can take a
+            # millisecond to parse; the send schedule must not wait behind it).
+            pool.on_due()
         self._got_bytes = True
         if self._sink is None:
             # Bytes nobody asked for (a server writing after the response ended): the connection is unusable.
@@ -327,6 +335,10 @@ class _ProtocolError(Exception):
     pass
 
 
+def _nothing() -> None:
+    return None
+
+
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
@@ -362,6 +374,9 @@ class ConnectionPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self.num_opened = 0
         self.num_resent = 0
+        # The open-loop scheduler's next send time and what to call when a read finds it passed.
+        self.next_due = math.inf
+        self.on_due: Callable[[], None] = _nothing
 
     def submit(self, request: bytes, sink: ResponseSink, *, timeout_s: float | None = None) -> None:
         deadline = None if timeout_s is None else perf_counter() + timeout_s

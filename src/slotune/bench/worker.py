@@ -8,6 +8,7 @@ Nothing here allocates a task per request: a send is one socket write from a tim
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -179,23 +180,29 @@ class LoadWorker:
         position = 0
         timer: OneShotTimer | None = None
 
+        pool = self.pool
+
         def on_timer() -> None:
             nonlocal position
             now = perf_counter()
             while position < len(jobs) and not self._stopping:
                 job = jobs[position]
                 assert job.send_s is not None
-                if t0 + job.send_s > now + _EARLY_S:
+                due = t0 + job.send_s
+                if due > now + _EARLY_S:
                     assert timer is not None
-                    timer.arm(t0 + job.send_s)
+                    timer.arm(due)
+                    pool.next_due = due  # a read that comes later than this sends first (transport)
                     return
                 self._fire(job)
                 position += 1
                 now = perf_counter()
+            pool.next_due = math.inf
             self._scheduling_done = True
             self._check_idle()
 
         timer = make_timer(loop, on_timer)
+        pool.on_due = on_timer
         try:
             if jobs:
                 first = jobs[0].send_s
@@ -205,6 +212,7 @@ class LoadWorker:
                 self._scheduling_done = True
             await self._wait_idle()
         finally:
+            pool.next_due = math.inf
             timer.close()
             await self.lag.stop()
 
