@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import multiprocessing
+import socket
 import sys
 import time
 from typing import Any
@@ -234,25 +237,64 @@ class Conn(asyncio.Protocol):
             t.write(_json_response({"error": {"message": "not found"}}, "404 Not Found"))
 
 
-async def serve(port: int, tick_s: float) -> None:
+async def serve(port: int, tick_s: float, *, reuse_port: bool = False, announce: bool = True) -> None:
     loop = asyncio.get_running_loop()
     server = Server(tick_s)
-    srv = await loop.create_server(lambda: Conn(server), "127.0.0.1", port, backlog=4096)
-    print(f"PORT {srv.sockets[0].getsockname()[1]}", flush=True)
+    srv = await loop.create_server(
+        lambda: Conn(server), "127.0.0.1", port, backlog=4096, reuse_port=reuse_port or None
+    )
+    if announce:
+        print(f"PORT {srv.sockets[0].getsockname()[1]}", flush=True)
     await srv.serve_forever()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--tick-ms", type=float, default=2.0)
-    args = parser.parse_args()
+def _serve_process(port: int, tick_s: float) -> None:
+    _install_uvloop()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(port, tick_s, reuse_port=True, announce=False))
+
+
+def _install_uvloop() -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tick-ms", type=float, default=2.0)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT); /stats then covers one process only",
+    )
+    args = parser.parse_args()
+    if args.processes > 1:
+        port = args.port or _free_port()
+        procs = [
+            multiprocessing.Process(target=_serve_process, args=(port, args.tick_ms / 1e3), daemon=True)
+            for _ in range(args.processes)
+        ]
+        for proc in procs:
+            proc.start()
+        time.sleep(1.0)
+        print(f"PORT {port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            for proc in procs:
+                proc.join()
+        return
+    _install_uvloop()
     try:
         asyncio.run(serve(args.port, args.tick_ms / 1e3))
     except KeyboardInterrupt:
