@@ -123,6 +123,18 @@ def run_vllm_client(
         "--num-prompts",
         str(args.num_requests),
         "--ignore-eos",
+        # The same request body as slotune's: greedy (vLLM's client no longer sets temperature 0 itself, and
+        # sampling over Qwen3's 151,936-token vocabulary costs the CPU server ~1 ms per step), min_tokens,
+        # and cumulative usage in every chunk.
+        "--temperature",
+        "0",
+        "--extra-body",
+        json.dumps(
+            {
+                "min_tokens": args.output_len,
+                "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+            }
+        ),
         "--seed",
         str(seed),
         "--save-result",
@@ -134,7 +146,10 @@ def run_vllm_client(
         "--disable-tqdm",
     ]
     if args.rate is not None:
-        command += ["--request-rate", str(args.rate), "--burstiness", "1.0"]
+        # vLLM draws gaps from a gamma of shape `burstiness` (CV = 1/sqrt(burstiness)): 1 is Poisson, and a huge
+        # shape is a constant rate to within a CV of 3e-5.
+        burstiness = "1.0" if args.arrival == "poisson" else "1e9"
+        command += ["--request-rate", str(args.rate), "--burstiness", burstiness]
     else:
         command += ["--request-rate", "inf", "--max-concurrency", str(args.concurrency)]
     log_path = out_dir / f"vllm_seed{seed}.log"
@@ -181,7 +196,7 @@ def run_slotune(
         "--json",
     ]
     if args.rate is not None:
-        command += ["--rate", str(args.rate), "--arrival", "poisson"]
+        command += ["--rate", str(args.rate), "--arrival", args.arrival]
     else:
         command += ["--concurrency", str(args.concurrency)]
     log_path = out_dir / f"slotune_seed{seed}.log"
@@ -388,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output-len", type=int, default=64)
     load = parser.add_mutually_exclusive_group()
     load.add_argument("--concurrency", type=int, default=4)
-    load.add_argument("--rate", type=float, help="Poisson request rate instead of a closed loop")
+    load.add_argument("--rate", type=float, help="open-loop request rate instead of a closed loop")
+    parser.add_argument("--arrival", choices=("poisson", "constant"), default="poisson", help="with --rate")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "compare_vllm_client")
