@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,23 +64,54 @@ def to_record(job: WireJob, result: StreamResult, t0: float) -> RequestRecord:
 
 
 class RecordWriter:
-    """Appends records as they complete; one flush per line."""
+    """Appends records as they complete, from a background thread.
+
+    The event loop only hands the record over: a write that blocks (a busy disk throttling dirty pages
+    can stall `write` for hundreds of milliseconds) must not stall the sends and reads being timed. The
+    thread flushes whenever it has caught up, so each line reaches the file as soon as the disk allows.
+    """
 
     def __init__(self, out_dir: Path | None) -> None:
         self.out_dir = out_dir
-        self._files: dict[str, IO[str]] = {}
+        self._files: dict[bool, IO[str]] = {}
+        self._queue: queue.SimpleQueue[tuple[RequestRecord, bool] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
-            for name in (RECORDS_FILE, WARMUP_FILE):
-                self._files[name] = (out_dir / name).open("w", encoding="utf-8")
+            self._files[False] = (out_dir / RECORDS_FILE).open("w", encoding="utf-8")
+            self._files[True] = (out_dir / WARMUP_FILE).open("w", encoding="utf-8")
+            self._thread = threading.Thread(target=self._run, name="slotune-record-writer", daemon=True)
+            self._thread.start()
 
     def write(self, record: RequestRecord, *, warmup: bool) -> None:
-        f = self._files.get(WARMUP_FILE if warmup else RECORDS_FILE)
-        if f is not None:
-            f.write(record.model_dump_json() + "\n")
+        if self._thread is not None:
+            self._queue.put((record, warmup))
+
+    def _run(self) -> None:
+        dirty: set[bool] = set()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            record, warmup = item
+            try:
+                self._files[warmup].write(record.model_dump_json() + "\n")
+                dirty.add(warmup)
+                if self._queue.empty():
+                    for key in dirty:
+                        self._files[key].flush()
+                    dirty.clear()
+            except OSError as exc:  # e.g. disk full: keep measuring, report at the end
+                self.error = exc
+        for f in self._files.values():
             f.flush()
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
         for f in self._files.values():
             f.close()
         self._files.clear()

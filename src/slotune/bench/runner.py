@@ -675,6 +675,8 @@ def _finish(
         )
     if interrupted:
         warnings.append("the run was interrupted (Ctrl-C): the summary covers the requests that finished")
+    if collector.writer.error is not None:
+        warnings.append(f"could not write every record to disk: {collector.writer.error}")
     if scraper.failures:
         warnings.append(f"{len(scraper.failures)} /metrics scrapes failed (first: {scraper.failures[0]})")
 
@@ -684,6 +686,8 @@ def _finish(
         achieved_rate_rps=achieved,
         schedule_lag_p99_s=lag_p99,
         client_cpu_max=max(cpu_values) if cpu_values else None,
+        loop_lag_p99_s=float(np.percentile(loop_lags, 99)) if loop_lags else None,
+        host_cpu=host_cpu,
         num_requests=len(records),
         num_errors=len(records) - len(ok_records),
         num_output_checked=len(output_checked),

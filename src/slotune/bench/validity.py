@@ -4,6 +4,8 @@ reason; the numbers are kept in the files but not presented as a result.
 - achieved vs offered rate (open loop): the client must have sent at the rate it was asked to;
 - schedule lag: how late requests left versus their scheduled time (p99);
 - client CPU saturation: a client process busy near 100% of a core delays sends and reads;
+- event-loop lag: how late a 10 ms timer fires in the client; when the client does not get the CPU
+  (a busy machine, a server on the same cores) every timestamp it takes can be late by as much;
 - output-length mismatch: requests that did not produce the requested number of tokens (when the server
   was asked for exact lengths), i.e. the load was not the load that was meant;
 - error rate: failed requests (errors, timeouts, rejections) out of all measured requests.
@@ -19,6 +21,7 @@ from typing import Any
 class ValidityThresholds:
     min_rate_ratio: float = 0.95
     max_schedule_lag_p99_s: float = 0.010
+    max_loop_lag_p99_s: float = 0.010
     max_client_cpu: float = 0.90
     max_output_mismatch_fraction: float = 0.01
     max_error_fraction: float = 0.01
@@ -46,6 +49,8 @@ def check_run(
     exact_output: bool,
     thresholds: ValidityThresholds,
     extra_warnings: tuple[str, ...] = (),
+    loop_lag_p99_s: float | None = None,
+    host_cpu: float | None = None,
 ) -> ValidityReport:
     reasons: list[str] = []
     warnings: list[str] = list(extra_warnings)
@@ -74,6 +79,14 @@ def check_run(
             reasons.append(
                 f"a client process used {client_cpu_max:.0%} of a core (> {t.max_client_cpu:.0%}): the client "
                 "may be the bottleneck (use --workers)"
+            )
+    if loop_lag_p99_s is not None:
+        checks["loop_lag_p99_s"] = loop_lag_p99_s
+        if loop_lag_p99_s > t.max_loop_lag_p99_s:
+            host = "" if host_cpu is None else f" (this machine's CPUs were {host_cpu:.0%} busy)"
+            reasons.append(
+                f"event-loop lag p99 {loop_lag_p99_s * 1e3:.2f} ms > {t.max_loop_lag_p99_s * 1e3:g} ms: the client "
+                f"did not get the CPU when responses arrived, so its timestamps can be late by that much{host}"
             )
     if num_output_checked:
         fraction = num_output_mismatched / num_output_checked
