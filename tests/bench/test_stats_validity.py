@@ -50,6 +50,7 @@ def test_each_check_names_its_reason() -> None:
         "did not produce the requested": dict(num_output_mismatched=5),
         "requests failed": dict(num_errors=2),
         "no measured request": dict(num_requests=0, num_output_checked=0),
+        "event-loop lag": dict(loop_lag_p99_s=0.2, host_cpu=0.99),
     }
     for text, overrides in cases.items():
         report = _check(**overrides)

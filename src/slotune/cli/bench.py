@@ -370,7 +370,9 @@ def register(app: typer.Typer) -> None:
             exact_output=exact_output,
             prompt_as_token_ids=prompt_token_ids,
             thresholds=ValidityThresholds(
-                max_schedule_lag_p99_s=max_lag_ms / 1e3, max_error_fraction=max_error_rate
+                max_schedule_lag_p99_s=max_lag_ms / 1e3,
+                max_loop_lag_p99_s=max_lag_ms / 1e3,
+                max_error_fraction=max_error_rate,
             ),
             command_line=tuple(sys.argv),
             workers=workers,
