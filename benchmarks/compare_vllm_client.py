@@ -242,10 +242,19 @@ def slotune_reading(
         output_tokens=sum(r["output_tokens"] for r in ok),
         server=server,
         extra={
+            **_ttft_extras([r["first_token_s"] - r["arrival_s"] for r in ok]),
             "mean_tpot_s_to_last_chunk": statistics.fmean(tpot_to_last_chunk),
             "output_tokens_per_s_first_send_to_last_finish": sum(r["output_tokens"] for r in ok) / span_s,
         },
     )
+
+
+def _ttft_extras(ttfts_s: list[float]) -> dict[str, float]:
+    """Median TTFT and the count of stalled first tokens: on a shared 2-core VM a process can miss ~0.2 s."""
+    return {
+        "median_ttft_s": statistics.median(ttfts_s),
+        "num_ttft_over_100ms": float(sum(t > 0.1 for t in ttfts_s)),
+    }
 
 
 def vllm_reading(result: dict[str, Any], round_index: int, seed: int, server: dict[str, float]) -> Reading:
@@ -260,7 +269,11 @@ def vllm_reading(result: dict[str, Any], round_index: int, seed: int, server: di
         num_ok=result["completed"],
         output_tokens=result["total_output_tokens"],
         server=server,
-        extra={"mean_itl_s": result["mean_itl_ms"] / 1e3, "failed": result["failed"]},
+        extra={
+            **_ttft_extras([t for t in result["ttfts"] if t]),
+            "mean_itl_s": result["mean_itl_ms"] / 1e3,
+            "failed": result["failed"],
+        },
     )
 
 
@@ -272,8 +285,7 @@ def _children_cpu_s() -> float:
 def measured(fn: Any, base_url: str) -> tuple[Any, dict[str, float]]:
     """Run fn() between two /metrics scrapes; return its result and the server's window.
 
-    The window also holds the client subprocess's CPU seconds: on a small machine the client shares cores
-    with the server's frontend, so a hungrier client slows the server it measures.
+    The window also holds the client subprocess's CPU seconds, start-up (imports) included.
     """
     load1_before = os.getloadavg()[0]
     before = scrape(base_url)
@@ -325,7 +337,8 @@ def compare(args: argparse.Namespace, base_url: str, model: str, out_dir: Path) 
             print(
                 f"round {round_index} {reading.client:8s} TTFT {reading.mean_ttft_s * 1e3:7.2f} ms  "
                 f"TPOT {reading.mean_tpot_s * 1e3:6.2f} ms  {reading.output_tokens_per_s:8.1f} tok/s  "
-                f"({reading.num_ok} ok, client CPU {reading.server['client_cpu_s']:.1f} s, "
+                f"(median TTFT {reading.extra['median_ttft_s'] * 1e3:.2f} ms, "
+                f"{reading.extra['num_ttft_over_100ms']:.0f} TTFTs > 100 ms, "
                 f"load {reading.server['load1_before']:.1f}->{reading.server['load1_after']:.1f})",
                 flush=True,
             )
@@ -350,7 +363,8 @@ def print_table(readings: list[Reading]) -> list[dict[str, float | str]]:
             lambda r: r.server.get("mean_tpot_s", float("nan")) * 1e3,
         ),
         ("output throughput (tok/s)", lambda r: r.output_tokens_per_s, None),
-        ("client CPU incl. start-up (s)", lambda r: r.server["client_cpu_s"], None),
+        ("median TTFT (ms)", lambda r: r.extra["median_ttft_s"] * 1e3, None),
+        ("requests with TTFT > 100 ms", lambda r: r.extra["num_ttft_over_100ms"], None),
     ]
     print()
     print(
