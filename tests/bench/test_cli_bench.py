@@ -317,7 +317,7 @@ def test_server_dying_mid_run(capsys, tokenizer_path: str, tmp_path: Path) -> No
         code, _, stderr = run_cli(
             capsys,
             *bench_args(
-                server, tokenizer_path, out, "--rate", "50", "--arrival", "constant", "--num-requests", "15"
+                server, tokenizer_path, out, "--rate", "20", "--arrival", "constant", "--num-requests", "15"
             ),
             "--input-tokens",
             "10",
@@ -328,9 +328,11 @@ def test_server_dying_mid_run(capsys, tokenizer_path: str, tmp_path: Path) -> No
     assert code == 0, stderr
     summary, records = load_out(out)
     assert len(records) == 15
-    assert sum(r.ok for r in records) == 5
+    # The first 5 finish unless the 6th arrives while one is still streaming (a slow machine): then the
+    # dying server takes that one down too.
+    assert 3 <= sum(r.ok for r in records) <= 5
     assert all(r.finish_reason == "error" for r in records if not r.ok)
-    assert not summary["valid"] and summary["errors"]["count"] == 10
+    assert not summary["valid"] and summary["errors"]["count"] == 15 - sum(r.ok for r in records)
     assert any("scrapes failed" in w for w in summary["warnings"])
 
 

@@ -225,8 +225,9 @@ class StreamHandler:
     def _on_event(self, event: str, data: bytes, t: float) -> None:
         r = self.result
         if data == b"[DONE]":
+            # Finished; the request completes when the body ends (next read, usually this one), so that its
+            # connection is back in the pool before a closed-loop user sends again.
             r.saw_done = True
-            self._resolve()
             return
         try:
             obj = _loads(data)

@@ -334,15 +334,20 @@ class Scraper:
     snapshots: list[Snapshot] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     enabled: bool = True
+    # How long each scrape took: a server that renders /metrics slowly (vLLM does it in its API process)
+    # may also have been slow to stream tokens meanwhile.
+    latencies_s: list[float] = field(default_factory=list)
 
     async def scrape(self) -> Snapshot | None:
         now = perf_counter() - self.t0
         self.gpu.sample(now)
         if not self.enabled:
             return None
+        started = perf_counter()
         resp = await fetch(
             self.pool, "GET", "/metrics", headers=self.headers, timeout_s=max(2.0, self.interval_s)
         )
+        self.latencies_s.append(perf_counter() - started)
         if resp.status != 200:
             self.failures.append(f"t={now:.1f}s: {resp.error or f'HTTP {resp.status}'}")
             return None
@@ -708,6 +713,7 @@ def _finish(
         server_metrics = {
             "scrapes": len(scraper.snapshots),
             "interval_s": settings.scrape_interval_s,
+            "scrape_latency_s": lag_stats(scraper.latencies_s),
             "engine": engine_info(scraper.snapshots[-1]),
             "gauges": gauge_summary(window_snaps),
             "kv_usage_timeline": [
