@@ -50,6 +50,16 @@ def load_out(out: Path) -> tuple[dict[str, Any], list[RequestRecord]]:
     return summary, [RequestRecord.model_validate_json(line) for line in lines if line.strip()]
 
 
+def assert_on_schedule(sent_s: list[float], planned_s: list[float]) -> None:
+    """Sends follow the planned times (from the first send). Judged by the median deviation and the share
+    within 10 ms, not the worst one: the fake server shares this process's GIL, and a busy test machine
+    can delay a single send by a lot without the schedule being wrong."""
+    sent = sorted(sent_s)
+    deviation = sorted(abs((s - sent[0]) - p) for s, p in zip(sent, planned_s, strict=True))
+    assert deviation[len(deviation) // 2] < 0.005, deviation
+    assert sum(d < 0.010 for d in deviation) >= 0.6 * len(deviation), deviation
+
+
 def check_timestamps(r: RequestRecord) -> None:
     assert r.first_token_s is not None and r.finish_s is not None
     assert r.arrival_s <= r.first_token_s <= r.finish_s
@@ -73,9 +83,10 @@ def test_constant_rate_run_json_records_and_server_deltas(
             "--output-tokens",
             "6",
             "--json",
-            # The fake server runs in this process and takes the GIL from the client now and then.
+            # The fake server runs in this process and takes the GIL from the client now and then; this
+            # test is about the records, the lag checks have their own tests.
             "--max-lag-ms",
-            "50",
+            "1000",
         )
         generation_requests = server.state.requests
     assert code == 0
@@ -89,9 +100,7 @@ def test_constant_rate_run_json_records_and_server_deltas(
         assert r.output_tokens == 6 and r.prompt_tokens == 48
         assert r.chunk_tokens == (1,) * 6  # continuous usage: one token per chunk
         check_timestamps(r)
-    arrivals = sorted(r.arrival_s for r in records)
-    for i, a in enumerate(arrivals):
-        assert a - arrivals[0] == pytest.approx(i / 40, abs=0.05)  # the fake server shares our GIL
+    assert_on_schedule([r.arrival_s for r in records], [i / 40 for i in range(20)])
     window = summary["server_metrics"]["window"]
     assert window["generation_tokens"] == 20 * 6
     assert window["prompt_tokens"] == 20 * 48
@@ -225,9 +234,7 @@ def test_replay_with_time_scale_and_prefix_sharing(capsys, tokenizer_path: str, 
         )
     assert code == 0
     summary, records = load_out(out)
-    arrivals = sorted(r.arrival_s for r in records)
-    for i, a in enumerate(arrivals):
-        assert a - arrivals[0] == pytest.approx(0.05 * i, abs=0.025)  # the fake server shares our GIL
+    assert_on_schedule([r.arrival_s for r in records], [0.05 * i for i in range(8)])
     # The fake server caches 16-word blocks: 7 of 8 requests hit the 3 shared blocks (48 tokens each).
     window = summary["server_metrics"]["window"]
     assert window["prefix_cache_hits"] == 7 * 48
@@ -515,6 +522,5 @@ def test_worker_processes_split_the_load_and_keep_the_schedule(
     assert len(records) == 30 and all(r.ok and r.output_tokens == 4 for r in records)
     assert len({r.request_id for r in records}) == 30
     if "--rate" in load:
-        arrivals = sorted(r.arrival_s for r in records)
-        for i, a in enumerate(arrivals):  # both processes' sends merge into the planned i / rate
-            assert a - arrivals[0] == pytest.approx(i / 100, abs=0.05)
+        # Both processes' sends merge into the planned i / rate.
+        assert_on_schedule([r.arrival_s for r in records], [i / 100 for i in range(30)])

@@ -355,6 +355,13 @@ class Scraper:
         self.snapshots.append(snap)
         return snap
 
+    def rebase(self, t0: float) -> None:
+        """Move the clock's origin to the run's start (scrapes taken before it get negative times)."""
+        shift = t0 - self.t0
+        for snap in self.snapshots:
+            snap.time_s -= shift
+        self.t0 = t0
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
@@ -490,12 +497,17 @@ async def _run_async(
         load.close()
         writer.close()
         raise
+    scraper = Scraper(
+        control_pool, headers, perf_counter(), settings.scrape_interval_s, gpu, enabled=info.metrics_available
+    )
+    before: Snapshot | None = None
+    if settings.warmup_s <= 0:
+        # Before t0 is fixed: a slow /metrics must not eat into the first requests' send times.
+        before = await scraper.scrape()
     host_cpu = HostCpuMeter()
     t0 = perf_counter() + (0.05 if workers <= 1 else 0.2)
+    scraper.rebase(t0)
     collector = Collector(t0=t0, writer=writer, keep_text=keep_text)
-    scraper = Scraper(
-        control_pool, headers, t0, settings.scrape_interval_s, gpu, enabled=info.metrics_available
-    )
 
     def on_interrupt() -> None:
         nonlocal interrupted
@@ -506,9 +518,6 @@ async def _run_async(
             loop.remove_signal_handler(signal.SIGINT)
 
     sigint = _install_sigint(loop, on_interrupt)
-    before: Snapshot | None = None
-    if settings.warmup_s <= 0:
-        before = await scraper.scrape()
     num_measured_planned = sum(1 for j in wire_jobs if not j.warmup) if open_loop else settings.num_requests
     if progress is not None:
         progress.start(num_measured_planned, f"{settings.load.describe()} -> {endpoint.url('')}")
