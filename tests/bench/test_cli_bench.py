@@ -392,6 +392,7 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
         (["--sweep", "1,x", "--num-requests", "3"], "sweep"),
         (["--rate", "2", "--num-requests", "3", "--slo", "ttft<2"], "slo"),
         (["--workload", "/nonexistent/file.jsonl", "--replay"], "workload"),
+        (["--rate", "2", "--num-requests", "3", "--event-loop", "gevent"], "event-loop"),
     ],
 )
 def test_bad_input_exits_2_naming_the_field(
@@ -524,3 +525,30 @@ def test_worker_processes_split_the_load_and_keep_the_schedule(
     if "--rate" in load:
         # Both processes' sends merge into the planned i / rate.
         assert_on_schedule([r.arrival_s for r in records], [i / 100 for i in range(30)])
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+def test_both_event_loops_measure_the_same_things(
+    capsys, tokenizer_path: str, tmp_path: Path, event_loop: str
+) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip(event_loop)
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(first_token_delay_s=0.03, fail_500_every=5)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(
+                server, tokenizer_path, out, "--rate", "50", "--arrival", "constant", "--num-requests", "10"
+            ),
+            "--input-tokens",
+            "12",
+            "--output-tokens",
+            "4",
+            "--event-loop",
+            event_loop,
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert summary["client"]["event_loop"] == event_loop
+    assert len(records) == 10 and sum(not r.ok for r in records) == 2
+    assert all(r.ttft_s is not None and r.ttft_s >= 0.03 and r.output_tokens == 4 for r in records if r.ok)

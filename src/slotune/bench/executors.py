@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from slotune.bench.load import closed_loop_job
+from slotune.bench.loops import run_with_loop
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import ClosedLoopSource, LoadWorker, Outcome, RequestFactory, WireJob, telemetry_of
 from slotune.errors import BackendError
@@ -66,6 +67,7 @@ class WorkerSpec:
     prewarm: int
     open_jobs: list[WireJob] | None
     closed: ClosedLoopPlan | None
+    event_loop: str = "auto"
 
 
 async def _run_worker(worker: LoadWorker, spec: WorkerSpec, t0: float) -> None:
@@ -116,7 +118,7 @@ def worker_process_main(conn: Connection, spec: WorkerSpec) -> None:
     """Entry point of a worker process: SIGINT is the parent's to handle; it tells us to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_worker_process(conn, spec))
+        run_with_loop(spec.event_loop, _worker_process(conn, spec))
     except Exception as exc:  # report, never hang the parent
         with contextlib.suppress(Exception):
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -261,13 +263,16 @@ def make_load(
     prewarm: int,
     open_jobs: list[WireJob] | None,
     closed: ClosedLoopPlan | None,
+    event_loop: str = "auto",
 ) -> InProcessLoad | MultiProcessLoad:
     if workers <= 1:
-        return InProcessLoad(WorkerSpec(url, keep_text, timeout_s, prewarm, open_jobs, closed))
+        return InProcessLoad(WorkerSpec(url, keep_text, timeout_s, prewarm, open_jobs, closed, event_loop))
     specs = []
     for k in range(workers):
         share_jobs = None if open_jobs is None else open_jobs[k::workers]
         share_closed = None if closed is None else closed.share(k, workers)
         share_prewarm = max(1, prewarm // workers + (1 if k < prewarm % workers else 0))
-        specs.append(WorkerSpec(url, keep_text, timeout_s, share_prewarm, share_jobs, share_closed))
+        specs.append(
+            WorkerSpec(url, keep_text, timeout_s, share_prewarm, share_jobs, share_closed, event_loop)
+        )
     return MultiProcessLoad(specs)

@@ -26,6 +26,7 @@ from slotune.bench.client import OutputControl, StreamHandler, StreamResult
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.fetch import fetch
 from slotune.bench.load import LoadSpec, closed_loop_job, plan_jobs
+from slotune.bench.loops import loop_factory, run_with_loop
 from slotune.bench.prompts import PromptBuilder, count_tokens, load_tokenizer, stable_word_pool
 from slotune.bench.results import RecordWriter, to_record, write_summary
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
@@ -97,11 +98,13 @@ class BenchSettings:
     engine_config: EngineConfig | None = None
     command_line: tuple[str, ...] = ()
     workers: int = 1  # load-generator processes (each its own event loop)
+    event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
 
     def check(self) -> None:
         self.load.check()
         if self.seed < 0:
             raise InputError("seed", self.seed, "give a seed of 0 or more")
+        loop_factory(self.event_loop)  # checks the name (and that uvloop is there when asked for)
         if not 1 <= self.workers <= 256:
             raise InputError("workers", self.workers, "give between 1 and 256 load-generator processes")
         if self.api not in ("completions", "chat"):
@@ -483,6 +486,7 @@ async def _run_async(
         keep_text=keep_text,
         timeout_s=settings.timeout_s,
         prewarm=_prewarm_count(settings, wire_jobs),
+        event_loop=settings.event_loop,
         open_jobs=wire_jobs if open_loop else None,
         closed=closed_plan,
     )
@@ -797,6 +801,7 @@ def _finish(
             "cpu_utilization": cpu_values,
             "host_cpu_utilization": host_cpu,
             "workers": len(worker_telemetry),
+            "event_loop": loop_factory(settings.event_loop)[0],
             "connections_opened": sum(w["connections_opened"] for w in worker_telemetry),
             "requests_resent_on_stale_connection": sum(w["requests_resent"] for w in worker_telemetry),
         },
@@ -860,6 +865,7 @@ def run_bench(
     settings: BenchSettings, workload: Workload, *, progress: ProgressReporter | None = None
 ) -> BenchOutcome:
     """Run one benchmark (blocking). Writes `records.jsonl` and `summary.json` under `settings.out_dir`."""
+    settings.check()
     # Objects made before the run (tokenizer, prompts) never become garbage during it: freeze them so a
     # full collection does not pause the event loop for milliseconds mid-run (vLLM's client does the same).
     gc.collect()
@@ -867,7 +873,7 @@ def run_bench(
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
     try:
-        return asyncio.run(_run_async(settings, workload, progress))
+        return run_with_loop(settings.event_loop, _run_async(settings, workload, progress))
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()

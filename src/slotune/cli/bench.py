@@ -307,6 +307,9 @@ def register(app: typer.Typer) -> None:
             0.01, "--max-error-rate", help="Validity: failed-request fraction limit."
         ),
         workers: int = typer.Option(1, "--workers", help="Load-generator processes (for very high rates)."),
+        event_loop: str = typer.Option(
+            "auto", "--event-loop", help="auto (uvloop where installed), asyncio or uvloop."
+        ),
         strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
     ) -> None:
@@ -376,6 +379,7 @@ def register(app: typer.Typer) -> None:
             ),
             command_line=tuple(sys.argv),
             workers=workers,
+            event_loop=event_loop,
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
