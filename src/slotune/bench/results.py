@@ -13,11 +13,12 @@ import json
 import os
 import queue
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from slotune.bench.client import StreamResult
-from slotune.bench.worker import WireJob
+from slotune.bench.worker import Outcome, WireJob
 from slotune.models import RequestRecord
 from slotune.models.records import FinishReason
 
@@ -130,3 +131,25 @@ def write_summary(out_dir: Path, summary: dict[str, Any]) -> Path:
 def read_records(path: Path) -> list[RequestRecord]:
     with path.open(encoding="utf-8") as f:
         return [RequestRecord.model_validate_json(line) for line in f if line.strip()]
+
+
+@dataclass
+class Collector:
+    t0: float
+    writer: RecordWriter
+    keep_text: bool
+    measured: list[tuple[WireJob, StreamResult, RequestRecord]] = field(default_factory=list)
+    warmup: list[RequestRecord] = field(default_factory=list)
+    num_failed: int = 0
+
+    def __call__(self, outcome: Outcome) -> None:
+        record = to_record(outcome.job, outcome.result, self.t0)
+        self.writer.write(record, warmup=outcome.job.warmup)
+        if outcome.job.warmup:
+            self.warmup.append(record)
+            return
+        if not record.ok:
+            self.num_failed += 1
+        if not self.keep_text:
+            outcome.result.text_parts = None
+        self.measured.append((outcome.job, outcome.result, record))

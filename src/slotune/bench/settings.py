@@ -1,0 +1,79 @@
+"""What a benchmark run is asked to do: its settings, and how progress is reported."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from slotune.bench.load import LoadSpec
+from slotune.bench.loops import loop_factory
+from slotune.bench.validity import ValidityThresholds
+from slotune.errors import InputError
+from slotune.models import SLO, EngineConfig
+
+
+class ProgressReporter(Protocol):
+    def start(self, total: int | None, description: str) -> None: ...
+
+    def update(self, completed: int, failed: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    url: str
+    model: str
+    load: LoadSpec
+    api: str = "completions"
+    num_requests: int | None = None
+    duration_s: float | None = None
+    warmup_s: float = 0.0
+    seed: int = 0
+    slo: SLO | None = None
+    out_dir: Path | None = None
+    api_key: str | None = None
+    tokenizer: str | None = None
+    timeout_s: float | None = 600.0
+    scrape_interval_s: float = 1.0
+    exact_output: bool | None = None  # None: on for vLLM servers (ignore_eos, min_tokens), off elsewhere
+    prompt_as_token_ids: bool = False
+    check_tokens: bool = True
+    thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)
+    extra_body: tuple[tuple[str, Any], ...] = ()
+    engine_config: EngineConfig | None = None
+    command_line: tuple[str, ...] = ()
+    workers: int = 1  # load-generator processes (each its own event loop)
+    event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
+
+    def check(self) -> None:
+        self.load.check()
+        if self.seed < 0:
+            raise InputError("seed", self.seed, "give a seed of 0 or more")
+        loop_factory(self.event_loop)  # checks the name (and that uvloop is there when asked for)
+        if not 1 <= self.workers <= 256:
+            raise InputError("workers", self.workers, "give between 1 and 256 load-generator processes")
+        if self.api not in ("completions", "chat"):
+            raise InputError("api", self.api, "use completions or chat")
+        if self.load.kind != "replay" and self.num_requests is None and self.duration_s is None:
+            raise InputError("num-requests", None, "give --num-requests N or --duration S")
+        if self.num_requests is not None and self.duration_s is not None:
+            raise InputError("duration", self.duration_s, "give --num-requests or --duration, not both")
+        if self.num_requests is not None and self.num_requests < 1:
+            raise InputError("num-requests", self.num_requests, "give at least 1 request")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise InputError("duration", self.duration_s, "give a positive duration in seconds")
+        if self.warmup_s < 0:
+            raise InputError("warmup-s", self.warmup_s, "give a warm-up of 0 seconds or more")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise InputError("timeout", self.timeout_s, "give a positive per-request timeout in seconds")
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def api_key_from_env() -> str | None:
+    return os.environ.get("SLOTUNE_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
