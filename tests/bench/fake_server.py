@@ -36,6 +36,8 @@ class Behaviour:
     # Close a keep-alive connection when its second request arrives, without answering: the race a client
     # hits when a server times out an idle connection just as the client reuses it.
     close_reused_connections: bool = False
+    # After each response, wait this long and then send nginx's "408 Request Timeout" and close (0 = never).
+    idle_408_after_s: float = 0.0
 
 
 @dataclass
@@ -129,6 +131,13 @@ class FakeOpenAIServer:
                     break
                 keep = await self._route(method, path, headers, body, writer)
                 if not keep:
+                    break
+                if self.behaviour.idle_408_after_s and path.startswith("/v1/"):
+                    await asyncio.sleep(self.behaviour.idle_408_after_s)
+                    writer.write(
+                        b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+                    )
+                    await writer.drain()
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass

@@ -552,3 +552,27 @@ def test_both_event_loops_measure_the_same_things(
     assert summary["client"]["event_loop"] == event_loop
     assert len(records) == 10 and sum(not r.ok for r in records) == 2
     assert all(r.ttft_s is not None and r.ttft_s >= 0.03 and r.output_tokens == 4 for r in records if r.ok)
+
+
+def test_unsolicited_408_on_an_idle_connection_is_not_a_response(
+    capsys, tokenizer_path: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """nginx-style: the server times out an idle keep-alive connection with a 408 and closes it. The
+    client must drop that connection, not hand the 408 to the next request."""
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(idle_408_after_s=0.05)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(
+                server, tokenizer_path, out, "--rate", "8", "--arrival", "constant", "--num-requests", "5"
+            ),
+            "--input-tokens",
+            "8",
+            "--output-tokens",
+            "2",
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert len(records) == 5 and all(r.ok for r in records), [r.error for r in records]
+    assert summary["client"]["connections_opened"] >= 5

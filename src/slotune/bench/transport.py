@@ -122,6 +122,12 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         t = perf_counter()
+        if self._sink is None:
+            # Bytes nobody asked for on an idle connection (a server writing after the response ended, or
+            # nginx's "408 Request Timeout" before it closes): unusable. Closed first, so that no request is
+            # sent on it and handed these bytes as its response.
+            self._close()
+            return
         pool = self._pool
         if t >= pool.next_due:
             # A send is due: make it before parsing, instead of after every read of this loop iteration
@@ -129,10 +135,6 @@ class Connection(asyncio.Protocol):
             # millisecond to parse; the send schedule must not wait behind it).
             pool.on_due()
         self._got_bytes = True
-        if self._sink is None:
-            # Bytes nobody asked for (a server writing after the response ended): the connection is unusable.
-            self._close()
-            return
         try:
             self._parse(data, t)
         except _ProtocolError as exc:
