@@ -170,6 +170,14 @@ def _render_run(summary: dict[str, Any]) -> None:
             f"{m['request_throughput_rps']:.2f} req/s; {m['output_tokens_per_s']:,.1f} output tok/s; "
             f"{m['total_tokens_per_s']:,.1f} total tok/s"
         )
+        cis = summary.get("confidence_intervals") or {}
+        spans = []
+        for key, label in (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
+            ci = (cis.get(key) or {}).get("p99")
+            if ci:
+                spans.append(f"{label} [{_fmt_ms(ci[0])}, {_fmt_ms(ci[1])}]")
+        if spans:
+            console.print("95% bootstrap interval of p99 (ms): " + ", ".join(spans))
         if m.get("slo_attainment") is not None:
             console.print(
                 f"SLO {m['slo_name']}: attainment {m['slo_attainment']:.1%} (target {m['attainment_target']:.0%}), "
