@@ -294,7 +294,7 @@ def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) 
     write_workload(workload, workload_path)
 
     before = counter_totals(vllm_server.base_url)
-    _, records = run_bench(
+    summary, records = run_bench(
         vllm_server,
         tmp_path / "out",
         "--workload",
@@ -319,6 +319,8 @@ def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) 
             record["chunk_tokens"]
         )
         check_record_timestamps(record)
-    assert own["vllm:generation_tokens_total"] == 4 * 16
+    # Nothing generated outside the records (e.g. a request resent after a dropped connection).
+    assert own["vllm:request_success_total"] == 4, (own, summary["client"], summary["warnings"])
+    assert own["vllm:generation_tokens_total"] == 4 * 16, (own, summary["client"], summary["warnings"])
     # The chat template adds its own tokens around the message; usage counts them.
     assert own["vllm:prompt_tokens_total"] == sum(r["prompt_tokens"] for r in records)
