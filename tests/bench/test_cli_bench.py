@@ -576,3 +576,25 @@ def test_unsolicited_408_on_an_idle_connection_is_not_a_response(
     summary, records = load_out(out)
     assert len(records) == 5 and all(r.ok for r in records), [r.error for r in records]
     assert summary["client"]["connections_opened"] >= 5
+
+
+def test_worker_processes_stream_large_batches_back(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Batches of finished requests larger than a pipe's buffer reach the parent whole (a watched pipe
+    made non-blocking by uvloop used to fail mid-message)."""
+    out = tmp_path / "out"
+    with FakeOpenAIServer() as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(
+                server, tokenizer_path, out, "--concurrency", "8", "--num-requests", "600", "--workers", "2"
+            ),
+            "--input-tokens",
+            "8",
+            "--output-tokens",
+            "24",
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert len(records) == 600 and all(r.ok and len(r.chunk_times_s) == 24 for r in records)
+    assert summary["client"]["workers"] == 2

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing as mp
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -110,6 +111,19 @@ class InProcessLoad:
 # Worker processes.
 
 
+def _watch(
+    loop: asyncio.AbstractEventLoop, conn: Connection, callback: Callable[..., None], *args: Any
+) -> None:
+    """Call `callback` when a message starts to arrive on `conn`, and keep `conn` blocking.
+
+    uvloop (libuv) makes a watched file descriptor non-blocking; a pipe's `recv` then fails with EAGAIN
+    in the middle of a large message and a full pipe makes `send` fail. Messages are read whole once the
+    first bytes are there, so blocking reads cost nothing, and a full pipe just waits for the reader.
+    """
+    loop.add_reader(conn.fileno(), callback, *args)
+    os.set_blocking(conn.fileno(), True)
+
+
 def _strip(job: WireJob) -> WireJob:
     return replace(job, request=b"")  # the parent does not need the request bytes back
 
@@ -157,7 +171,7 @@ async def _worker_process(conn: Connection, spec: WorkerSpec) -> None:
                 go.set_result(-1.0)
             worker.interrupt()
 
-    loop.add_reader(conn.fileno(), on_message)
+    _watch(loop, conn, on_message)
     conn.send(("ready", None))
     t0 = await go
     if t0 >= 0:
@@ -231,7 +245,7 @@ class MultiProcessLoad:
                 finished.set_result(None)
 
         for k, conn in enumerate(self._conns):
-            loop.add_reader(conn.fileno(), on_readable, k)
+            _watch(loop, conn, on_readable, k)
             conn.send(("go", t0))
         await finished
         if self._errors:
