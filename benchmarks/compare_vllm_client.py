@@ -381,7 +381,7 @@ def print_table(readings: list[Reading]) -> list[dict[str, float | str]]:
             "metric": name,
             "vllm": v,
             "slotune": s,
-            "ratio_slotune_over_vllm": s / v,
+            "ratio_slotune_over_vllm": _ratio(s, v),
         }
         server_cols = ""
         if get_server is not None:
@@ -390,7 +390,7 @@ def print_table(readings: list[Reading]) -> list[dict[str, float | str]]:
             row.update({"server_during_vllm": sv, "server_during_slotune": ss})
             server_cols = f"   {sv:16.2f} {ss:19.2f}"
         rows.append(row)
-        print(f"{name:28s} {v:12.2f} {s:12.2f} {s / v:8.3f}{server_cols}")
+        print(f"{name:28s} {v:12.2f} {s:12.2f} {_ratio(s, v):8.3f}{server_cols}")
     tpot_last = _mean(readings, "slotune", lambda r: r.extra["mean_tpot_s_to_last_chunk"] * 1e3)
     tput_span = _mean(readings, "slotune", lambda r: r.extra["output_tokens_per_s_first_send_to_last_finish"])
     print(f"slotune TPOT to the last chunk (vLLM's E2E end): {tpot_last:.2f} ms")
@@ -400,6 +400,11 @@ def print_table(readings: list[Reading]) -> list[dict[str, float | str]]:
         f"slotune throughput over vLLM's window (one more gap before the first send): {tput_vllm:.1f} tok/s"
     )
     return rows
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b; nan where b is 0 (e.g. no stalled requests in either client's runs)."""
+    return a / b if b else float("nan")
 
 
 @contextlib.contextmanager
