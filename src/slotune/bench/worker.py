@@ -96,7 +96,8 @@ class ClosedLoopSource:
     def next(self, now: float) -> WireJob | None:
         if self.measure_end_t is not None and now >= self.measure_end_t:
             return None
-        warmup = now < self.warmup_end_t
+        # No warm-up asked (end == start) means none at all, even for a job made a hair before t0.
+        warmup = self.t0 < self.warmup_end_t and now < self.warmup_end_t
         if not warmup and self.quota is not None:
             if self.quota <= 0:
                 return None
