@@ -22,6 +22,11 @@ from urllib.parse import urlsplit
 
 from slotune.errors import InputError
 
+# Idle keep-alive connections older than this are closed instead of reused. Servers close idle connections
+# on their own timer (uvicorn, which serves vLLM: 5 s); a request written just as the server closes is lost
+# or, worse, taken and then dropped, and its re-send would make the server do the work twice.
+MAX_IDLE_S = 4.0
+
 
 class ResponseSink(Protocol):
     """Receives one response. `t` is `time.perf_counter()` when the bytes were read from the socket."""
@@ -115,6 +120,7 @@ class Connection(asyncio.Protocol):
         self._reused = False
         self._request = b""
         self._deadline: float | None = None
+        self.idle_since = perf_counter()
 
     # asyncio callbacks ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -368,9 +374,12 @@ class ConnectionPool:
     every outcome (response, error, timeout) reaches the sink.
     """
 
-    def __init__(self, endpoint: Endpoint, *, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: Endpoint, *, connect_timeout_s: float = 10.0, max_idle_s: float = MAX_IDLE_S
+    ) -> None:
         self.endpoint = endpoint
         self.connect_timeout_s = connect_timeout_s
+        self.max_idle_s = max_idle_s
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -382,9 +391,13 @@ class ConnectionPool:
 
     def submit(self, request: bytes, sink: ResponseSink, *, timeout_s: float | None = None) -> None:
         deadline = None if timeout_s is None else perf_counter() + timeout_s
+        now = perf_counter()
         while self._idle:
             conn = self._idle.pop()
             if conn.closed or conn.transport is None or conn.transport.is_closing():
+                continue
+            if now - conn.idle_since > self.max_idle_s:
+                conn._close()  # the server may be closing it right now: never race its keep-alive timeout
                 continue
             conn.send(request, sink, deadline, reused=True)
             return
@@ -448,6 +461,7 @@ class ConnectionPool:
 
     def _release(self, conn: Connection) -> None:
         if not conn.closed:
+            conn.idle_since = perf_counter()
             self._idle.append(conn)
 
     def _forget(self, conn: Connection) -> None:
