@@ -51,6 +51,11 @@ MLA_BLOCK_SIZE = 64
 TP_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
 
+def effective_block_size(model: ModelSpec, block_size: int) -> int:
+    """The KV block size vLLM actually uses: MLA models get 64 in place of the default 16."""
+    return MLA_BLOCK_SIZE if model.mla is not None and block_size == 16 else block_size
+
+
 @dataclass(frozen=True, slots=True)
 class Lengths:
     prompt_p50: int
@@ -160,9 +165,7 @@ def _memory(
         buffers_bytes=buffers,
         kv_cache_memory_bytes=engine.kv_cache_memory_bytes,
     )
-    block_size = engine.block_size
-    if model.mla is not None and block_size == 16:
-        block_size = MLA_BLOCK_SIZE
+    block_size = effective_block_size(model, engine.block_size)
     groups = kv_groups(model, engine.kv_cache_dtype, tensor_parallel_size=tp, block_size=block_size)
     capacity = kv_capacity(max(available, 0), groups, block_size)
     if ex is not None:

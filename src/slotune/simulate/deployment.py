@@ -41,11 +41,10 @@ def resolve_engine_config(model: ModelSpec, gpu: GpuSpec, engine_config: EngineC
             f"{config.max_model_len}, lower --max-model-len, or turn chunked prefill on",
             problem="smaller than max_model_len while chunked prefill is disabled",
         )
-    if model.mla is not None and config.block_size == 16:
-        # vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA); the planner does the same.
-        from slotune.plan.planner import MLA_BLOCK_SIZE
+    # vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA); the planner does the same.
+    from slotune.plan.planner import effective_block_size
 
-        config = config.model_copy(update={"block_size": MLA_BLOCK_SIZE})
+    config = config.model_copy(update={"block_size": effective_block_size(model, config.block_size)})
     if config.pipeline_parallel_size != 1:
         raise InputError(
             "pipeline_parallel_size",
