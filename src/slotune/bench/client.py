@@ -87,6 +87,7 @@ class StreamResult:
     """What one request produced. Times are `time.perf_counter()` values; the runner rebases them."""
 
     sent_t: float = 0.0
+    written_t: float | None = None  # when the request's bytes went to the socket (after a connect, if one)
     status: int = 0
     chunk_times: list[float] = field(default_factory=list)
     chunk_tokens: list[int] = field(default_factory=list)
@@ -155,6 +156,9 @@ class StreamHandler:
         return self._finished
 
     # ResponseSink ---------------------------------------------------------------------------------
+    def on_written(self, t: float) -> None:
+        self.result.written_t = t
+
     def on_head(self, status: int, headers: dict[str, str], t: float) -> None:
         self.result.status = status
 

@@ -55,8 +55,8 @@ class ClosedLoopPlan:
         )
 
     def share(self, k: int, n: int) -> ClosedLoopPlan:
-        quota = None if self.quota is None else self.quota // n + (1 if k < self.quota % n else 0)
-        users = self.users // n + (1 if k < self.users % n else 0)
+        quota = None if self.quota is None else _share(self.quota, k, n)
+        users = _share(self.users, k, n)
         return replace(self, users=users, quota=quota, start=k, step=n)
 
 
@@ -69,6 +69,7 @@ class WorkerSpec:
     open_jobs: list[WireJob] | None
     closed: ClosedLoopPlan | None
     event_loop: str = "auto"
+    spare: int = 0  # idle connections the pool keeps ready (transport.ConnectionPool)
 
 
 async def _run_worker(worker: LoadWorker, spec: WorkerSpec, t0: float) -> None:
@@ -84,7 +85,7 @@ class InProcessLoad:
 
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
-        self.pool = ConnectionPool(Endpoint(spec.url))
+        self.pool = ConnectionPool(Endpoint(spec.url), spare=spec.spare)
         self.worker: LoadWorker | None = None
 
     async def prepare(self) -> None:
@@ -142,7 +143,7 @@ def worker_process_main(conn: Connection, spec: WorkerSpec) -> None:
 
 async def _worker_process(conn: Connection, spec: WorkerSpec) -> None:
     loop = asyncio.get_running_loop()
-    pool = ConnectionPool(Endpoint(spec.url))
+    pool = ConnectionPool(Endpoint(spec.url), spare=spec.spare)
     await pool.prewarm(spec.prewarm)
     batch: list[tuple[WireJob, Any]] = []
 
@@ -278,15 +279,26 @@ def make_load(
     open_jobs: list[WireJob] | None,
     closed: ClosedLoopPlan | None,
     event_loop: str = "auto",
+    spare: int = 0,
 ) -> InProcessLoad | MultiProcessLoad:
     if workers <= 1:
-        return InProcessLoad(WorkerSpec(url, keep_text, timeout_s, prewarm, open_jobs, closed, event_loop))
+        return InProcessLoad(
+            WorkerSpec(url, keep_text, timeout_s, prewarm, open_jobs, closed, event_loop, spare)
+        )
     specs = []
     for k in range(workers):
         share_jobs = None if open_jobs is None else open_jobs[k::workers]
         share_closed = None if closed is None else closed.share(k, workers)
-        share_prewarm = max(1, prewarm // workers + (1 if k < prewarm % workers else 0))
+        share_prewarm = max(1, _share(prewarm, k, workers))
+        share_spare = _share(spare, k, workers)
         specs.append(
-            WorkerSpec(url, keep_text, timeout_s, share_prewarm, share_jobs, share_closed, event_loop)
+            WorkerSpec(
+                url, keep_text, timeout_s, share_prewarm, share_jobs, share_closed, event_loop, share_spare
+            )
         )
     return MultiProcessLoad(specs)
+
+
+def _share(total: int, k: int, n: int) -> int:
+    """Worker k's part of `total` split over n workers as evenly as whole numbers allow."""
+    return total // n + (1 if k < total % n else 0)

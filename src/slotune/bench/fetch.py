@@ -30,6 +30,9 @@ class _Collect:
         self.headers: dict[str, str] = {}
         self.body = bytearray()
 
+    def on_written(self, t: float) -> None:
+        pass
+
     def on_head(self, status: int, headers: dict[str, str], t: float) -> None:
         self.status = status
         self.headers = headers

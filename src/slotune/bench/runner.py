@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -128,12 +127,14 @@ async def _run_async(
         if not open_loop
         else settings.workers
     )
+    spare = _spare_count(wire_jobs) if open_loop else 0
     load = make_load(
         url=settings.url,
         workers=max(1, workers),
         keep_text=keep_text,
         timeout_s=settings.timeout_s,
-        prewarm=_prewarm_count(settings, wire_jobs),
+        prewarm=_prewarm_count(settings, wire_jobs, spare),
+        spare=spare,
         event_loop=settings.event_loop,
         open_jobs=wire_jobs if open_loop else None,
         closed=closed_plan,
@@ -222,13 +223,28 @@ async def _run_async(
     )
 
 
-def _prewarm_count(settings: BenchSettings, jobs: list[WireJob]) -> int:
-    """Connections to open before the run: the users of a closed loop, or what an open loop needs in its
-    first 50 ms (capped: a connection the run does not need only costs an idle socket)."""
+def _prewarm_count(settings: BenchSettings, jobs: list[WireJob], spare: int) -> int:
+    """Connections to open before the run: the users of a closed loop; for an open loop, what its first
+    100 ms need plus the spare ones (capped: a connection the run does not need only costs an idle socket,
+    while one opened mid-run costs both ends a handshake just when the load ramps up)."""
     if settings.load.kind == "concurrency":
         return min(settings.load.concurrency or 1, 512)
-    early = sum(1 for j in jobs[:512] if j.send_s is not None and j.send_s - (jobs[0].send_s or 0.0) < 0.05)
-    return max(1, min(early, 256))
+    first = jobs[0].send_s or 0.0 if jobs else 0.0
+    early = sum(1 for j in jobs[:1024] if j.send_s is not None and j.send_s - first < 0.1)
+    return max(1, min(early + spare, 512))
+
+
+def _spare_count(jobs: list[WireJob], window_s: float = 0.025) -> int:
+    """Idle connections an open loop keeps ready: the most sends its schedule makes in any 25 ms (a TCP
+    connect on a LAN takes well under that), so a connect in the background keeps up with a burst."""
+    times = sorted(j.send_s for j in jobs if j.send_s is not None)
+    most = 0
+    start = 0
+    for end, t in enumerate(times):
+        while t - times[start] > window_s:
+            start += 1
+        most = max(most, end - start + 1)
+    return min(most, 256)
 
 
 def run_bench(
@@ -236,14 +252,4 @@ def run_bench(
 ) -> BenchOutcome:
     """Run one benchmark (blocking). Writes `records.jsonl` and `summary.json` under `settings.out_dir`."""
     settings.check()
-    # Objects made before the run (tokenizer, prompts) never become garbage during it: freeze them so a
-    # full collection does not pause the event loop for milliseconds mid-run (vLLM's client does the same).
-    gc.collect()
-    gc.freeze()
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 20_000), threshold[1], threshold[2])
-    try:
-        return run_with_loop(settings.event_loop, _run_async(settings, workload, progress))
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+    return run_with_loop(settings.event_loop, _run_async(settings, workload, progress))

@@ -15,6 +15,7 @@ import numpy as np
 
 from slotune import __version__
 from slotune.bench.calibrate import Calibration
+from slotune.bench.client import StreamResult
 from slotune.bench.loops import loop_factory
 from slotune.bench.prompts import count_tokens
 from slotune.bench.results import Collector, write_summary
@@ -26,6 +27,7 @@ from slotune.bench.stats import intervals
 from slotune.bench.telemetry import GpuTelemetry, lag_stats
 from slotune.bench.transport import Endpoint
 from slotune.bench.validity import check_run
+from slotune.bench.worker import WireJob
 from slotune.metrics import summarize
 from slotune.models import Provenance, RequestRecord, RunResult, StepSample, Workload
 
@@ -83,6 +85,22 @@ def _rate(times: np.ndarray) -> float | None:
     return (times.size - 1) / span if span > 0 else None
 
 
+def send_times(
+    measured: list[tuple[WireJob, StreamResult, RequestRecord]], t0: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scheduled and actual send times (run clock) of an open loop's requests; lag = actual - scheduled.
+
+    A request is sent when its bytes reach the socket, so one that waited for a new connection is as late
+    as that wait; one that never got a connection counts from when it was started (and is an error).
+    """
+    timed = [
+        (job.send_s, (res.written_t if res.written_t is not None else res.sent_t) - t0)
+        for job, res, _ in measured
+        if job.send_s is not None
+    ]
+    return np.asarray([s for s, _ in timed], dtype=float), np.asarray([w for _, w in timed], dtype=float)
+
+
 def build_outcome(
     *,
     settings: BenchSettings,
@@ -129,11 +147,8 @@ def build_outcome(
         }
 
     # Client side: schedule lag, rates, CPU, loop lag.
-    lags = np.asarray(
-        [res.sent_t - (t0 + job.send_s) for job, res, _ in measured if job.send_s is not None], dtype=float
-    )
-    sched = np.asarray([job.send_s for job, _, _ in measured if job.send_s is not None], dtype=float)
-    sent = np.asarray([res.sent_t - t0 for job, res, _ in measured if job.send_s is not None], dtype=float)
+    sched, sent = send_times(measured, t0)
+    lags = sent - sched
     offered = settings.load.rate_rps if settings.load.kind == "rate" else _rate(sched)
     schedule_rate = _rate(sched)
     achieved = _rate(sent)

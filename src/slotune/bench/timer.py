@@ -31,6 +31,10 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+def _nothing() -> None:
+    return None
+
+
 class OneShotTimer(Protocol):
     def arm(self, when: float) -> None: ...
 
@@ -92,6 +96,7 @@ class TimerFd:
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
             self._fd = -1
+        self._callback = _nothing  # the callback may hold this timer (a closure): no cycle left behind
 
 
 class LoopTimer:
@@ -111,6 +116,7 @@ class LoopTimer:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self._callback = _nothing
 
 
 def make_timer(

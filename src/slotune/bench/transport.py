@@ -26,10 +26,13 @@ from slotune.errors import InputError
 # on their own timer (uvicorn, which serves vLLM: 5 s); a request written just as the server closes is lost
 # or, worse, taken and then dropped, and its re-send would make the server do the work twice.
 MAX_IDLE_S = 4.0
+_SPARE_RETRY_S = 1.0
 
 
 class ResponseSink(Protocol):
     """Receives one response. `t` is `time.perf_counter()` when the bytes were read from the socket."""
+
+    def on_written(self, t: float) -> None: ...
 
     def on_head(self, status: int, headers: dict[str, str], t: float) -> None: ...
 
@@ -187,6 +190,7 @@ class Connection(asyncio.Protocol):
             # convert through "seconds from now".
             self._timer = loop.call_later(max(0.0, deadline - perf_counter()), self._on_timeout)
         self.transport.write(request)
+        sink.on_written(perf_counter())
 
     def _on_timeout(self) -> None:
         self._timer = None
@@ -347,6 +351,17 @@ def _nothing() -> None:
     return None
 
 
+def _drop_traceback(exc: BaseException) -> None:
+    """Cut the reference cycle a caught exception keeps: its traceback holds the frames that hold it (through
+    asyncio's future). With the collector off during a run (bench.loops), each would stay in memory."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__context__ or current.__cause__
+
+
 def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
@@ -375,11 +390,23 @@ class ConnectionPool:
     """
 
     def __init__(
-        self, endpoint: Endpoint, *, connect_timeout_s: float = 10.0, max_idle_s: float = MAX_IDLE_S
+        self,
+        endpoint: Endpoint,
+        *,
+        connect_timeout_s: float = 10.0,
+        max_idle_s: float = MAX_IDLE_S,
+        spare: int = 0,
     ) -> None:
         self.endpoint = endpoint
         self.connect_timeout_s = connect_timeout_s
         self.max_idle_s = max_idle_s
+        # Idle connections kept ready: when fewer are left, more are opened in the background, so that a
+        # send never waits for a TCP (and TLS) handshake when the load grows (an open loop's in-flight count
+        # rises with the server's latency, which is unknown before the run).
+        self.spare = spare
+        self._opening = 0
+        self._spare_paused_until = 0.0  # after a failed background connect: no storm against a dead server
+        self.connect_error = ("connection", "")  # kind and text of the last failed connect
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -400,8 +427,38 @@ class ConnectionPool:
                 conn._close()  # the server may be closing it right now: never race its keep-alive timeout
                 continue
             conn.send(request, sink, deadline, reused=True)
+            idle = self._idle
+            if idle and now - idle[0].idle_since > self.max_idle_s:
+                idle.pop(0)._close()  # the bottom of the stack went stale: close it now, not when needed
+            if len(idle) + self._opening < self.spare:
+                self._top_up()
             return
         self._open_then_send(request, sink, deadline)
+        if self.spare:
+            self._top_up()
+
+    def _top_up(self) -> None:
+        """Open connections in the background until `spare` are idle or on their way."""
+        if perf_counter() < self._spare_paused_until:
+            return
+        loop = asyncio.get_running_loop()
+        for _ in range(self.spare - len(self._idle) - self._opening):
+            self._opening += 1
+            task = loop.create_task(self._open_spare())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _open_spare(self) -> None:
+        try:
+            conn = await self._connect()
+        finally:
+            self._opening -= 1
+        if conn is None:
+            self._spare_paused_until = perf_counter() + _SPARE_RETRY_S
+            return
+        self.num_opened += 1
+        self._all.add(conn)
+        self._idle.append(conn)
 
     def _open_then_send(self, request: bytes, sink: ResponseSink, deadline: float | None) -> None:
         task = asyncio.get_running_loop().create_task(self._open_and_send(request, sink, deadline))
@@ -411,25 +468,29 @@ class ConnectionPool:
     async def prewarm(self, count: int) -> int:
         """Open `count` idle connections before a run, so its first requests do not pay for TCP set-up
         (and a burst of connects does not delay the schedule). Returns how many opened."""
-        loop = asyncio.get_running_loop()
-        ep = self.endpoint
-
-        async def one() -> Connection | None:
-            try:
-                _, conn = await asyncio.wait_for(
-                    loop.create_connection(lambda: Connection(self), ep.host, ep.port, ssl=ep.ssl_context),
-                    self.connect_timeout_s,
-                )
-            except (OSError, TimeoutError):
-                return None
-            return conn
-
-        opened = [c for c in await asyncio.gather(*(one() for _ in range(count))) if c is not None]
+        opened = [c for c in await asyncio.gather(*(self._connect() for _ in range(count))) if c is not None]
         for conn in opened:
             self.num_opened += 1
             self._all.add(conn)
             self._idle.append(conn)
         return len(opened)
+
+    async def _connect(self, timeout_s: float | None = None) -> Connection | None:
+        """A new connection, or None when it cannot be opened (`connect_error` then says why)."""
+        ep = self.endpoint
+        try:
+            _, conn = await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(
+                    lambda: Connection(self), ep.host, ep.port, ssl=ep.ssl_context
+                ),
+                self.connect_timeout_s if timeout_s is None else timeout_s,
+            )
+        except (OSError, TimeoutError) as exc:
+            timed_out = isinstance(exc, TimeoutError | asyncio.TimeoutError)
+            self.connect_error = ("timeout" if timed_out else "connection", str(exc) or type(exc).__name__)
+            _drop_traceback(exc)
+            return None
+        return conn
 
     def resend(self, request: bytes, sink: ResponseSink, deadline: float | None) -> None:
         """A reused connection closed before any response byte: the server never took the request."""
@@ -437,24 +498,19 @@ class ConnectionPool:
         self._open_then_send(request, sink, deadline)
 
     async def _open_and_send(self, request: bytes, sink: ResponseSink, deadline: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        ep = self.endpoint
         timeout = self.connect_timeout_s
         if deadline is not None:
             timeout = min(timeout, max(0.0, deadline - perf_counter()))
         try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: Connection(self), ep.host, ep.port, ssl=ep.ssl_context),
-                timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            kind = "timeout" if isinstance(exc, TimeoutError | asyncio.TimeoutError) else "connection"
-            text = str(exc) or type(exc).__name__
-            sink.on_error(kind, f"cannot connect to {ep.host}:{ep.port}: {text}", perf_counter())
-            return
+            conn = await self._connect(timeout)
         except asyncio.CancelledError:
             sink.on_error("interrupted", "run stopped while connecting", perf_counter())
             raise
+        if conn is None:
+            kind, text = self.connect_error
+            ep = self.endpoint
+            sink.on_error(kind, f"cannot connect to {ep.host}:{ep.port}: {text}", perf_counter())
+            return
         self.num_opened += 1
         self._all.add(conn)
         conn.send(request, sink, deadline, reused=False)
