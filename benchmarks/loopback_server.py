@@ -20,6 +20,7 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import signal
 import socket
 import sys
 import time
@@ -311,9 +312,15 @@ def main() -> None:
             proc.start()
         time.sleep(1.0)
         print(f"PORT {port}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+        # SIGTERM ends the server processes with this one, instead of leaving them orphaned.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                for proc in procs:
+                    proc.join()
+        finally:
             for proc in procs:
-                proc.join()
+                proc.terminate()
         return
     _install_uvloop()
     try:
