@@ -5,6 +5,11 @@ Every user-facing error names the field, the value and the fix; the CLI prints i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class SlotuneError(Exception):
     """Base of every error slotune raises on purpose."""
@@ -29,6 +34,13 @@ class InputError(SlotuneError):
         if problem:
             head += f": {problem}"
         super().__init__(f"{head}. Fix: {fix}")
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, *, field: str, fix: str, joiner: str = ".") -> InputError:
+        """The first problem pydantic found, named as `field` + joiner + its location in the input."""
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return cls(f"{field}{joiner}{loc}" if loc else field, first.get("input"), fix, problem=first["msg"])
 
 
 class BackendError(SlotuneError):

@@ -73,12 +73,10 @@ def parse_speculative_config(text: str) -> SpeculativeConfig:
     try:
         return SpeculativeConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "speculative_config"
-        raise InputError(
-            f"speculative_config.{loc}",
-            first.get("input"),
-            f"{first['msg']}; keys: method, num_speculative_tokens, acceptance_rates, draft_cost_ratio",
+        raise InputError.from_validation(
+            exc,
+            field="speculative_config",
+            fix="give valid values; keys: method, num_speculative_tokens, acceptance_rates, draft_cost_ratio",
         ) from exc
 
 

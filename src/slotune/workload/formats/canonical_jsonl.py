@@ -60,14 +60,12 @@ def _request(obj: dict[str, Any], *, path: Path, line_no: int) -> RequestSpec:
     try:
         return RequestSpec.model_validate(obj)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(line)"
-        raise InputError(
-            f"{where(path, line_no)}, {field}",
-            err.get("input"),
-            "give each line a request_id, arrival_s >= 0, prompt_tokens >= 1 and output_tokens >= 1 "
+        raise InputError.from_validation(
+            exc,
+            field=where(path, line_no),
+            joiner=", ",
+            fix="give each line a request_id, arrival_s >= 0, prompt_tokens >= 1 and output_tokens >= 1 "
             "(see docs/workload.md for the schema)",
-            problem=err["msg"],
         ) from exc
 
 
