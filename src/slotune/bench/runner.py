@@ -21,7 +21,7 @@ from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import Snapshot
 from slotune.bench.settings import BenchSettings, ProgressReporter, api_key_from_env, auth_headers
 from slotune.bench.summary import BenchOutcome, build_outcome, sanitized_command, workload_digest
-from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter
+from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, is_this_host
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
 from slotune.errors import InputError
@@ -141,7 +141,7 @@ async def _run_async(
     )
     writer = RecordWriter(settings.out_dir)
     loop = asyncio.get_running_loop()
-    gpu = GpuTelemetry()
+    gpu = GpuTelemetry(enabled=is_this_host(endpoint.host))
     interrupted = False
 
     try:

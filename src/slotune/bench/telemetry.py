@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,14 +97,37 @@ def lag_stats(lags_s: list[float] | np.ndarray) -> dict[str, float] | None:
     }
 
 
-class GpuTelemetry:
-    """NVML sampling of every local GPU; `available` is False where pynvml or a GPU is missing."""
+def is_this_host(host: str) -> bool:
+    """Whether a server's host name or address is this machine (loopback, or an address it can bind)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    for family, _, _, _, address in infos:
+        ip = str(address[0])
+        if ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback:
+            return True
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((ip, 0))  # only an address of one of this machine's interfaces binds
+            return True
+        except OSError:
+            continue
+    return False
 
-    def __init__(self) -> None:
+
+class GpuTelemetry:
+    """NVML sampling of every local GPU; `available` is False where pynvml or a GPU is missing, or when
+    `enabled` is False (the server runs on another machine, so these GPUs are not the ones serving)."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
         self.available = False
         self.samples: list[dict[str, Any]] = []
+        self.names: list[str] = []
         self._nvml: Any = None
         self._handles: list[Any] = []
+        if not enabled:
+            return
         try:
             import pynvml
 
@@ -113,6 +138,13 @@ class GpuTelemetry:
             self.available = count > 0
         except Exception:
             self.available = False
+            return
+        for handle in self._handles:
+            try:
+                name = pynvml.nvmlDeviceGetName(handle)
+            except Exception:
+                name = ""
+            self.names.append(name.decode() if isinstance(name, bytes) else str(name))
 
     def sample(self, time_s: float) -> None:
         if not self.available:
@@ -147,6 +179,7 @@ class GpuTelemetry:
             out["per_gpu"].append(
                 {
                     "gpu": index,
+                    "name": self.names[index] if index < len(self.names) else "",
                     "util_mean": float(np.mean([r["util"] for r in rows])),
                     "memory_used_bytes_max": max(r["memory_used_bytes"] for r in rows),
                     "power_w_mean": float(np.mean([r["power_w"] for r in rows])),
