@@ -39,6 +39,7 @@ from slotune.bench.sse import SSEDecoder
 ApiKind = Literal["completions", "chat"]
 API_PATHS: dict[str, str] = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
 _MAX_ERROR_BODY = 4096
+_MESSAGE = "message"  # the SSE event type of an event without an `event:` field
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,10 @@ class StreamHandler:
             return
         if r.error_kind is not None or r.saw_done:
             return
+        payload = self._decoder.single(data)
+        if payload is not None:
+            self._on_event(_MESSAGE, payload, t)
+            return
         for event in self._decoder.feed(data):
             self._on_event(event.event, event.data, t)
             if r.error_kind is not None or r.saw_done:
@@ -251,21 +256,22 @@ class StreamHandler:
             return
         usage = obj.get("usage")
         grew = 0
+        completion = None
         if usage:
             completion = usage.get("completion_tokens")
             if completion is not None:
-                previous = r.completion_tokens or 0
-                grew = completion - previous
+                grew = completion - (r.completion_tokens or 0)
                 r.completion_tokens = completion
-            if usage.get("prompt_tokens") is not None:
-                r.prompt_tokens = usage["prompt_tokens"]
+            prompt = usage.get("prompt_tokens")
+            if prompt is not None:
+                r.prompt_tokens = prompt
             details = usage.get("prompt_tokens_details")
             if details and details.get("cached_tokens") is not None:
                 r.cached_tokens = details["cached_tokens"]
         choices = obj.get("choices")
         if not choices:
             return  # the usage-only event after the last token
-        if usage and usage.get("completion_tokens") is not None:
+        if completion is not None:
             r.continuous_usage = True
         choice = choices[0]
         text = choice.get("text")

@@ -52,7 +52,9 @@ class SSEDecoder:
         # A read that ends in "\r" may be half of "\r\n": hold the "\r" until the next read says which.
         self._pending_cr = False
 
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
+    def single(self, chunk: bytes) -> bytes | None:
+        """The data of `chunk` when it is exactly one whole one-line `data:` event and nothing is pending
+        (the per-token common case, with no list or event object made); else None, and `feed` it instead."""
         if (
             not self._buffer
             and not self._pending_cr
@@ -61,7 +63,13 @@ class SSEDecoder:
             and chunk.endswith(b"\n\n")
             and b"\r" not in chunk
         ):
-            return [SSEEvent(_MESSAGE, chunk[6:-2])]  # one whole one-line event: the per-token common case
+            return chunk[6:-2]
+        return None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        data = self.single(chunk)
+        if data is not None:
+            return [SSEEvent(_MESSAGE, data)]
         if self._pending_cr:
             chunk = b"\r" + chunk
             self._pending_cr = False

@@ -144,6 +144,18 @@ class Connection(asyncio.Protocol):
             # millisecond to parse; the send schedule must not wait behind it).
             pool.on_due()
         self._got_bytes = True
+        if self._state == _CHUNK_SIZE and not self._buf:
+            # The common read of a stream: exactly one whole chunk, "<hex size>\r\n<data>\r\n". Handled
+            # without the state machine (it runs once per streamed token); anything else takes _parse.
+            end = data.find(b"\r\n", 0, 10)
+            if end > 0 and data.endswith(b"\r\n"):
+                try:
+                    size = int(data[:end], 16)
+                except ValueError:
+                    size = -1
+                if size > 0 and end + size + 4 == len(data):
+                    self._sink.on_body(data[end + 2 : -2], t)
+                    return
         try:
             self._parse(data, t)
         except _ProtocolError as exc:
