@@ -229,7 +229,7 @@ def _prewarm_count(settings: BenchSettings, jobs: list[WireJob], spare: int) -> 
     while one opened mid-run costs both ends a handshake just when the load ramps up)."""
     if settings.load.kind == "concurrency":
         return min(settings.load.concurrency or 1, 512)
-    first = jobs[0].send_s or 0.0 if jobs else 0.0
+    first = (jobs[0].send_s or 0.0) if jobs else 0.0
     early = sum(1 for j in jobs[:1024] if j.send_s is not None and j.send_s - first < 0.1)
     return max(1, min(early + spare, 512))
 

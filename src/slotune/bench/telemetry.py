@@ -179,7 +179,7 @@ class GpuTelemetry:
             out["per_gpu"].append(
                 {
                     "gpu": index,
-                    "name": self.names[index] if index < len(self.names) else "",
+                    "name": self.names[index],
                     "util_mean": float(np.mean([r["util"] for r in rows])),
                     "memory_used_bytes_max": max(r["memory_used_bytes"] for r in rows),
                     "power_w_mean": float(np.mean([r["power_w"] for r in rows])),

@@ -418,7 +418,6 @@ class ConnectionPool:
         self.spare = spare
         self._opening = 0
         self._spare_paused_until = 0.0  # after a failed background connect: no storm against a dead server
-        self.connect_error = ("connection", "")  # kind and text of the last failed connect
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -427,6 +426,12 @@ class ConnectionPool:
         # The open-loop scheduler's next send time and what to call when a read finds it passed.
         self.next_due = math.inf
         self.on_due: Callable[[], None] = _nothing
+
+    def detach_schedule(self) -> None:
+        """The open loop is over: no send is due, and the pool lets go of the scheduler's callback (which
+        holds the worker: no pool -> worker reference cycle is left behind)."""
+        self.next_due = math.inf
+        self.on_due = _nothing
 
     def submit(self, request: bytes, sink: ResponseSink, *, timeout_s: float | None = None) -> None:
         deadline = None if timeout_s is None else perf_counter() + timeout_s
@@ -465,7 +470,7 @@ class ConnectionPool:
             conn = await self._connect()
         finally:
             self._opening -= 1
-        if conn is None:
+        if not isinstance(conn, Connection):
             self._spare_paused_until = perf_counter() + _SPARE_RETRY_S
             return
         self.num_opened += 1
@@ -480,15 +485,16 @@ class ConnectionPool:
     async def prewarm(self, count: int) -> int:
         """Open `count` idle connections before a run, so its first requests do not pay for TCP set-up
         (and a burst of connects does not delay the schedule). Returns how many opened."""
-        opened = [c for c in await asyncio.gather(*(self._connect() for _ in range(count))) if c is not None]
+        tries = await asyncio.gather(*(self._connect() for _ in range(count)))
+        opened = [c for c in tries if isinstance(c, Connection)]
         for conn in opened:
             self.num_opened += 1
             self._all.add(conn)
             self._idle.append(conn)
         return len(opened)
 
-    async def _connect(self, timeout_s: float | None = None) -> Connection | None:
-        """A new connection, or None when it cannot be opened (`connect_error` then says why)."""
+    async def _connect(self, timeout_s: float | None = None) -> Connection | tuple[str, str]:
+        """A new connection, or why it could not be opened: the error kind ("timeout", "connection") and text."""
         ep = self.endpoint
         try:
             _, conn = await asyncio.wait_for(
@@ -499,9 +505,9 @@ class ConnectionPool:
             )
         except (OSError, TimeoutError) as exc:
             timed_out = isinstance(exc, TimeoutError | asyncio.TimeoutError)
-            self.connect_error = ("timeout" if timed_out else "connection", str(exc) or type(exc).__name__)
+            failure = ("timeout" if timed_out else "connection", str(exc) or type(exc).__name__)
             _drop_traceback(exc)
-            return None
+            return failure
         return conn
 
     def resend(self, request: bytes, sink: ResponseSink, deadline: float | None) -> None:
@@ -518,8 +524,8 @@ class ConnectionPool:
         except asyncio.CancelledError:
             sink.on_error("interrupted", "run stopped while connecting", perf_counter())
             raise
-        if conn is None:
-            kind, text = self.connect_error
+        if not isinstance(conn, Connection):
+            kind, text = conn
             ep = self.endpoint
             sink.on_error(kind, f"cannot connect to {ep.host}:{ep.port}: {text}", perf_counter())
             return

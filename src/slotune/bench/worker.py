@@ -26,10 +26,6 @@ from slotune.bench.transport import ConnectionPool, build_request_raw
 _EARLY_S = 20e-6
 
 
-def _no_send() -> None:
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class WireJob:
     """A request ready to send: its bytes, its scheduled time (seconds after the run's start) and what it expects."""
@@ -217,8 +213,7 @@ class LoadWorker:
                 self._scheduling_done = True
             await self._wait_idle()
         finally:
-            pool.next_due = math.inf
-            pool.on_due = _no_send  # on_timer holds this worker: no pool -> worker cycle after the run
+            pool.detach_schedule()
             timer.close()
             await self.lag.stop()
 
