@@ -89,7 +89,7 @@ def bench_trace(trace: Path, *, stepwise: bool, repeat: int) -> None:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = sim.run(workload, EngineConfig())
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        stats = sim.last_engine_stats
+        stats = result.simulator
         assert stats is not None
         print(
             f"  run {i + 1}: wall {wall:.2f} s, cpu {cpu:.2f} s, {stats.num_steps:,} engine steps "
@@ -103,8 +103,7 @@ def bench_trace(trace: Path, *, stepwise: bool, repeat: int) -> None:
         f"fast path: best wall {best:.2f} s for {simulated:,.0f} s simulated = {simulated / best:,.0f}x real time "
         f"({verdict} the {GOAL_S:.0f} s / 700x goal)"
     )
-    summary = sim.last_summary
-    assert summary is not None
+    summary = result.summary
     print(
         f"  simulated TTFT p50/p99 {summary.ttft_s.p50 * 1e3:.1f}/{summary.ttft_s.p99 * 1e3:.1f} ms, "  # type: ignore[operator]
         f"ITL p50/p99 {summary.itl_s.p50 * 1e3:.2f}/{summary.itl_s.p99 * 1e3:.1f} ms, "  # type: ignore[operator]

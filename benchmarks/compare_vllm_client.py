@@ -45,6 +45,8 @@ from vllm_launcher import (  # noqa: E402
 )
 
 from slotune.models import RequestSpec, Workload  # noqa: E402
+from slotune.models.reports import BenchReport  # noqa: E402
+from slotune.results import load_result  # noqa: E402
 from slotune.workload import write_workload  # noqa: E402
 
 # vLLM's `vllm bench serve`, without the console script.
@@ -204,23 +206,20 @@ def run_slotune(
         proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
     if proc.returncode != 0:
         sys.exit(f"slotune bench failed ({proc.returncode}); see {log_path}")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    records = [
-        json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines() if line.strip()
-    ]
-    return summary, records
+    report = load_result(run_dir, BenchReport)
+    records = [r.model_dump(mode="json") for r in report.result.records]
+    return report, records
 
 
 def slotune_reading(
-    summary: dict[str, Any],
+    report: BenchReport,
     records: list[dict[str, Any]],
     round_index: int,
     seed: int,
     server: dict[str, float],
     rate_rps: float | None,
 ) -> Reading:
-    assert summary["schema"] == "slotune.bench.summary/1", summary["schema"]
-    metrics = summary["metrics"]
+    metrics = report.result.summary
     ok = [r for r in records if r["finish_reason"] in ("length", "stop") and r["error"] is None]
     # The same records under vLLM's client's definitions, to explain any difference (see docs/vllm_cpu.md):
     # its E2E ends at the last content chunk (not at the end of the stream), and its throughput window runs
@@ -235,10 +234,10 @@ def slotune_reading(
         client="slotune",
         round_index=round_index,
         seed=seed,
-        mean_ttft_s=float(metrics["ttft_s"]["mean"]),
-        mean_tpot_s=float(metrics["tpot_s"]["mean"]),
-        output_tokens_per_s=float(metrics["output_tokens_per_s"]),
-        duration_s=float(metrics["duration_s"]),
+        mean_ttft_s=float(metrics.ttft_s.mean or 0.0),
+        mean_tpot_s=float(metrics.tpot_s.mean or 0.0),
+        output_tokens_per_s=metrics.output_tokens_per_s,
+        duration_s=metrics.duration_s,
         num_ok=len(ok),
         output_tokens=sum(r["output_tokens"] for r in ok),
         server=server,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from slotune.models import EngineConfig, RunResult, Workload
+from slotune.models import SLO, EngineConfig, RunResult, Workload
 
 
 @runtime_checkable
@@ -13,4 +13,6 @@ class Backend(Protocol):
 
     name: str
 
-    def run(self, workload: Workload, engine_config: EngineConfig) -> RunResult: ...
+    def run(self, workload: Workload, engine_config: EngineConfig, *, slo: SLO | None = None) -> RunResult:
+        """Run `workload`; the result's summary carries the SLO verdict (attainment, goodput) when given one."""
+        ...

@@ -223,7 +223,7 @@ class FakeOpenAIServer:
                 f'vllm:request_queue_time_seconds_count{{engine="0",model_name="{self.model}"}} {float(s.requests)}',
                 f'vllm:request_queue_time_seconds_bucket{{engine="0",le="0.01",model_name="{self.model}"}} {float(s.requests)}',
                 f'vllm:request_queue_time_seconds_bucket{{engine="0",le="+Inf",model_name="{self.model}"}} {float(s.requests)}',
-                'vllm:cache_config_info{block_size="16",enable_prefix_caching="True",engine="0",gpu_memory_utilization="0.9"} 1.0',
+                'vllm:cache_config_info{block_size="16",num_gpu_blocks="2048",enable_prefix_caching="True",engine="0",gpu_memory_utilization="0.9"} 1.0',
                 "",
             ]
         )

@@ -10,13 +10,14 @@ import sys
 import time
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fake_server import Behaviour, FakeOpenAIServer
 
 from slotune.cli.main import main
 from slotune.models import RequestRecord, RequestSpec, Workload
+from slotune.models.reports import BenchReport, SweepReport
+from slotune.results import load_result, report_json
 from slotune.workload import write_workload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,10 +45,10 @@ def bench_args(server: FakeOpenAIServer, tokenizer_path: str, out: Path, *extra:
     ]
 
 
-def load_out(out: Path) -> tuple[dict[str, Any], list[RequestRecord]]:
-    summary = json.loads((out / "summary.json").read_text())
-    lines = (out / "records.jsonl").read_text().splitlines()
-    return summary, [RequestRecord.model_validate_json(line) for line in lines if line.strip()]
+def load_out(out: Path) -> tuple[BenchReport, list[RequestRecord]]:
+    """The saved report, read back through the loader (records from records.jsonl beside it)."""
+    report = load_result(out, BenchReport)
+    return report, list(report.result.records)
 
 
 def assert_on_schedule(sent_s: list[float], planned_s: list[float]) -> None:
@@ -91,26 +92,30 @@ def test_constant_rate_run_json_records_and_server_deltas(
         generation_requests = server.state.requests
     assert code == 0
     summary, records = load_out(out)
-    assert json.loads(stdout) == summary  # --json: the summary on stdout and nothing else
+    assert json.loads(stdout) == report_json(summary)  # --json: the report on stdout and nothing else
     assert generation_requests == 20  # no probe request on a vLLM-like server (it has /tokenize)
-    assert summary["valid"], summary["invalid_reasons"]
-    assert len(records) == summary["num_measured"] == 20
+    assert summary.valid, summary.reasons
+    assert len(records) == summary.result.num_requests == 20
     for r in records:
         assert r.ok and r.finish_reason == "length"
         assert r.output_tokens == 6 and r.prompt_tokens == 48
         assert r.chunk_tokens == (1,) * 6  # continuous usage: one token per chunk
         check_timestamps(r)
     assert_on_schedule([r.arrival_s for r in records], [i / 40 for i in range(20)])
-    window = summary["server_metrics"]["window"]
-    assert window["generation_tokens"] == 20 * 6
-    assert window["prompt_tokens"] == 20 * 48
-    assert window["prefix_cache_hit_rate"] == 0.0  # unique prompts
-    assert summary["client"]["schedule_lag_s"]["count"] == 20
-    assert summary["tokens"]["output_length_mismatched"] == 0
-    assert summary["tokens"]["tokenizer_check"]["mismatched"] == 0
-    assert summary["metrics"]["num_requests"] == 20
-    assert set(summary["confidence_intervals"]["ttft_s"]) == {"mean", "p50", "p90", "p99"}
-    assert summary["provenance"]["seed"] == 0 and summary["provenance"]["workload_digest"]
+    assert summary.result.server is not None and summary.result.engine is not None
+    window = summary.result.server.window
+    assert window is not None
+    assert window.generation_tokens == 20 * 6
+    assert window.prompt_tokens == 20 * 48
+    assert summary.result.engine.prefix_hit_rate == 0.0  # unique prompts
+    assert summary.result.engine.generation_tokens == 20 * 6
+    assert summary.result.client is not None and summary.result.client.schedule_lag_s is not None
+    assert summary.result.client.schedule_lag_s.count == 20
+    assert summary.tokens.output_length_mismatched == 0
+    assert summary.tokens.tokenizer_check is not None and summary.tokens.tokenizer_check.mismatched == 0
+    assert summary.result.summary.num_requests == 20
+    assert set(summary.confidence_intervals["ttft_s"]) == {"mean", "p50", "p90", "p99"}
+    assert summary.result.provenance.seed == 0 and summary.result.provenance.workload_digest
 
 
 def test_chat_ttft_waits_for_the_first_token_not_the_role_chunk(
@@ -131,7 +136,7 @@ def test_chat_ttft_waits_for_the_first_token_not_the_role_chunk(
         )
     assert code == 0
     summary, records = load_out(out)
-    assert summary["load"]["prompt_overhead_tokens"] == 5  # the fake chat template
+    assert summary.load.prompt_overhead_tokens == 5  # the fake chat template
     for r in records:
         assert r.ok and r.output_tokens == 5 and len(r.chunk_times_s) == 5
         assert r.prompt_tokens == 30
@@ -162,7 +167,7 @@ def test_closed_loop_reuses_connections_and_keeps_n_in_flight(
         level += step
         peak = max(peak, level)
     assert peak == 3
-    assert summary["client"]["connections_opened"] == 3
+    assert summary.result.client is not None and summary.result.client.connections_opened == 3
 
 
 def test_stale_keepalive_connection_is_resent_not_failed(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -179,7 +184,8 @@ def test_stale_keepalive_connection_is_resent_not_failed(capsys, tokenizer_path:
         )
     summary, records = load_out(out)
     assert code == 0 and all(r.ok for r in records) and len(records) == 5
-    assert summary["client"]["requests_resent_on_stale_connection"] >= 1
+    assert summary.result.client is not None
+    assert summary.result.client.requests_resent_on_stale_connection >= 1
 
 
 def test_warmup_is_recorded_apart_and_excluded(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -202,7 +208,7 @@ def test_warmup_is_recorded_apart_and_excluded(capsys, tokenizer_path: str, tmp_
     summary, records = load_out(out)
     warm = (out / "warmup.jsonl").read_text().splitlines()
     assert len(warm) == 4 and len(records) == 10
-    assert summary["num_warmup"] == 4 and summary["metrics"]["num_requests"] == 10
+    assert summary.num_warmup == 4 and summary.result.summary.num_requests == 10
     assert min(r.arrival_s for r in records) >= 0.2 - 1e-3
 
 
@@ -236,9 +242,9 @@ def test_replay_with_time_scale_and_prefix_sharing(capsys, tokenizer_path: str, 
     summary, records = load_out(out)
     assert_on_schedule([r.arrival_s for r in records], [0.05 * i for i in range(8)])
     # The fake server caches 16-word blocks: 7 of 8 requests hit the 3 shared blocks (48 tokens each).
-    window = summary["server_metrics"]["window"]
-    assert window["prefix_cache_hits"] == 7 * 48
-    assert window["prefix_cache_hit_rate"] == pytest.approx(7 * 48 / (8 * 64))
+    engine = summary.result.engine
+    assert engine is not None and engine.prefix_hit_tokens == 7 * 48
+    assert engine.prefix_hit_rate == pytest.approx(7 * 48 / (8 * 64))
 
 
 def test_sweep_over_a_list_of_rates(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -254,10 +260,13 @@ def test_sweep_over_a_list_of_rates(capsys, tokenizer_path: str, tmp_path: Path)
             "--json",
         )
     assert code == 0
-    sweep = json.loads(stdout)
-    assert [p["level"] for p in sweep["points"]] == [20, 40]
-    assert (out / "rate-20" / "records.jsonl").is_file() and (out / "rate-40" / "summary.json").is_file()
-    assert sweep == json.loads((out / "summary.json").read_text())
+    sweep = load_result(out, SweepReport)
+    assert [p.level for p in sweep.points] == [20, 40]
+    assert json.loads(stdout) == sweep.model_dump(mode="json")
+    for point in sweep.points:  # each level's own report loads from the path the sweep recorded
+        assert point.result_path is not None and point.summary is not None
+        level = load_result(out / point.result_path, BenchReport)
+        assert level.result.summary == point.summary and len(level.result.records) == 8
 
 
 # Faults: the run finishes, counts the failures, keeps every record, and says so. -----------------------
@@ -297,8 +306,8 @@ def test_faults_are_counted_and_kept(
     failed = [r for r in records if not r.ok]
     assert len(records) == 12 and len(failed) == 4
     assert all(r.finish_reason == reason and r.error and message in r.error for r in failed)
-    assert summary["errors"]["count"] == 4 and summary["metrics"]["num_failed"] == 4
-    assert not summary["valid"] and any("4 of 12 requests failed" in x for x in summary["invalid_reasons"])
+    assert summary.errors.count == 4 and summary.result.summary.num_failed == 4
+    assert not summary.valid and any("4 of 12 requests failed" in x for x in summary.reasons)
     assert "INVALID RUN" in stdout and "4 of 12 requests failed" in stdout
     assert "Traceback" not in stderr
 
@@ -339,8 +348,9 @@ def test_server_dying_mid_run(capsys, tokenizer_path: str, tmp_path: Path) -> No
     # dying server takes that one down too.
     assert 3 <= sum(r.ok for r in records) <= 5
     assert all(r.finish_reason == "error" for r in records if not r.ok)
-    assert not summary["valid"] and summary["errors"]["count"] == 15 - sum(r.ok for r in records)
-    assert any("scrapes failed" in w for w in summary["warnings"])
+    assert not summary.valid and summary.errors.count == 15 - sum(r.ok for r in records)
+    assert summary.result.validity is not None
+    assert any("scrapes failed" in w for w in summary.result.validity.warnings)
 
 
 def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -375,7 +385,10 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
     assert code3 == 2 and "api-key" in stderr3 and "wrong" not in stderr3
     texts = [stdout, stderr, stdout2, stderr2] + [p.read_text() for d in (out, out2) for p in d.iterdir()]
     assert not any(key in text for text in texts)
-    assert "<hidden>" in json.loads(stdout2)["provenance"]["extra"]["command"] or "--api-key" not in sys.argv
+    assert (
+        "<hidden>" in json.loads(stdout2)["result"]["provenance"]["extra"]["command"]
+        or "--api-key" not in sys.argv
+    )
 
 
 @pytest.mark.parametrize(
@@ -445,9 +458,9 @@ def test_ctrl_c_keeps_what_was_measured(tokenizer_path: str, tmp_path: Path) -> 
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     summary, records = load_out(out)
-    assert json.loads(stdout)["interrupted"] is True and summary["interrupted"] is True
-    assert not summary["valid"] and any("interrupted" in r for r in summary["invalid_reasons"])
-    assert len(records) == summary["num_measured"] >= 3
+    assert json.loads(stdout)["interrupted"] is True and summary.interrupted is True
+    assert not summary.valid and any("interrupted" in r for r in summary.reasons)
+    assert len(records) == summary.result.num_requests >= 3
     aborted = [r for r in records if r.finish_reason == "abort"]
     assert len(aborted) == 2  # the two users' requests in flight at Ctrl-C, kept with what they received
     assert all(r.ok for r in records if r.finish_reason != "abort")
@@ -458,7 +471,7 @@ def test_automatic_concurrency_sweep_stops_when_throughput_stops_growing(
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     with FakeOpenAIServer(Behaviour(token_delay_s=0.002)) as server:
-        code, stdout, _ = run_cli(
+        code, _, _ = run_cli(
             capsys,
             *bench_args(
                 server, tokenizer_path, out, "--sweep", "auto", "--concurrency", "4", "--num-requests", "8"
@@ -470,9 +483,11 @@ def test_automatic_concurrency_sweep_stops_when_throughput_stops_growing(
             "--json",
         )
     assert code == 0
-    sweep = json.loads(stdout)
-    levels = [p["level"] for p in sweep["points"]]
-    assert sweep["kind"] == "concurrency" and levels[0] == 1 and levels == sorted(levels) and max(levels) <= 4
+    sweep = load_result(out, SweepReport)
+    levels = [p.level for p in sweep.points]
+    assert (
+        sweep.sweep_kind == "concurrency" and levels[0] == 1 and levels == sorted(levels) and max(levels) <= 4
+    )
     assert all((out / f"concurrency-{int(level)}" / "records.jsonl").is_file() for level in levels)
 
 
@@ -497,7 +512,7 @@ def test_preset_workload(capsys, tokenizer_path: str, tmp_path: Path) -> None:  
     assert code == 0, stderr
     summary, records = load_out(out)
     assert len(records) == 6 and all(r.ok for r in records)
-    assert summary["provenance"]["workload_name"] == "classification"
+    assert summary.result.provenance.workload_name == "classification"
 
 
 @pytest.mark.parametrize(
@@ -519,7 +534,8 @@ def test_worker_processes_split_the_load_and_keep_the_schedule(
         )
     assert code == 0, stderr
     summary, records = load_out(out)
-    assert summary["client"]["workers"] == 2 and len(summary["client"]["cpu_utilization"]) == 2
+    assert summary.result.client is not None
+    assert summary.result.client.workers == 2 and len(summary.result.client.cpu_utilization) == 2
     assert len(records) == 30 and all(r.ok and r.output_tokens == 4 for r in records)
     assert len({r.request_id for r in records}) == 30
     if "--rate" in load:
@@ -549,7 +565,7 @@ def test_both_event_loops_measure_the_same_things(
         )
     assert code == 0, stderr
     summary, records = load_out(out)
-    assert summary["client"]["event_loop"] == event_loop
+    assert summary.result.client is not None and summary.result.client.event_loop == event_loop
     assert len(records) == 10 and sum(not r.ok for r in records) == 2
     assert all(r.ttft_s is not None and r.ttft_s >= 0.03 and r.output_tokens == 4 for r in records if r.ok)
 
@@ -575,7 +591,7 @@ def test_unsolicited_408_on_an_idle_connection_is_not_a_response(
     assert code == 0, stderr
     summary, records = load_out(out)
     assert len(records) == 5 and all(r.ok for r in records), [r.error for r in records]
-    assert summary["client"]["connections_opened"] >= 5
+    assert summary.result.client is not None and summary.result.client.connections_opened >= 5
 
 
 def test_worker_processes_stream_large_batches_back(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -597,4 +613,4 @@ def test_worker_processes_stream_large_batches_back(capsys, tokenizer_path: str,
     assert code == 0, stderr
     summary, records = load_out(out)
     assert len(records) == 600 and all(r.ok and len(r.chunk_times_s) == 24 for r in records)
-    assert summary["client"]["workers"] == 2
+    assert summary.result.client is not None and summary.result.client.workers == 2

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from slotune.bench.telemetry import GpuTelemetry, is_this_host
+from slotune.models.reports import GpuSample
 
 
 @pytest.mark.parametrize(
@@ -58,16 +59,12 @@ def test_samples_every_gpu_and_summarizes(monkeypatch: pytest.MonkeyPatch) -> No
     gpu.sample(0.0)
     gpu.sample(1.0)
     summary = gpu.summary()
-    assert summary is not None and summary["num_gpus"] == 2
-    first, second = summary["per_gpu"]
-    assert first == {
-        "gpu": 0,
-        "name": "NVIDIA H100 80GB HBM3",
-        "util_mean": 0.5,
-        "memory_used_bytes_max": 2**30,
-        "power_w_mean": 300.0,
-    }
-    assert second["util_mean"] == 0.6 and second["memory_used_bytes_max"] == 2 * 2**30
+    assert summary is not None and summary.num_gpus == 2
+    first, second = summary.per_gpu
+    assert first == GpuSample(
+        gpu=0, name="NVIDIA H100 80GB HBM3", util_mean=0.5, memory_used_bytes_max=2**30, power_w_mean=300.0
+    )
+    assert second.util_mean == 0.6 and second.memory_used_bytes_max == 2 * 2**30
 
 
 def test_disabled_for_a_server_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:

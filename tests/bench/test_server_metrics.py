@@ -9,9 +9,11 @@ from slotune.bench.server_metrics import (
     gauge_summary,
     histogram_quantile,
     parse_prometheus,
+    prefix_hit_rate,
     timeline_samples,
     window_deltas,
 )
+from slotune.models import GaugeStats
 
 
 def _exposition(
@@ -65,23 +67,23 @@ def test_window_deltas_hit_rate_queue_time_and_quantiles() -> None:
     before = parse_prometheus(_exposition(10, 100, 1, 1.0, 5, (2, 4, 5), 0, 0.0), time_s=0.0)
     after = parse_prometheus(_exposition(70, 200, 4, 3.0, 15, (7, 13, 15), 2, 0.5), time_s=10.0)
     d = window_deltas(before, after)
-    assert d["window_s"] == 10.0
-    assert d["prefix_cache_hits"] == 60 and d["prefix_cache_queries"] == 100
-    assert d["prefix_cache_hit_rate"] == pytest.approx(0.6)
-    assert d["num_preemptions"] == 3
-    q = d["queue_time_s"]
-    assert q["count"] == 10 and q["mean"] == pytest.approx(0.2)
+    assert d.window_s == 10.0
+    assert d.prefix_cache_hits == 60 and d.prefix_cache_queries == 100
+    assert prefix_hit_rate(d) == pytest.approx(0.6)
+    assert d.num_preemptions == 3
+    q = d.histograms["queue_time_s"]
+    assert q.count == 10 and q.mean == pytest.approx(0.2)
     # Delta buckets: 5 in [0, 0.1], 4 in (0.1, 1], 1 above: the median is the 5th sample -> 0.1.
-    assert q["p50"] == pytest.approx(0.1)
-    assert d["counter_resets"] == []
+    assert q.p50 == pytest.approx(0.1)
+    assert d.counter_resets == ()
 
 
 def test_counter_reset_counts_from_zero_and_is_reported() -> None:
     before = parse_prometheus(_exposition(500, 900, 0, 1.0, 5, (2, 4, 5), 0, 0.0))
     after = parse_prometheus(_exposition(20, 40, 0, 1.5, 6, (3, 5, 6), 0, 0.0))
     d = window_deltas(before, after)
-    assert d["prefix_cache_hits"] == 20 and d["prefix_cache_queries"] == 40
-    assert "prefix_cache_hits" in d["counter_resets"]
+    assert d.prefix_cache_hits == 20 and d.prefix_cache_queries == 40
+    assert "prefix_cache_hits" in d.counter_resets
 
 
 def test_histogram_quantile_matches_prometheus() -> None:
@@ -107,4 +109,4 @@ def test_timeline_and_gauges() -> None:
     ]
     assert tl[0].kv_usage == pytest.approx(0.3)
     g = gauge_summary(snaps)
-    assert g["num_requests_running"] == {"mean": 2.0, "max": 3.0}
+    assert g["num_requests_running"] == GaugeStats(mean=2.0, max=3.0)

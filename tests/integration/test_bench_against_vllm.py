@@ -21,6 +21,8 @@ from vllm_helpers import counter_deltas, counter_totals
 from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
 
 from slotune.models import RequestSpec, Workload
+from slotune.models.reports import BenchReport
+from slotune.results import load_result
 from slotune.workload import read_workload, write_workload
 
 pytestmark = pytest.mark.integration
@@ -30,7 +32,8 @@ BENCH_TIMEOUT_S = 300
 
 
 def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run `slotune bench --json` in a subprocess; return summary.json and the records."""
+    """Run `slotune bench --json` in a subprocess; return its saved report (read back through the loader, as
+    JSON) and the records."""
     command = [
         sys.executable,
         "-m",
@@ -54,19 +57,18 @@ def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, 
         f"slotune bench exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     )
     json.loads(proc.stdout)  # --json: machine-readable stdout and nothing else
-    summary = json.loads((out_dir / "summary.json").read_text())
-    records = [
-        json.loads(line) for line in (out_dir / "records.jsonl").read_text().splitlines() if line.strip()
+    report = load_result(out_dir, BenchReport)
+    return report.model_dump(mode="json", exclude={"result": {"records"}}), [
+        r.model_dump(mode="json") for r in report.result.records
     ]
-    return summary, records
 
 
 def server_window(summary: dict[str, Any]) -> dict[str, Any]:
-    """The /metrics deltas over the measured window (summary.json schema slotune.bench.summary/1)."""
-    assert summary["schema"] == "slotune.bench.summary/1"
-    window = summary["server_metrics"]["window"]
+    """The /metrics deltas over the measured window."""
+    assert summary["kind"] == "bench"
+    window = summary["result"]["server"]["window"]
     assert isinstance(window, dict) and window, (
-        f"summary.json has no /metrics window: {summary['server_metrics']}"
+        f"the report has no /metrics window: {summary['result']['server']}"
     )
     return window
 
@@ -108,9 +110,9 @@ def check_server_deltas(
     assert own_deltas["vllm:generation_tokens_total"] == total_output
     assert own_deltas["vllm:prompt_tokens_total"] == total_prompt
     assert own_deltas["vllm:request_success_total"] == len(records)
-    assert summary["num_measured"] == len(records)
-    assert summary["metrics"]["num_ok"] == len(records)
-    assert summary["metrics"]["output_tokens"] == total_output
+    assert summary["result"]["num_requests"] == len(records)
+    assert summary["result"]["summary"]["num_ok"] == len(records)
+    assert summary["result"]["summary"]["output_tokens"] == total_output
     window = server_window(summary)
     assert window["requests_finished"] == len(records)
     assert window["generation_tokens"] == total_output
@@ -119,7 +121,13 @@ def check_server_deltas(
     assert window["prefix_cache_queries"] == own_deltas["vllm:prefix_cache_queries_total"]
     # The server counts cached tokens per request too (--enable-prompt-tokens-details) and the client keeps them.
     assert sum(r["cached_prompt_tokens"] for r in records) == own_deltas["vllm:prefix_cache_hits_total"]
-    return window
+    engine = summary["result"]["engine"]
+    assert engine["source"] == "server-metrics"
+    assert engine["prefix_hit_tokens"] == own_deltas["vllm:prefix_cache_hits_total"]
+    assert engine["generation_tokens"] == total_output
+    # The pool the server reports in its cache_config_info gauge.
+    assert engine["kv_capacity_tokens"] == engine["num_gpu_blocks"] * engine["block_size"] > 0
+    return engine
 
 
 def check_schedule(
@@ -134,15 +142,14 @@ def check_schedule(
     arrivals = sorted(r["arrival_s"] for r in records)
     # The run clock starts at the first planned send, so a record's arrival is its planned time plus its lag.
     deviations = [a - p for a, p in zip(arrivals, planned_offsets_s, strict=True)]
-    lag = summary["client"]["schedule_lag_s"]
+    lag = summary["result"]["client"]["schedule_lag_s"]
     assert lag["count"] == len(records)
     assert min(deviations) >= -0.002, deviations
     assert max(deviations) <= lag["max_s"] + 0.002, (deviations, lag)
     if lag["p99_s"] > 0.010:
-        assert not summary["valid"]
-        assert any("schedule lag" in reason for reason in summary["invalid_reasons"]), summary[
-            "invalid_reasons"
-        ]
+        validity = summary["result"]["validity"]
+        assert not validity["valid"]
+        assert any("schedule lag" in reason for reason in validity["reasons"]), validity["reasons"]
 
 
 def max_in_flight(records: list[dict[str, Any]]) -> int:
@@ -217,11 +224,11 @@ def test_fixed_rate_prefix_free(vllm_server: VllmServer, tmp_path: Path) -> None
     check_records(records, list(workload.requests))
     # Constant-rate sends: request i planned at i / rate on the run's clock.
     check_schedule(records, [i / rate_rps for i in range(len(records))], summary)
-    window = check_server_deltas(summary, records, own)
+    engine = check_server_deltas(summary, records, own)
     # Unique prompts: nothing to reuse.
     assert own["vllm:prefix_cache_queries_total"] == sum(r["prompt_tokens"] for r in records)
     assert own["vllm:prefix_cache_hits_total"] == 0
-    assert window["prefix_cache_hit_rate"] == pytest.approx(0.0, abs=0.01)
+    assert engine["prefix_hit_rate"] == pytest.approx(0.0, abs=0.01)
 
 
 def test_fixed_concurrency_prefix_sharing(vllm_server: VllmServer, tmp_path: Path) -> None:
@@ -247,12 +254,12 @@ def test_fixed_concurrency_prefix_sharing(vllm_server: VllmServer, tmp_path: Pat
 
     check_records(records, list(workload.requests))
     assert max_in_flight(records) == concurrency
-    window = check_server_deltas(summary, records, own)
+    engine = check_server_deltas(summary, records, own)
     # At most the first `concurrency` requests miss the shared 192 tokens; every later one hits all of them.
     shared_tokens = 6 * BLOCK_SIZE
     min_hits = (len(records) - concurrency) * shared_tokens
     assert own["vllm:prefix_cache_hits_total"] >= min_hits
-    hit_rate = window["prefix_cache_hit_rate"]
+    hit_rate = engine["prefix_hit_rate"]
     assert hit_rate >= min_hits / own["vllm:prefix_cache_queries_total"] > 0.5
 
 
@@ -277,9 +284,9 @@ def test_trace_replay_time_scaled(vllm_server: VllmServer, tmp_path: Path) -> No
     check_records(records, list(trace.requests))
     # Sent at the trace's own arrival times, scaled.
     check_schedule(records, [spec.arrival_s * time_scale for spec in trace.requests], summary)
-    window = check_server_deltas(summary, records, own)
+    engine = check_server_deltas(summary, records, own)
     assert own["vllm:prefix_cache_hits_total"] == 0
-    assert window["prefix_cache_hit_rate"] == pytest.approx(0.0, abs=0.01)
+    assert engine["prefix_hit_rate"] == pytest.approx(0.0, abs=0.01)
 
 
 def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) -> None:
@@ -320,7 +327,44 @@ def test_chat_api_exact_output_lengths(vllm_server: VllmServer, tmp_path: Path) 
         )
         check_record_timestamps(record)
     # Nothing generated outside the records (e.g. a request resent after a dropped connection).
-    assert own["vllm:request_success_total"] == 4, (own, summary["client"], summary["warnings"])
-    assert own["vllm:generation_tokens_total"] == 4 * 16, (own, summary["client"], summary["warnings"])
+    context = (own, summary["result"]["client"], summary["result"]["validity"]["warnings"])
+    assert own["vllm:request_success_total"] == 4, context
+    assert own["vllm:generation_tokens_total"] == 4 * 16, context
     # The chat template adds its own tokens around the message; usage counts them.
     assert own["vllm:prompt_tokens_total"] == sum(r["prompt_tokens"] for r in records)
+
+
+def test_simulator_and_real_vllm_fill_the_same_contract(vllm_server: VllmServer) -> None:
+    """The Backend contract against the real engine: the same typed summary and engine fields as the simulator."""
+    from vllm_launcher import TINY_MODEL_DIR
+
+    from slotune.bench import HttpBackend
+    from slotune.catalog import get_gpu, get_model
+    from slotune.models import EngineConfig
+    from slotune.simulate import Simulator
+    from slotune.slo import resolve_slo
+
+    slo = resolve_slo("ttft:p99<5s;itl:p99<1s@0.9")
+    workload = synthetic_workload(
+        "contract",
+        [
+            RequestSpec(request_id=f"k{i}", arrival_s=0.05 * i, prompt_tokens=40 + i, output_tokens=8)
+            for i in range(8)
+        ],
+    )
+    config = EngineConfig(max_model_len=2048)
+    simulated = Simulator(get_model(str(TINY_MODEL_DIR / "config.json")), get_gpu("h100")).run(
+        workload, config, slo=slo
+    )
+    measured = HttpBackend(vllm_server.base_url, vllm_server.model, tokenizer=str(TOKENIZER_JSON)).run(
+        workload, config, slo=slo
+    )
+
+    def filled(model: object) -> set[str]:
+        return {k for k, v in model.model_dump().items() if v is not None}  # type: ignore[attr-defined]
+
+    assert filled(simulated.summary) == filled(measured.summary)
+    assert measured.summary.slo_met is not None and measured.summary.goodput_rps is not None
+    assert simulated.engine is not None and measured.engine is not None
+    assert filled(simulated.engine) == filled(measured.engine)
+    assert measured.engine.generation_tokens == simulated.engine.generation_tokens == 8 * 8

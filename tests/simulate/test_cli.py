@@ -28,16 +28,26 @@ def test_json_output_has_summary_engine_and_config() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["num_requests"] == 120
-    summary = data["summary"]
+    assert data["kind"] == "simulate"
+    run = data["result"]
+    assert run["num_requests"] == 120 and "records" not in run and "timeline" not in run
+    summary = run["summary"]
     assert summary["num_ok"] == 120 and summary["slo_name"] == "interactive-chat"
     assert 0 <= summary["slo_attainment"] <= 1 and summary["goodput_rps"] is not None
     for metric in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
         assert summary[metric]["p99"] >= summary[metric]["p50"] > 0
-    engine = data["engine"]
-    assert {"kv_usage_mean", "kv_usage_max", "prefix_hit_rate", "num_preemptions", "num_steps"} <= set(engine)
-    assert data["engine_config"]["max_num_seqs"] == 1024  # vLLM's H100 default
-    assert data["provenance"]["backend"] == "simulator" and data["provenance"]["seed"] == 0
+    engine = run["engine"]
+    assert engine["source"] == "simulator"
+    assert {
+        "kv_usage_mean",
+        "kv_usage_max",
+        "prefix_hit_rate",
+        "num_preemptions",
+        "kv_capacity_tokens",
+    } <= set(engine)
+    assert run["simulator"]["num_steps"] > 0
+    assert run["engine_config"]["max_num_seqs"] == 1024  # vLLM's H100 default
+    assert run["provenance"]["backend"] == "simulator" and run["provenance"]["seed"] == 0
 
 
 def test_human_output_prints_the_key_figures() -> None:
@@ -68,12 +78,12 @@ def test_engine_flags_and_config_file(tmp_path: Path) -> None:
     data = json.loads(
         runner.invoke(app, [*args, "--max-num-batched-tokens", "2048", "--enforce-eager"]).stdout
     )
-    cfg = data["engine_config"]
+    cfg = data["result"]["engine_config"]
     assert (cfg["max_num_seqs"], cfg["max_model_len"], cfg["max_num_batched_tokens"]) == (4, 8192, 2048)
     assert cfg["enable_prefix_caching"] is False and cfg["enforce_eager"] is True
     # The command-line flag wins over the file.
     data = json.loads(runner.invoke(app, [*args, "--max-num-seqs", "16"]).stdout)
-    assert data["engine_config"]["max_num_seqs"] == 16
+    assert data["result"]["engine_config"]["max_num_seqs"] == 16
 
 
 def test_speculative_config_flag() -> None:
@@ -83,7 +93,7 @@ def test_speculative_config_flag() -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["engine_config"]["speculative_config"]["acceptance_rates"] == [0.9]
+    assert data["result"]["engine_config"]["speculative_config"]["acceptance_rates"] == [0.9]
 
 
 def test_trace_is_valid_chrome_trace_json(tmp_path: Path) -> None:

@@ -64,13 +64,14 @@ def test_repeated_prefix_is_served_from_cache_and_skips_its_prefill(make_sim) ->
     cost = sim.cost_model(sim.deployment(SYNC))
     ids = tuple(range(63))  # 63 x 16 tokens of shareable content, more than the prompt
     wl = workload([(0.0, 1000, 5), (10.0, 1000, 5)], prefix=[ids, ids])
-    first, second = sim.run(wl, SYNC).records
+    run = sim.run(wl, SYNC)
+    first, second = run.records
     assert first.cached_prompt_tokens == 0
     # 62 full blocks (992 tokens) are cached; the last 8 prompt tokens are computed at offset 992.
     assert second.cached_prompt_tokens == 992
     assert second.first_token_s == second.arrival_s + prefill_s(cost, 8, offset=992)
     assert first.first_token_s == first.arrival_s + prefill_s(cost, 1000)
-    stats = sim.last_engine_stats
+    stats = run.engine
     assert stats is not None
     assert stats.prefix_hit_tokens == 992 and stats.prefix_query_tokens == 2000
     # With prefix caching off the second request pays the whole prefill again.
@@ -93,20 +94,21 @@ def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
     slow = select_workload(trace, rate_rps=0.3, duration_s=None, num_requests=None)
     roomy: Simulator = make_sim(num_gpu_blocks=400_000)
     result = roomy.run(slow, config)
-    stats = roomy.last_engine_stats
-    assert stats is not None and stats.prefix_hit_rate is not None and stats.num_evicted_blocks == 0
+    stats = result.engine
+    assert stats is not None and stats.prefix_hit_rate is not None
+    assert result.simulator is not None and result.simulator.num_evicted_blocks == 0
     assert stats.prefix_hit_rate == pytest.approx(expected.unbounded_token_fraction, abs=0.01)
     assert sum(r.cached_prompt_tokens for r in result.records) == stats.prefix_hit_tokens
     # The trace's own rate overloads one H100: hits are registered as blocks are allocated, so the hit rate holds.
-    roomy.run(trace, config)
-    assert roomy.last_engine_stats is not None
-    assert roomy.last_engine_stats.prefix_hit_rate == pytest.approx(stats.prefix_hit_rate, abs=0.005)
+    overloaded = roomy.run(trace, config).engine
+    assert overloaded is not None
+    assert overloaded.prefix_hit_rate == pytest.approx(stats.prefix_hit_rate, abs=0.005)
     # A pool of 20,000 blocks evicts, and loses hits.
     tight: Simulator = make_sim(num_gpu_blocks=20_000)
-    tight.run(slow, EngineConfig(max_model_len=65536))
-    small = tight.last_engine_stats
-    assert small is not None and small.prefix_hit_rate is not None
-    assert small.num_evicted_blocks > 0 and small.prefix_hit_rate < stats.prefix_hit_rate - 0.1
+    evicting = tight.run(slow, EngineConfig(max_model_len=65536))
+    small = evicting.engine
+    assert small is not None and small.prefix_hit_rate is not None and evicting.simulator is not None
+    assert evicting.simulator.num_evicted_blocks > 0 and small.prefix_hit_rate < stats.prefix_hit_rate - 0.1
 
 
 def test_a_kv_pool_too_small_preempts_and_recomputes(make_sim) -> None:
@@ -116,10 +118,10 @@ def test_a_kv_pool_too_small_preempts_and_recomputes(make_sim) -> None:
     big: Simulator = make_sim(num_gpu_blocks=20_000)
     tight = small.run(workload(rows), config)
     roomy = big.run(workload(rows), config)
-    tight_stats, roomy_stats = small.last_engine_stats, big.last_engine_stats
+    tight_stats, roomy_stats = tight.engine, roomy.engine
     assert tight_stats is not None and roomy_stats is not None
     assert roomy_stats.num_preemptions == 0
-    assert tight_stats.num_preemptions > 0
+    assert tight_stats.num_preemptions is not None and tight_stats.num_preemptions > 0
     assert sum(r.num_preemptions for r in tight.records) == tight_stats.num_preemptions
     # Every request still completes in full.
     assert all(r.finish_reason == "length" and r.output_tokens == 400 for r in tight.records)
@@ -164,14 +166,14 @@ def test_requests_over_max_model_len_are_rejected(make_sim) -> None:
     assert by_id["r0"].finish_reason == "rejected" and by_id["r0"].first_token_s is None
     assert by_id["r1"].finish_reason == "length" and by_id["r1"].output_tokens == 100
     assert by_id["r2"].finish_reason == "rejected"  # 1024 + 1 > 1024
-    assert sim.last_summary is not None and sim.last_summary.failures_by_reason == {"rejected": 2}
+    assert result.summary.failures_by_reason == {"rejected": 2}
 
 
 def test_littles_law_on_a_steady_poisson_workload(make_sim) -> None:
     sim: Simulator = make_sim()
     wl = poisson_workload(20.0, 3000, seed=1)
     result = sim.run(wl, ASYNC)
-    stats = sim.last_engine_stats
+    stats = result.simulator
     assert stats is not None
     first = min(r.arrival_s for r in result.records)
     last = max(r.finish_s or 0.0 for r in result.records)
@@ -186,10 +188,9 @@ def test_latency_rises_monotonically_with_load(make_sim) -> None:
     sim: Simulator = make_sim()
     e2e, ttft = [], []
     for rate in (2.0, 5.0, 10.0, 20.0, 40.0):
-        sim.run(poisson_workload(rate, 800, seed=3), ASYNC)
-        assert sim.last_summary is not None
-        e2e.append(sim.last_summary.e2e_s.mean)
-        ttft.append(sim.last_summary.ttft_s.mean)
+        summary = sim.run(poisson_workload(rate, 800, seed=3), ASYNC).summary
+        e2e.append(summary.e2e_s.mean)
+        ttft.append(summary.ttft_s.mean)
     assert e2e == sorted(e2e) and len(set(e2e)) == len(e2e)
     assert ttft == sorted(ttft) and len(set(ttft)) == len(ttft)
 

@@ -14,8 +14,8 @@ def test_downsampled_timeline_conserves_counters(make_sim) -> None:
     exact = exact_sim.run(wl, ASYNC)
     small_sim: Simulator = make_sim(max_timeline_samples=50)
     small = small_sim.run(wl, ASYNC)
-    assert exact_sim.last_engine_stats is not None
-    steps = exact_sim.last_engine_stats.num_steps
+    assert exact.simulator is not None
+    steps = exact.simulator.num_steps
     assert all(s.num_steps == 1 for s in exact.timeline) and len(exact.timeline) == steps
     assert len(small.timeline) <= 50
     assert sum(s.num_steps for s in small.timeline) == steps

@@ -54,7 +54,7 @@ class HttpBackend:
             f"HttpBackend({self.base_url!r}, {self.model!r}, api={self.api!r}, load={self.load.describe()!r})"
         )
 
-    def settings_for(self, engine_config: EngineConfig | None) -> BenchSettings:
+    def settings_for(self, engine_config: EngineConfig | None, slo: SLO | None = None) -> BenchSettings:
         return BenchSettings(
             url=self.base_url,
             model=self.model,
@@ -64,7 +64,7 @@ class HttpBackend:
             duration_s=self.duration_s,
             warmup_s=self.warmup_s,
             seed=self.seed,
-            slo=self.slo,
+            slo=slo or self.slo,
             out_dir=self.out_dir,
             api_key=self._api_key,
             tokenizer=self.tokenizer,
@@ -73,6 +73,6 @@ class HttpBackend:
             engine_config=engine_config,
         )
 
-    def run(self, workload: Workload, engine_config: EngineConfig) -> RunResult:
+    def run(self, workload: Workload, engine_config: EngineConfig, *, slo: SLO | None = None) -> RunResult:
         """Send `workload` to the server (which runs with `engine_config`: recorded, not applied)."""
-        return run_bench(self.settings_for(engine_config), workload).run_result
+        return run_bench(self.settings_for(engine_config, slo), workload).run_result

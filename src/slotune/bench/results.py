@@ -1,21 +1,20 @@
-"""Result files: `records.jsonl` streamed as requests finish, `summary.json` at the end.
+"""Result files: `records.jsonl` streamed as requests finish, `result.json` (a BenchReport) at the end.
 
 - `records.jsonl`: one `RequestRecord` (slotune.models) per measured request, in completion order, flushed
   after each line, so a crash or Ctrl-C loses nothing that finished. Failed requests are kept.
 - `warmup.jsonl`: the warm-up requests, same format, excluded from every statistic.
-- `summary.json`: metrics, server `/metrics` deltas (under "server_metrics"), client telemetry, validity,
-  and provenance. Secrets never reach these files: the API key is only ever a request header.
+- `result.json`: the BenchReport (slotune.models.reports): summary, server `/metrics` deltas, client telemetry,
+  validity and provenance; `slotune.results.load_result` reads it back with the records. Secrets never reach
+  these files: the API key is only ever a request header.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import queue
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from slotune.bench.client import StreamResult
 from slotune.bench.worker import Outcome, WireJob
@@ -24,7 +23,6 @@ from slotune.models.records import FinishReason
 
 RECORDS_FILE = "records.jsonl"
 WARMUP_FILE = "warmup.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 def finish_reason_of(result: StreamResult) -> FinishReason:
@@ -116,21 +114,6 @@ class RecordWriter:
         for f in self._files.values():
             f.close()
         self._files.clear()
-
-
-def write_summary(out_dir: Path, summary: dict[str, Any]) -> Path:
-    """Written to a temporary name and renamed, so a reader never sees half a file."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / SUMMARY_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def read_records(path: Path) -> list[RequestRecord]:
-    with path.open(encoding="utf-8") as f:
-        return [RequestRecord.model_validate_json(line) for line in f if line.strip()]
 
 
 @dataclass

@@ -20,7 +20,7 @@ from slotune.bench.scrape import Scraper
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import Snapshot
 from slotune.bench.settings import BenchSettings, ProgressReporter, api_key_from_env, auth_headers
-from slotune.bench.summary import BenchOutcome, build_outcome, sanitized_command, workload_digest
+from slotune.bench.summary import BenchOutcome, RunInputs, build_outcome, sanitized_command, workload_digest
 from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, is_this_host
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
@@ -205,21 +205,23 @@ async def _run_async(
     control_pool.close()
     gpu.close()
     return build_outcome(
-        settings=settings,
-        workload=workload,
-        info=info,
-        calibration=calibration,
-        collector=collector,
-        worker_telemetry=load.telemetry(),
-        host_cpu=host_cpu.utilization(),
-        scraper=scraper,
-        before=before,
-        after=after,
-        gpu=gpu,
-        t0=t0,
-        interrupted=interrupted,
-        tokenizer=tokenizer,
-        open_loop=open_loop,
+        RunInputs(
+            settings=settings,
+            workload=workload,
+            info=info,
+            calibration=calibration,
+            collector=collector,
+            worker_telemetry=load.telemetry(),
+            host_cpu=host_cpu.utilization(),
+            scraper=scraper,
+            before=before,
+            after=after,
+            gpu=gpu,
+            t0=t0,
+            interrupted=interrupted,
+            tokenizer=tokenizer,
+            open_loop=open_loop,
+        )
     )
 
 
@@ -250,6 +252,6 @@ def _spare_count(jobs: list[WireJob], window_s: float = 0.025) -> int:
 def run_bench(
     settings: BenchSettings, workload: Workload, *, progress: ProgressReporter | None = None
 ) -> BenchOutcome:
-    """Run one benchmark (blocking). Writes `records.jsonl` and `summary.json` under `settings.out_dir`."""
+    """Run one benchmark (blocking). Writes `records.jsonl` and `result.json` under `settings.out_dir`."""
     settings.check()
     return run_with_loop(settings.event_loop, _run_async(settings, workload, progress))

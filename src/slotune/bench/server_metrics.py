@@ -12,9 +12,8 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
-from slotune.models import StepSample
+from slotune.models import GaugeStats, HistogramWindow, ServerWindow, StepSample
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -167,17 +166,16 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return buckets[-1][0]
 
 
-def window_deltas(before: Snapshot, after: Snapshot) -> dict[str, Any]:
+def window_deltas(before: Snapshot, after: Snapshot) -> ServerWindow:
     """What the server did between two scrapes: counter deltas, histogram means and quantiles."""
-    out: dict[str, Any] = {"window_s": after.time_s - before.time_s}
+    counters: dict[str, float | None] = {}
     resets: list[str] = []
     for key, names in COUNTERS.items():
         delta, reset = _counter_delta(before.total(*names), after.total(*names))
-        out[key] = delta
+        counters[key] = delta
         if reset:
             resets.append(key)
-    hits, queries = out.get("prefix_cache_hits"), out.get("prefix_cache_queries")
-    out["prefix_cache_hit_rate"] = (hits / queries) if hits is not None and queries else None
+    histograms: dict[str, HistogramWindow] = {}
     for key, name in HISTOGRAMS.items():
         d_sum, r1 = _counter_delta(before.total(name + "_sum"), after.total(name + "_sum"))
         d_count, r2 = _counter_delta(before.total(name + "_count"), after.total(name + "_count"))
@@ -185,15 +183,33 @@ def window_deltas(before: Snapshot, after: Snapshot) -> dict[str, Any]:
             continue
         if r1 or r2:
             resets.append(key)
-        entry: dict[str, float | None] = {"count": d_count, "mean": (d_sum / d_count) if d_count else None}
         b_before = dict(before.buckets(name))
-        b_after = after.buckets(name)
-        delta_buckets = [(le, c - b_before.get(le, 0.0)) for le, c in b_after]
-        for q in (0.5, 0.9, 0.99):
-            entry[f"p{int(q * 100)}"] = histogram_quantile(q, delta_buckets) if d_count else None
-        out[key] = entry
-    out["counter_resets"] = resets
-    return out
+        delta_buckets = [(le, c - b_before.get(le, 0.0)) for le, c in after.buckets(name)]
+
+        def quantile(
+            q: float, _buckets: list[tuple[float, float]] = delta_buckets, _n: float = d_count
+        ) -> float | None:
+            return histogram_quantile(q, _buckets) if _n else None
+
+        histograms[key] = HistogramWindow(
+            count=d_count,
+            mean=(d_sum / d_count) if d_count else None,
+            p50=quantile(0.5),
+            p90=quantile(0.9),
+            p99=quantile(0.99),
+        )
+    return ServerWindow(
+        window_s=after.time_s - before.time_s,
+        **counters,
+        histograms=histograms,
+        counter_resets=tuple(resets),
+    )
+
+
+def prefix_hit_rate(window: ServerWindow) -> float | None:
+    """Hit tokens / queried tokens over the window (vLLM counts both in tokens)."""
+    hits, queries = window.prefix_cache_hits, window.prefix_cache_queries
+    return hits / queries if hits is not None and queries else None
 
 
 def timeline_samples(snapshots: list[Snapshot]) -> list[StepSample]:
@@ -223,16 +239,16 @@ def timeline_samples(snapshots: list[Snapshot]) -> list[StepSample]:
     return samples
 
 
-def gauge_summary(snapshots: list[Snapshot]) -> dict[str, dict[str, float] | None]:
+def gauge_summary(snapshots: list[Snapshot]) -> dict[str, GaugeStats | None]:
     """Mean and max of running, waiting and KV usage over the scrapes."""
-    out: dict[str, dict[str, float] | None] = {}
+    out: dict[str, GaugeStats | None] = {}
     for key, names in (
         ("num_requests_running", (RUNNING,)),
         ("num_requests_waiting", (WAITING,)),
         ("kv_cache_usage", KV_USAGE),
     ):
         values = [v for s in snapshots if (v := s.total(*names)) is not None and math.isfinite(v)]
-        out[key] = {"mean": sum(values) / len(values), "max": max(values)} if values else None
+        out[key] = GaugeStats(mean=sum(values) / len(values), max=max(values)) if values else None
     return out
 
 

@@ -9,16 +9,19 @@ than 5% from one level to the next. Each level is a full run in its own folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from slotune.bench.load import LoadSpec
-from slotune.bench.results import write_summary
 from slotune.bench.runner import BenchOutcome, BenchSettings, ProgressReporter, run_bench
 from slotune.errors import InputError
 from slotune.models import Workload
+from slotune.models.reports import SweepPoint, SweepReport
+from slotune.results import RESULT_FILE, save_result, stamped
 
 SweepKind = Literal["rate", "concurrency"]
 _SATURATED_RATIO = 0.90
@@ -29,10 +32,8 @@ _MAX_LEVELS = 12
 
 @dataclass
 class SweepOutcome:
-    kind: SweepKind
-    points: list[dict[str, Any]]
+    report: SweepReport
     outcomes: list[BenchOutcome]
-    summary: dict[str, Any]
 
 
 def parse_levels(text: str) -> list[float] | Literal["auto"]:
@@ -75,43 +76,33 @@ def _load_signals(outcome: BenchOutcome) -> tuple[float | None, float | None]:
     return corrected, trend
 
 
-def _point(level: float, kind: SweepKind, outcome: BenchOutcome) -> dict[str, Any]:
-    s = outcome.summary
-    m = s.get("metrics") or {}
+def _point(level: float, kind: SweepKind, outcome: BenchOutcome, base_dir: Path | None) -> SweepPoint:
     corrected, trend = _load_signals(outcome)
-
-    def stat(dist: str, name: str) -> float | None:
-        d = m.get(dist) or {}
-        return d.get(name)
-
-    return {
-        "level": level,
-        "kind": kind,
-        "valid": s["valid"],
-        "invalid_reasons": s["invalid_reasons"],
-        "request_throughput_rps": m.get("request_throughput_rps"),
-        "output_tokens_per_s": m.get("output_tokens_per_s"),
-        "num_requests": m.get("num_requests"),
-        "num_failed": m.get("num_failed"),
-        "ttft_p50_s": stat("ttft_s", "p50"),
-        "ttft_p99_s": stat("ttft_s", "p99"),
-        "tpot_p50_s": stat("tpot_s", "p50"),
-        "itl_p99_s": stat("itl_s", "p99"),
-        "e2e_p50_s": stat("e2e_s", "p50"),
-        "slo_attainment": m.get("slo_attainment"),
-        "goodput_rps": m.get("goodput_rps"),
-        "completion_rate_rps": corrected,
-        "e2e_late_over_early": trend,
-        "out_dir": str(outcome.out_dir) if outcome.out_dir else None,
-    }
+    out_dir = outcome.out_dir
+    point = SweepPoint(
+        level=level,
+        kind=kind,
+        valid=outcome.valid,
+        invalid_reasons=outcome.reasons,
+        summary=outcome.report.result.summary,
+        completion_rate_rps=corrected,
+        e2e_late_over_early=trend,
+        result_path=str(out_dir.relative_to(base_dir))
+        if out_dir is not None and base_dir is not None
+        else None,
+    )
+    if kind == "rate":
+        point = point.model_copy(update={"saturated": _saturated(point, level)})
+    return point
 
 
-def _saturated(point: dict[str, Any], offered_rps: float) -> bool:
-    failed = (point["num_failed"] or 0) / max(1, point["num_requests"] or 0)
-    if failed > 0.01 or not point["valid"]:
+def _saturated(point: SweepPoint, offered_rps: float) -> bool:
+    s = point.summary
+    failed = (s.num_failed if s else 0) / max(1, s.num_requests if s else 0)
+    if failed > 0.01 or not point.valid:
         return True
-    done = point["completion_rate_rps"]
-    trend = point["e2e_late_over_early"]
+    done = point.completion_rate_rps
+    trend = point.e2e_late_over_early
     return (done is not None and done < _SATURATED_RATIO * offered_rps) or (
         trend is not None and trend > _QUEUE_GROWTH
     )
@@ -126,11 +117,11 @@ def run_sweep(
     max_level: float | None = None,
     progress: ProgressReporter | None = None,
 ) -> SweepOutcome:
-    points: list[dict[str, Any]] = []
+    points: list[SweepPoint] = []
     outcomes: list[BenchOutcome] = []
     base_dir = settings.out_dir
 
-    def run_level(level: float, level_kind: SweepKind) -> dict[str, Any]:
+    def run_level(level: float, level_kind: SweepKind) -> SweepPoint:
         if level_kind == "rate":
             load = LoadSpec(kind="rate", rate_rps=level, arrival=settings.load.arrival, cv=settings.load.cv)
             name = f"rate-{level:g}"
@@ -140,7 +131,7 @@ def run_sweep(
         out = None if base_dir is None else base_dir / name
         outcome = run_bench(replace(settings, load=load, out_dir=out), workload, progress=progress)
         outcomes.append(outcome)
-        point = _point(level, level_kind, outcome)
+        point = _point(level, level_kind, outcome, base_dir)
         points.append(point)
         return point
 
@@ -150,57 +141,64 @@ def run_sweep(
                 raise InputError("sweep", level, "concurrency levels are whole numbers of users")
             run_level(level, kind)
     elif kind == "concurrency":
-        cap = int(max_level or 256)
-        users, previous = 1, None
-        while users <= cap and len(points) < _MAX_LEVELS:
-            point = run_level(users, "concurrency")
-            tput = point["output_tokens_per_s"] or 0.0
-            if previous is not None and tput < previous * (1 + _MIN_GAIN):
-                break
-            previous = tput
-            users *= 2
+        _auto_concurrency(run_level, int(max_level or 256))
     else:
-        single = run_level(1, "concurrency")
-        base_rate = single["request_throughput_rps"] or 0.0
-        if base_rate <= 0:
-            raise InputError(
-                "sweep", "auto", "one user completed no request; check the server before sweeping"
-            )
-        good, bad = None, None
-        rate = base_rate
-        while len(points) < _MAX_LEVELS:
-            if max_level is not None and rate > max_level:
-                break
-            point = run_level(rate, "rate")
-            if _saturated(point, rate):
-                bad = rate
-                break
-            good = rate
-            rate *= 2
-        for _ in range(2):
-            if good is None or bad is None:
-                break
-            mid = (good + bad) / 2
-            point = run_level(mid, "rate")
-            if _saturated(point, mid):
-                bad = mid
-            else:
-                good = mid
-        for p in points:
-            p["saturated"] = p["kind"] == "rate" and _saturated(p, p["level"])
-    summary = {
-        "schema": "slotune.bench.sweep/1",
-        "kind": kind,
-        "levels": levels,
-        "points": points,
-        "max_sustained_rate_rps": _max_sustained(points) if kind == "rate" else None,
-        "valid": all(p["valid"] for p in points),
-    }
+        _auto_rate(run_level, max_level)
+    report = stamped(
+        SweepReport(
+            sweep_kind=kind,
+            levels="auto" if levels == "auto" else tuple(levels),
+            points=tuple(points),
+            max_sustained_rate_rps=_max_sustained(points) if kind == "rate" else None,
+            valid=all(p.valid for p in points),
+        )
+    )
     if base_dir is not None:
-        write_summary(base_dir, summary)
-    return SweepOutcome(kind, points, outcomes, summary)
+        save_result(report, base_dir / RESULT_FILE)
+    return SweepOutcome(report, outcomes)
 
 
-def _max_sustained(points: list[dict[str, Any]]) -> float | None:
-    ok = [p["level"] for p in points if p["kind"] == "rate" and not _saturated(p, p["level"])]
+def _auto_concurrency(run_level: Callable[[float, SweepKind], SweepPoint], cap: int) -> None:
+    """1, 2, 4, ... users until output throughput grows less than 5% from one level to the next."""
+    users, previous = 1, None
+    for _ in range(_MAX_LEVELS):
+        if users > cap:
+            break
+        point = run_level(users, "concurrency")
+        tput = point.summary.output_tokens_per_s if point.summary else 0.0
+        if previous is not None and tput < previous * (1 + _MIN_GAIN):
+            break
+        previous = tput
+        users *= 2
+
+
+def _auto_rate(run_level: Callable[[float, SweepKind], SweepPoint], max_level: float | None) -> None:
+    """One user gives the single-user rate X; then X, 2X, 4X, ... to saturation, then two bisection steps."""
+    single = run_level(1, "concurrency")
+    base_rate = single.summary.request_throughput_rps if single.summary else 0.0
+    if base_rate <= 0:
+        raise InputError("sweep", "auto", "one user completed no request; check the server before sweeping")
+    good, bad = None, None
+    rate = base_rate
+    for _ in range(_MAX_LEVELS - 1):
+        if max_level is not None and rate > max_level:
+            break
+        point = run_level(rate, "rate")
+        if point.saturated:
+            bad = rate
+            break
+        good = rate
+        rate *= 2
+    for _ in range(2):
+        if good is None or bad is None:
+            break
+        mid = (good + bad) / 2
+        if run_level(mid, "rate").saturated:
+            bad = mid
+        else:
+            good = mid
+
+
+def _max_sustained(points: list[SweepPoint]) -> float | None:
+    ok = [p.level for p in points if p.kind == "rate" and not p.saturated]
     return max(ok) if ok else None

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from slotune.models import LagStats
+from slotune.models.reports import GpuSample, GpuTelemetryReport
+
 
 @dataclass(slots=True)
 class CpuMeter:
@@ -83,18 +86,18 @@ class LoopLagMonitor:
             self._task = None
 
 
-def lag_stats(lags_s: list[float] | np.ndarray) -> dict[str, float] | None:
+def lag_stats(lags_s: list[float] | np.ndarray) -> LagStats | None:
     arr = np.asarray(lags_s, dtype=float)
     if arr.size == 0:
         return None
     p50, p99 = np.percentile(arr, [50, 99])
-    return {
-        "count": int(arr.size),
-        "mean_s": float(arr.mean()),
-        "p50_s": float(p50),
-        "p99_s": float(p99),
-        "max_s": float(arr.max()),
-    }
+    return LagStats(
+        count=int(arr.size),
+        mean_s=float(arr.mean()),
+        p50_s=float(p50),
+        p99_s=float(p99),
+        max_s=float(arr.max()),
+    )
 
 
 def is_this_host(host: str) -> bool:
@@ -168,24 +171,24 @@ class GpuTelemetry:
                 }
             )
 
-    def summary(self) -> dict[str, Any] | None:
+    def summary(self) -> GpuTelemetryReport | None:
         if not self.available or not self.samples:
             return None
-        out: dict[str, Any] = {"num_gpus": len(self._handles), "per_gpu": []}
+        per_gpu: list[GpuSample] = []
         for index in range(len(self._handles)):
             rows = [s for s in self.samples if s["gpu"] == index]
             if not rows:
                 continue
-            out["per_gpu"].append(
-                {
-                    "gpu": index,
-                    "name": self.names[index],
-                    "util_mean": float(np.mean([r["util"] for r in rows])),
-                    "memory_used_bytes_max": max(r["memory_used_bytes"] for r in rows),
-                    "power_w_mean": float(np.mean([r["power_w"] for r in rows])),
-                }
+            per_gpu.append(
+                GpuSample(
+                    gpu=index,
+                    name=self.names[index],
+                    util_mean=float(np.mean([r["util"] for r in rows])),
+                    memory_used_bytes_max=int(max(r["memory_used_bytes"] for r in rows)),
+                    power_w_mean=float(np.mean([r["power_w"] for r in rows])),
+                )
             )
-        return out
+        return GpuTelemetryReport(num_gpus=len(self._handles), per_gpu=tuple(per_gpu))
 
     def close(self) -> None:
         if self._nvml is not None:

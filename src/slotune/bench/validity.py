@@ -14,7 +14,8 @@ reason; the numbers are kept in the files but not presented as a result.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from slotune.models import Validity
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +26,6 @@ class ValidityThresholds:
     max_client_cpu: float = 0.90
     max_output_mismatch_fraction: float = 0.01
     max_error_fraction: float = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class ValidityReport:
-    valid: bool
-    reasons: tuple[str, ...]
-    warnings: tuple[str, ...]
-    checks: dict[str, Any]
 
 
 def check_run(
@@ -51,10 +44,10 @@ def check_run(
     extra_warnings: tuple[str, ...] = (),
     loop_lag_p99_s: float | None = None,
     host_cpu: float | None = None,
-) -> ValidityReport:
+) -> Validity:
     reasons: list[str] = []
     warnings: list[str] = list(extra_warnings)
-    checks: dict[str, Any] = {}
+    checks: dict[str, float] = {}
     t = thresholds
     if num_requests == 0:
         reasons.append("no measured request completed")
@@ -110,4 +103,4 @@ def check_run(
             reasons.append(
                 f"{num_errors} of {num_requests} requests failed ({fraction:.1%} > {t.max_error_fraction:.0%})"
             )
-    return ValidityReport(valid=not reasons, reasons=tuple(reasons), warnings=tuple(warnings), checks=checks)
+    return Validity(valid=not reasons, reasons=tuple(reasons), warnings=tuple(warnings), checks=checks)

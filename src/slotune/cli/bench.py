@@ -13,12 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from slotune.bench.load import ARRIVALS, LoadSpec
+from slotune.bench.results import RECORDS_FILE
 from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
-from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
+from slotune.bench.sweep import parse_levels, run_sweep
 from slotune.bench.validity import ValidityThresholds
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
 from slotune.models import RequestSpec, Workload
+from slotune.models.reports import BenchReport, SweepReport
+from slotune.results import RESULT_FILE, report_json
 
 EXIT_INVALID = 3
 
@@ -143,74 +146,75 @@ def _fmt_ms(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isinf(v)) else f"{v * 1e3:,.1f}"
 
 
-def _render_run(summary: dict[str, Any]) -> None:
-    out = summary.get("provenance", {})
-    if not summary["valid"]:
+def _render_latency(report: BenchReport) -> None:
+    m = report.result.summary
+    table = Table(
+        title=f"{report.load.description} on {report.result.provenance.server_url}", title_justify="left"
+    )
+    for col in ("metric (ms)", "mean", "p50", "p90", "p99", "max"):
+        table.add_column(col, justify="right" if col != "metric (ms)" else "left")
+    for dist, label in (
+        (m.ttft_s, "TTFT"),
+        (m.itl_s, "ITL (chunk gap)"),
+        (m.tpot_s, "TPOT (per request)"),
+        (m.e2e_s, "E2E"),
+    ):
+        table.add_row(label, *(_fmt_ms(dist.stat(s)) for s in ("mean", "p50", "p90", "p99", "max")))
+    console.print(table)
+    console.print(
+        f"requests {m.num_ok:,} ok / {m.num_failed:,} failed in {m.duration_s:.2f} s; "
+        f"{m.request_throughput_rps:.2f} req/s; {m.output_tokens_per_s:,.1f} output tok/s; "
+        f"{m.total_tokens_per_s:,.1f} total tok/s"
+    )
+    spans = []
+    for key, label in (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
+        ci = report.confidence_intervals.get(key, {}).get("p99")
+        if ci:
+            spans.append(f"{label} [{_fmt_ms(ci[0])}, {_fmt_ms(ci[1])}]")
+    if spans:
+        console.print("95% bootstrap interval of p99 (ms): " + ", ".join(spans))
+    if m.slo_attainment is not None:
+        console.print(
+            f"SLO {m.slo_name}: attainment {m.slo_attainment:.1%} (target {m.attainment_target or 0:.0%}), "
+            f"goodput {m.goodput_rps or 0:.2f} req/s, met: {m.slo_met}"
+        )
+    client = report.result.client
+    if client is not None and client.schedule_lag_s is not None:
+        cpu = max(client.cpu_utilization) if client.cpu_utilization else 0.0
+        console.print(f"schedule lag p99 {client.schedule_lag_s.p99_s * 1e3:.3f} ms; client CPU {cpu:.0%}")
+
+
+def _render_run(report: BenchReport) -> None:
+    validity = report.result.validity
+    if not report.valid:
         console.print("[bold red]INVALID RUN[/]: the numbers are not shown because they cannot be trusted.")
-        for reason in summary["invalid_reasons"]:
+        for reason in report.reasons:
             console.print(f"  - {reason}")
     else:
-        m = summary["metrics"]
-        table = Table(
-            title=f"{summary['load']['description']} on {out.get('server_url', '')}", title_justify="left"
-        )
-        for col in ("metric (ms)", "mean", "p50", "p90", "p99", "max"):
-            table.add_column(col, justify="right" if col != "metric (ms)" else "left")
-        for key, label in (
-            ("ttft_s", "TTFT"),
-            ("itl_s", "ITL (chunk gap)"),
-            ("tpot_s", "TPOT (per request)"),
-            ("e2e_s", "E2E"),
-        ):
-            d = m[key]
-            table.add_row(label, *(_fmt_ms(d.get(s)) for s in ("mean", "p50", "p90", "p99", "max")))
-        console.print(table)
-        console.print(
-            f"requests {m['num_ok']:,} ok / {m['num_failed']:,} failed in {m['duration_s']:.2f} s; "
-            f"{m['request_throughput_rps']:.2f} req/s; {m['output_tokens_per_s']:,.1f} output tok/s; "
-            f"{m['total_tokens_per_s']:,.1f} total tok/s"
-        )
-        cis = summary.get("confidence_intervals") or {}
-        spans = []
-        for key, label in (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("tpot_s", "TPOT"), ("e2e_s", "E2E")):
-            ci = (cis.get(key) or {}).get("p99")
-            if ci:
-                spans.append(f"{label} [{_fmt_ms(ci[0])}, {_fmt_ms(ci[1])}]")
-        if spans:
-            console.print("95% bootstrap interval of p99 (ms): " + ", ".join(spans))
-        if m.get("slo_attainment") is not None:
-            console.print(
-                f"SLO {m['slo_name']}: attainment {m['slo_attainment']:.1%} (target {m['attainment_target']:.0%}), "
-                f"goodput {m['goodput_rps']:.2f} req/s, met: {m['slo_met']}"
-            )
-        client = summary["client"]
-        lag = client.get("schedule_lag_s")
-        if lag:
-            console.print(
-                f"schedule lag p99 {lag['p99_s'] * 1e3:.3f} ms; client CPU {max(client['cpu_utilization']):.0%}"
-            )
-    server = summary.get("server_metrics") or {}
-    window = server.get("window") or {}
-    if window:
-        hit = window.get("prefix_cache_hit_rate")
-        queue = window.get("queue_time_s") or {}
+        _render_latency(report)
+    server = report.result.server
+    window = server.window if server is not None else None
+    engine = report.result.engine
+    if window is not None and engine is not None:
+        hit = engine.prefix_hit_rate
+        queue = window.histograms.get("queue_time_s")
         console.print(
             "server /metrics over the window: "
             f"prefix-cache hit rate {'-' if hit is None else f'{hit:.1%}'}, "
-            f"preemptions {window.get('num_preemptions')}, "
-            f"mean queue time {_fmt_ms(queue.get('mean'))} ms"
+            f"preemptions {engine.num_preemptions}, "
+            f"mean queue time {_fmt_ms(queue.mean if queue else None)} ms"
         )
-    errors = summary.get("errors") or {}
-    if errors.get("count"):
-        console.print(f"[yellow]{errors['count']} failed requests[/] by reason {errors['by_reason']}")
-        for example in errors.get("examples", [])[:3]:
+    errors = report.errors
+    if errors.count:
+        console.print(f"[yellow]{errors.count} failed requests[/] by reason {errors.by_reason}")
+        for example in errors.examples[:3]:
             console.print(f"  e.g. {example}")
-    for warning in summary.get("warnings", []):
+    for warning in validity.warnings if validity is not None else ():
         console.print(f"[yellow]warning:[/] {warning}")
 
 
-def _render_sweep(sweep: SweepOutcome) -> None:
-    table = Table(title=f"sweep over {sweep.kind}", title_justify="left")
+def _render_sweep(sweep: SweepReport) -> None:
+    table = Table(title=f"sweep over {sweep.sweep_kind}", title_justify="left")
     for col in (
         "level",
         "valid",
@@ -224,27 +228,27 @@ def _render_sweep(sweep: SweepOutcome) -> None:
     ):
         table.add_column(col, justify="right")
     for p in sweep.points:
-        valid = p["valid"]
-        cells = [f"{p['level']:.4g}", "yes" if valid else "[red]no[/]"]
-        if valid:
+        s = p.summary
+        cells = [f"{p.level:.4g}", "yes" if p.valid else "[red]no[/]"]
+        if p.valid and s is not None:
             cells += [
-                f"{p['request_throughput_rps']:.2f}",
-                f"{p['output_tokens_per_s']:,.1f}",
-                _fmt_ms(p["ttft_p50_s"]),
-                _fmt_ms(p["ttft_p99_s"]),
-                _fmt_ms(p["tpot_p50_s"]),
-                _fmt_ms(p["itl_p99_s"]),
-                str(p["num_failed"]),
+                f"{s.request_throughput_rps:.2f}",
+                f"{s.output_tokens_per_s:,.1f}",
+                _fmt_ms(s.ttft_s.p50),
+                _fmt_ms(s.ttft_s.p99),
+                _fmt_ms(s.tpot_s.p50),
+                _fmt_ms(s.itl_s.p99),
+                str(s.num_failed),
             ]
         else:
-            cells += ["-"] * 6 + [str(p["num_failed"])]
+            cells += ["-"] * 6 + [str(s.num_failed if s else "-")]
         table.add_row(*cells)
     console.print(table)
-    if sweep.summary.get("max_sustained_rate_rps"):
-        console.print(f"highest rate sustained: {sweep.summary['max_sustained_rate_rps']:.2f} req/s")
+    if sweep.max_sustained_rate_rps:
+        console.print(f"highest rate sustained: {sweep.max_sustained_rate_rps:.2f} req/s")
     for p in sweep.points:
-        for reason in p["invalid_reasons"]:
-            console.print(f"  level {p['level']:g}: {reason}")
+        for reason in p.invalid_reasons:
+            console.print(f"  level {p.level:g}: {reason}")
 
 
 def register(app: typer.Typer) -> None:
@@ -294,7 +298,7 @@ def register(app: typer.Typer) -> None:
         slo: str | None = typer.Option(
             None, "--slo", help="SLO preset or expression, for goodput and attainment."
         ),
-        out: Path | None = typer.Option(None, "--out", help="Folder for records.jsonl and summary.json."),
+        out: Path | None = typer.Option(None, "--out", help="Folder for result.json and records.jsonl."),
         api_key: str | None = typer.Option(
             None, "--api-key", help="API key (default: SLOTUNE_API_KEY or OPENAI_API_KEY); never written out."
         ),
@@ -401,18 +405,18 @@ def register(app: typer.Typer) -> None:
                 )
             result = run_sweep(settings, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
             if as_json:
-                emit_json(result.summary)
+                emit_json(result.report)
             else:
-                _render_sweep(result)
-            valid = bool(result.summary["valid"])
+                _render_sweep(result.report)
+            valid = result.report.valid
         else:
             outcome: BenchOutcome = run_bench(settings, workload, progress=progress)
             if as_json:
-                emit_json(outcome.summary)
+                emit_json(report_json(outcome.report))
             else:
-                _render_run(outcome.summary)
+                _render_run(outcome.report)
                 if out is not None:
-                    console.print(f"results: {out / 'records.jsonl'}, {out / 'summary.json'}")
+                    console.print(f"results: {out / RESULT_FILE} (records: {out / RECORDS_FILE})")
             valid = outcome.valid
         if strict and not valid:
             raise typer.Exit(EXIT_INVALID)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,10 +13,10 @@ from rich.table import Table
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.plan import parse_token_count
 from slotune.errors import InputError
-from slotune.metrics import Distribution
-from slotune.models import Workload
+from slotune.models import Distribution, Workload
+from slotune.models.reports import SimulationReport
+from slotune.results import report_json, save_result
 from slotune.simulate.api import (
-    SimulationReport,
     build_engine_config,
     load_engine_config_file,
     parse_speculative_config,
@@ -89,11 +88,12 @@ def _dist_row(table: Table, name: str, d: Distribution) -> None:
     table.add_row(name, *(_ms(v) for v in (d.mean, d.p50, d.p90, d.p95, d.p99, d.max)))
 
 
-def render(report: SimulationReport, wall_s: float) -> None:
-    s = report.summary
+def render(report: SimulationReport) -> None:
     result = report.result
+    s = result.summary
     cfg = result.engine_config
-    e = report.engine
+    e, sim = result.engine, result.simulator
+    wall_s = report.wall_s or 0.0
     head = Table(
         title=f"Simulated {result.provenance.model} on {result.provenance.gpu} ({result.provenance.workload_name})",
         show_header=False,
@@ -138,18 +138,20 @@ def render(report: SimulationReport, wall_s: float) -> None:
                 f"  {t.metric} {t.stat}",
                 f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
             )
-    hit_rate = e.get("prefix_hit_rate")
-    head.add_row(
-        "KV cache",
-        f"usage mean {float(e.get('kv_usage_mean') or 0):.1%}, max {float(e.get('kv_usage_max') or 0):.1%} of "
-        f"{int(e.get('kv_capacity_tokens') or 0):,} tokens; prefix hit rate "
-        f"{'-' if hit_rate is None else f'{float(hit_rate):.1%}'}",
-    )
-    head.add_row(
-        "engine",
-        f"{int(e.get('num_steps') or 0):,} steps, {int(e.get('num_preemptions') or 0):,} preemptions, "
-        f"mean in flight {float(e.get('in_flight_mean') or 0):,.1f}",
-    )
+    if e is not None:
+        hit_rate = e.prefix_hit_rate
+        head.add_row(
+            "KV cache",
+            f"usage mean {e.kv_usage_mean or 0:.1%}, max {e.kv_usage_max or 0:.1%} of "
+            f"{e.kv_capacity_tokens or 0:,} tokens; prefix hit rate "
+            f"{'-' if hit_rate is None else f'{hit_rate:.1%}'}",
+        )
+    if sim is not None:
+        head.add_row(
+            "engine",
+            f"{sim.num_steps:,} steps, {(e.num_preemptions if e else 0) or 0:,} preemptions, "
+            f"mean in flight {sim.in_flight_mean:,.1f}",
+        )
     head.add_row(
         "wall time", f"{wall_s:,.2f} s ({s.duration_s / wall_s:,.0f}x real time)" if wall_s > 0 else "-"
     )
@@ -233,6 +235,9 @@ def register(app: typer.Typer) -> None:
             None, "--profile", help="Hardware profile: built-in name or YAML path."
         ),
         trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Save the result here (JSON + records), for report, audit and deploy."
+        ),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
@@ -264,7 +269,6 @@ def register(app: typer.Typer) -> None:
         wl = _load_workload(
             workload, preset, rate=rate, duration=duration, num_requests=num_requests, seed=seed
         )
-        start = time.perf_counter()
         with _progress(len(wl.requests), quiet=json_out) as progress:
             task = progress.add_task("sim", total=len(wl.requests)) if progress is not None else None
 
@@ -283,8 +287,10 @@ def register(app: typer.Typer) -> None:
                 trace_path=trace,
                 on_progress=on_progress,
             )
-        wall_s = time.perf_counter() - start
+        saved = save_result(report, out) if out is not None else None
         if json_out:
-            emit_json(report.to_json_dict())
+            emit_json(report_json(report))
         else:
-            render(report, wall_s)
+            render(report)
+            if saved is not None:
+                console.print(f"result: {saved}")

@@ -1,4 +1,5 @@
-"""Summary statistics of one latency metric. Percentiles are numpy's linear interpolation."""
+"""Summary statistics of measured values (the `Distribution` model) and single statistics with failures as +inf.
+Percentiles are numpy's linear interpolation."""
 
 from __future__ import annotations
 
@@ -6,22 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from slotune.models.base import Frozen
+from slotune.models.distribution import Distribution
 
-
-class Distribution(Frozen):
-    count: int
-    mean: float | None = None
-    min: float | None = None
-    p50: float | None = None
-    p90: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-    max: float | None = None
-
-    def stat(self, name: str) -> float | None:
-        """Look up "mean" or "pNN" (computing nothing new: only the stored percentiles)."""
-        return getattr(self, name.replace(".", "_"), None)
+__all__ = ["Distribution", "distribution", "statistic"]
 
 
 def distribution(values: Sequence[float] | np.ndarray) -> Distribution:

@@ -3,59 +3,68 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
-from pydantic import Field
 
-from slotune.metrics.distribution import Distribution, distribution, statistic
-from slotune.models.base import Frozen
-from slotune.models.records import RequestRecord
-from slotune.models.slo import SLO
+from slotune.cost import usd_per_mtok
+from slotune.metrics.distribution import distribution, statistic
+from slotune.models import SLO, RequestRecord, RunSummary, TargetResult
 from slotune.slo.evaluate import request_meets_slo
 
 _INF = float("inf")
 
-
-class TargetResult(Frozen):
-    metric: str
-    stat: str
-    threshold: float
-    observed: float | None
-    passed: bool
+# (metric, stat) -> the statistic over the run with failed requests as +inf (None: no value).
+StatisticOf = Callable[[str, str], float | None]
 
 
-class RunSummary(Frozen):
-    num_requests: int
-    num_ok: int
-    num_failed: int
-    failures_by_reason: dict[str, int] = Field(default_factory=dict)
-    duration_s: float
-    request_throughput_rps: float
-    output_tokens_per_s: float
-    total_tokens_per_s: float
-    prompt_tokens: int
-    cached_prompt_tokens: int
-    output_tokens: int
-    num_preemptions: int
-    ttft_s: Distribution
-    itl_s: Distribution
-    tpot_s: Distribution
-    e2e_s: Distribution
-    slo_name: str | None = None
-    slo_attainment: float | None = None
-    attainment_target: float | None = None
-    goodput_rps: float | None = None
-    goodput_output_tokens_per_s: float | None = None
-    targets: tuple[TargetResult, ...] = ()
-    usd_per_mtok: float | None = None
-    slo_met: bool | None = None
-
-
-def _usd_per_mtok(output_tokens_per_s: float, usd_per_hour: float | None) -> float | None:
+def deployment_usd_per_mtok(output_tokens_per_s: float, usd_per_hour: float | None) -> float | None:
+    """$/Mtok of a run given the whole deployment's hourly price (None: no price, or nothing produced)."""
     if usd_per_hour is None or output_tokens_per_s <= 0:
         return None
-    return usd_per_hour / (output_tokens_per_s * 3600.0) * 1e6
+    return usd_per_mtok(usd_per_hour, 1, output_tokens_per_s)
+
+
+def with_slo(
+    summary: RunSummary, slo: SLO | None, *, statistic_of: StatisticOf, num_meeting: int, meeting_tokens: int
+) -> RunSummary:
+    """Add the SLO verdict to a summary: each target's observed statistic, attainment and goodput.
+
+    `num_meeting` / `meeting_tokens` count the requests (and their output tokens) that met every per-request
+    latency threshold; the run meets the SLO when their share reaches the target and every target passes."""
+    if slo is None:
+        return summary
+    results = []
+    for t in slo.targets:
+        observed: float | None
+        if t.is_latency:
+            observed = statistic_of(t.metric, t.stat)
+            passed = observed is not None and observed <= t.threshold
+        elif t.metric == "throughput":
+            observed = summary.output_tokens_per_s
+            passed = observed >= t.threshold
+        else:
+            observed = summary.usd_per_mtok
+            passed = observed is not None and observed <= t.threshold
+        results.append(
+            TargetResult(
+                metric=t.metric, stat=t.stat, threshold=t.threshold, observed=observed, passed=passed
+            )
+        )
+    n = summary.num_requests
+    attainment = num_meeting / n if n else 0.0
+    duration = summary.duration_s
+    return summary.model_copy(
+        update={
+            "slo_name": slo.name,
+            "slo_attainment": attainment,
+            "attainment_target": slo.attainment_target,
+            "goodput_rps": num_meeting / duration if duration > 0 else 0.0,
+            "goodput_output_tokens_per_s": meeting_tokens / duration if duration > 0 else 0.0,
+            "targets": tuple(results),
+            "slo_met": n > 0 and attainment >= slo.attainment_target and all(r.passed for r in results),
+        }
+    )
 
 
 def summarize(
@@ -69,10 +78,11 @@ def summarize(
 
     Failed requests (errors, timeouts, rejections, aborts) are kept: they count in `num_requests`, never
     meet the SLO, and enter each target's percentile as +inf, so failures can only make a run look worse.
-    `usd_per_hour` is the price of the whole deployment (all GPUs), for the cost figure.
+    `usd_per_hour` is the price of the whole deployment (all GPUs), for the cost figure. A run in which
+    nothing finished has duration 0 and rates of 0.
     """
-    if duration_s <= 0:
-        raise ValueError(f"duration_s must be positive, got {duration_s}")
+    if duration_s < 0:
+        raise ValueError(f"duration_s must not be negative, got {duration_s}")
     ttft: list[float] = []
     tpot: list[float] = []
     e2e: list[float] = []
@@ -111,16 +121,20 @@ def summarize(
         if len(r.chunk_times_s) > 1:
             itl_parts.append(np.diff(np.asarray(r.chunk_times_s, dtype=float)))
     itl = np.concatenate(itl_parts) if itl_parts else np.empty(0)
-    out_tps = output / duration_s
+
+    def per_s(count: float) -> float:
+        return count / duration_s if duration_s > 0 else 0.0
+
+    out_tps = per_s(output)
     summary = RunSummary(
         num_requests=n,
         num_ok=n_ok,
         num_failed=n - n_ok,
         failures_by_reason=dict(sorted(failures.items())),
         duration_s=duration_s,
-        request_throughput_rps=n_ok / duration_s,
+        request_throughput_rps=per_s(n_ok),
         output_tokens_per_s=out_tps,
-        total_tokens_per_s=(prompt + output) / duration_s,
+        total_tokens_per_s=per_s(prompt + output),
         prompt_tokens=prompt,
         cached_prompt_tokens=cached,
         output_tokens=output,
@@ -129,35 +143,13 @@ def summarize(
         itl_s=distribution(itl),
         tpot_s=distribution(tpot),
         e2e_s=distribution(e2e),
-        usd_per_mtok=_usd_per_mtok(out_tps, usd_per_hour),
+        usd_per_mtok=deployment_usd_per_mtok(out_tps, usd_per_hour),
     )
-    if slo is None:
-        return summary
     by_metric = {"ttft": slo_ttft, "e2e": slo_e2e, "tpot": slo_tpot, "itl": itl}
-    results = []
-    for t in slo.targets:
-        if t.is_latency:
-            observed = statistic(by_metric[t.metric], t.stat)
-            passed = observed is not None and observed <= t.threshold
-        elif t.metric == "throughput":
-            observed, passed = out_tps, out_tps >= t.threshold
-        else:
-            observed = summary.usd_per_mtok
-            passed = observed is not None and observed <= t.threshold
-        results.append(
-            TargetResult(
-                metric=t.metric, stat=t.stat, threshold=t.threshold, observed=observed, passed=passed
-            )
-        )
-    attainment = meets / n if n else 0.0
-    return summary.model_copy(
-        update={
-            "slo_name": slo.name,
-            "slo_attainment": attainment,
-            "attainment_target": slo.attainment_target,
-            "goodput_rps": meets / duration_s,
-            "goodput_output_tokens_per_s": meets_tokens / duration_s,
-            "targets": tuple(results),
-            "slo_met": n > 0 and attainment >= slo.attainment_target and all(r.passed for r in results),
-        }
+    return with_slo(
+        summary,
+        slo,
+        statistic_of=lambda metric, stat: statistic(by_metric[metric], stat),
+        num_meeting=meets,
+        meeting_tokens=meets_tokens,
     )

@@ -1,20 +1,39 @@
 """Data passed between slotune's packages: pydantic v2, frozen, extra="forbid"."""
 
 from slotune.models.capacity_plan import CapacityPlan, Derivation
+from slotune.models.distribution import Distribution
 from slotune.models.engine_config import EngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
+from slotune.models.run_parts import (
+    ClientReport,
+    EngineCounters,
+    GaugeStats,
+    HistogramWindow,
+    LagStats,
+    ServerMetricsReport,
+    ServerWindow,
+    SimulatorStats,
+    Validity,
+)
+from slotune.models.run_summary import RunSummary, TargetResult
 from slotune.models.slo import SLO, SLOTarget
 from slotune.models.workload import RequestSpec, SamplingParams, Workload
 
 __all__ = [
     "SLO",
     "CapacityPlan",
+    "ClientReport",
     "Derivation",
+    "Distribution",
     "EngineConfig",
+    "EngineCounters",
     "FinishReason",
+    "GaugeStats",
     "GpuSpec",
+    "HistogramWindow",
+    "LagStats",
     "MLASpec",
     "MoESpec",
     "ModelSpec",
@@ -23,9 +42,15 @@ __all__ = [
     "RequestRecord",
     "RequestSpec",
     "RunResult",
+    "RunSummary",
     "SLOTarget",
     "SamplingParams",
+    "ServerMetricsReport",
+    "ServerWindow",
+    "SimulatorStats",
     "SpeculativeConfig",
     "StepSample",
+    "TargetResult",
+    "Validity",
     "Workload",
 ]

@@ -13,6 +13,15 @@ from pydantic import Field
 
 from slotune.models.base import Frozen
 from slotune.models.engine_config import EngineConfig
+from slotune.models.run_parts import (
+    ClientReport,
+    EngineCounters,
+    ServerMetricsReport,
+    SimulatorStats,
+    Validity,
+)
+from slotune.models.run_summary import RunSummary
+from slotune.models.slo import SLO
 
 FinishReason = Literal["length", "stop", "abort", "error", "timeout", "rejected"]
 
@@ -93,12 +102,21 @@ class Provenance(Frozen):
 
 
 class RunResult(Frozen):
+    """What one run produced, the same model for every backend: per-request records, the summary computed from
+    them, what the engine did, and the parts only one backend can say."""
+
     provenance: Provenance
     engine_config: EngineConfig | None = None
+    slo: SLO | None = None
     records: tuple[RequestRecord, ...] = ()
     timeline: tuple[StepSample, ...] = ()
     duration_s: float = 0.0
     # For streamed runs (e.g. a million simulated requests) the records may be dropped and only the
     # summary kept; `num_requests` always counts every request.
     num_requests: int = 0
-    summary: dict[str, float | int | str | None] = Field(default_factory=dict)
+    summary: RunSummary
+    engine: EngineCounters | None = None
+    simulator: SimulatorStats | None = None
+    server: ServerMetricsReport | None = None
+    client: ClientReport | None = None
+    validity: Validity | None = None

@@ -3,12 +3,11 @@
 from slotune.simulate.cost_model import CostModel, ModelCostFacts, default_capture_sizes
 from slotune.simulate.deployment import Deployment, build_deployment
 from slotune.simulate.profile import HardwareProfile, load_profile, write_profile
-from slotune.simulate.simulator import EngineStats, Simulator
+from slotune.simulate.simulator import Simulator
 
 __all__ = [
     "CostModel",
     "Deployment",
-    "EngineStats",
     "HardwareProfile",
     "ModelCostFacts",
     "Simulator",

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from slotune.errors import InputError
-from slotune.metrics import RunSummary
-from slotune.models import SLO, EngineConfig, RunResult, SpeculativeConfig, Workload
-from slotune.models.base import Frozen
+from slotune.models import SLO, EngineConfig, SpeculativeConfig, Workload
+from slotune.models.reports import SimulationReport
+from slotune.results import stamped
 from slotune.simulate.simulator import Simulator
 from slotune.simulate.trace import write_chrome_trace
 
@@ -31,27 +32,6 @@ _IGNORED_SPEC_KEYS = frozenset(
         "revision",
     }
 )
-
-
-class SimulationReport(Frozen):
-    result: RunResult
-    summary: RunSummary
-    engine: dict[str, float | int | None] = Field(default_factory=dict)
-    trace_path: str | None = None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """What `--json` prints: everything but per-request records and the timeline."""
-        return {
-            "provenance": self.result.provenance.model_dump(mode="json"),
-            "engine_config": None
-            if self.result.engine_config is None
-            else self.result.engine_config.model_dump(mode="json"),
-            "num_requests": self.result.num_requests,
-            "duration_s": self.result.duration_s,
-            "summary": self.summary.model_dump(mode="json"),
-            "engine": self.engine,
-            "trace_path": self.trace_path,
-        }
 
 
 def parse_speculative_config(text: str) -> SpeculativeConfig:
@@ -167,13 +147,13 @@ def simulate(
     from slotune.catalog import get_gpu, get_model
 
     sim = Simulator(get_model(model), get_gpu(gpu), profile=profile, seed=seed)
+    started = time.perf_counter()
     result = sim.run(workload, engine_config, slo=slo, on_progress=on_progress)
-    assert sim.last_summary is not None and sim.last_engine_stats is not None
+    wall_s = time.perf_counter() - started
     if trace_path is not None:
         write_chrome_trace(result, trace_path)
-    return SimulationReport(
-        result=result,
-        summary=sim.last_summary,
-        engine={k: v for k, v in sim.last_engine_stats.as_dict().items() if k != "num_fast_steps"},
-        trace_path=None if trace_path is None else str(trace_path),
+    return stamped(
+        SimulationReport(
+            result=result, trace_path=None if trace_path is None else str(trace_path), wall_s=wall_s
+        )
     )

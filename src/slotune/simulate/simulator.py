@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from slotune import __version__
-from slotune.metrics import RunSummary, summarize
-from slotune.models import SLO, EngineConfig, GpuSpec, ModelSpec, Provenance, RequestSpec, RunResult, Workload
+from slotune.metrics import summarize
+from slotune.models import (
+    SLO,
+    EngineConfig,
+    EngineCounters,
+    GpuSpec,
+    ModelSpec,
+    Provenance,
+    RequestSpec,
+    RunResult,
+    RunSummary,
+    SimulatorStats,
+    Workload,
+)
 from slotune.simulate.block_manager import BlockManager
 from slotune.simulate.cost_model import CostModel, ModelCostFacts
 from slotune.simulate.deployment import Deployment, build_deployment
@@ -20,45 +31,6 @@ from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
 
 ENGINE_SEMANTICS = "vllm-v1 (scheduler.py, kv_cache_manager.py, block_pool.py; see docs/simulator.md)"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineStats:
-    """What the engine did, beyond per-request records."""
-
-    num_steps: int
-    num_fast_steps: int
-    num_gpu_blocks: int
-    block_size: int
-    busy_s: float
-    kv_usage_mean: float  # duration-weighted over busy time
-    kv_usage_max: float
-    prefix_query_tokens: int
-    prefix_hit_tokens: int
-    num_preemptions: int
-    num_evicted_blocks: int
-    in_flight_mean: float  # time-average of running + waiting requests over the run
-
-    @property
-    def prefix_hit_rate(self) -> float | None:
-        return self.prefix_hit_tokens / self.prefix_query_tokens if self.prefix_query_tokens else None
-
-    def as_dict(self) -> dict[str, float | int | None]:
-        return {
-            "num_steps": self.num_steps,
-            "num_fast_steps": self.num_fast_steps,
-            "num_gpu_blocks": self.num_gpu_blocks,
-            "kv_capacity_tokens": (self.num_gpu_blocks - 1) * self.block_size,
-            "busy_s": self.busy_s,
-            "kv_usage_mean": self.kv_usage_mean,
-            "kv_usage_max": self.kv_usage_max,
-            "prefix_query_tokens": self.prefix_query_tokens,
-            "prefix_hit_tokens": self.prefix_hit_tokens,
-            "prefix_hit_rate": self.prefix_hit_rate,
-            "num_preemptions": self.num_preemptions,
-            "num_evicted_blocks": self.num_evicted_blocks,
-            "in_flight_mean": self.in_flight_mean,
-        }
 
 
 class Simulator:
@@ -91,8 +63,6 @@ class Simulator:
         self.max_timeline_samples = max_timeline_samples
         self._facts = facts
         self._num_gpu_blocks = num_gpu_blocks
-        self.last_engine_stats: EngineStats | None = None
-        self.last_summary: RunSummary | None = None
 
     def deployment(self, engine_config: EngineConfig) -> Deployment:
         return build_deployment(
@@ -152,26 +122,50 @@ class Simulator:
             on_progress=on_progress,
         )
 
-    def _engine_stats(self, engine: Engine, deployment: Deployment) -> EngineStats:
+    @staticmethod
+    def _engine_parts(
+        engine: Engine, deployment: Deployment, summary: RunSummary
+    ) -> tuple[EngineCounters, SimulatorStats]:
+        """What the engine did. Token counters as vLLM's: prompt tokens of the requests that finished (cached
+        ones included) and the tokens they generated."""
+        prompt_tokens, generation_tokens = summary.prompt_tokens, summary.output_tokens
         totals = engine.sampler.totals
         busy = totals["busy_s"]
-        usable = deployment.num_gpu_blocks - 1
+        usable = deployment.num_gpu_blocks - 1  # block 0 is vLLM's null block
         first = engine.first_arrival_s or 0.0
         span = engine.now_s - first
-        return EngineStats(
-            num_steps=engine.log.num_steps,
-            num_fast_steps=engine.num_fast_steps,
+        queries, hits = int(totals["prefix_queries"]), int(totals["prefix_hits"])
+        block_size = deployment.config.block_size
+
+        def per_span(key: str) -> float:
+            return totals[key] / span if span > 0 else 0.0
+
+        counters = EngineCounters(
+            source="simulator",
             num_gpu_blocks=deployment.num_gpu_blocks,
-            block_size=deployment.config.block_size,
-            busy_s=busy,
+            block_size=block_size,
+            kv_capacity_tokens=deployment.num_gpu_blocks * block_size,
             kv_usage_mean=totals["kv_used_block_s"] / busy / usable if busy > 0 else 0.0,
             kv_usage_max=totals["kv_used_max"] / usable,
-            prefix_query_tokens=int(totals["prefix_queries"]),
-            prefix_hit_tokens=int(totals["prefix_hits"]),
+            prefix_query_tokens=queries,
+            prefix_hit_tokens=hits,
+            prefix_hit_rate=hits / queries if queries else None,
             num_preemptions=int(totals["preemptions"]),
-            num_evicted_blocks=engine.block_manager.num_evicted_blocks,
-            in_flight_mean=totals["in_flight_s"] / span if span > 0 else 0.0,
+            prompt_tokens=prompt_tokens,
+            generation_tokens=generation_tokens,
+            num_running_mean=per_span("running_s"),
+            num_running_max=totals["running_max"],
+            num_waiting_mean=per_span("waiting_s"),
+            num_waiting_max=totals["waiting_max"],
         )
+        stats = SimulatorStats(
+            num_steps=engine.log.num_steps,
+            num_fast_steps=engine.num_fast_steps,
+            busy_s=busy,
+            num_evicted_blocks=engine.block_manager.num_evicted_blocks,
+            in_flight_mean=per_span("in_flight_s"),
+        )
+        return counters, stats
 
     def _provenance(self, workload_name: str, workload_digest: str, *, streamed: bool) -> Provenance:
         return Provenance(
@@ -190,20 +184,6 @@ class Simulator:
             },
         )
 
-    @staticmethod
-    def _flat_summary(summary: RunSummary, stats: EngineStats) -> dict[str, float | int | str | None]:
-        flat: dict[str, float | int | str | None] = {}
-        for key, value in summary.model_dump(mode="json").items():
-            if isinstance(value, dict) and key.endswith("_s"):
-                for stat, v in value.items():
-                    flat[f"{key}.{stat}"] = v
-            elif isinstance(value, int | float | str) or value is None:
-                flat[key] = value
-        for key, value in stats.as_dict().items():
-            if key != "num_fast_steps":  # how the result was computed, not what it is
-                flat[f"engine.{key}"] = value
-        return flat
-
     def run(
         self,
         workload: Workload,
@@ -221,19 +201,21 @@ class Simulator:
         engine = self._engine(deployment, specs, workload.hash_block_size, collector, on_progress)
         engine.run()
         engine.finalize_timeline()
-        stats = self._engine_stats(engine, deployment)
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
         duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
         summary = summarize(records, duration_s=duration, slo=slo)
-        self.last_engine_stats, self.last_summary = stats, summary
+        counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
             provenance=self._provenance(workload.name, workload.digest, streamed=False),
             engine_config=deployment.config,
+            slo=slo,
             records=records,
             timeline=engine.sampler.samples(deployment.num_gpu_blocks - 1),
             duration_s=duration,
             num_requests=len(records),
-            summary=self._flat_summary(summary, stats),
+            summary=summary,
+            engine=counters,
+            simulator=stats,
         )
 
     def run_streaming(
@@ -253,18 +235,18 @@ class Simulator:
         engine = self._engine(deployment, requests, hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
-        stats = self._engine_stats(engine, deployment)
         duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
         summary = stats_sink.run_summary(duration)
-        self.last_engine_stats, self.last_summary = stats, summary
-        flat = self._flat_summary(summary, stats)
-        flat["quantile_relative_error"] = stats_sink.ttft.relative_accuracy
+        counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
             provenance=self._provenance(workload_name, "", streamed=True),
             engine_config=deployment.config,
+            slo=slo,
             records=(),
             timeline=engine.sampler.samples(deployment.num_gpu_blocks - 1),
             duration_s=duration,
             num_requests=stats_sink.num_requests,
-            summary=flat,
+            summary=summary,
+            engine=counters,
+            simulator=stats,
         )

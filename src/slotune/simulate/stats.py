@@ -14,8 +14,8 @@ from collections import Counter
 
 import numpy as np
 
-from slotune.metrics import Distribution, RunSummary, TargetResult
-from slotune.models import SLO, RequestRecord
+from slotune.metrics.summary import deployment_usd_per_mtok, with_slo
+from slotune.models import SLO, Distribution, RequestRecord, RunSummary
 from slotune.simulate.request_state import SimRequest
 from slotune.slo import request_meets_slo
 
@@ -196,9 +196,6 @@ class StreamingStats:
     def run_summary(self, duration_s: float, usd_per_hour: float | None = None) -> RunSummary:
         self.flush()
         out_tps = self.output_tokens / duration_s
-        usd = None
-        if usd_per_hour is not None and out_tps > 0:
-            usd = usd_per_hour / (out_tps * 3600.0) * 1e6
         summary = RunSummary(
             num_requests=self.num_requests,
             num_ok=self.num_ok,
@@ -216,38 +213,14 @@ class StreamingStats:
             itl_s=self.itl.distribution(),
             tpot_s=self.tpot.distribution(),
             e2e_s=self.e2e.distribution(),
-            usd_per_mtok=usd,
+            usd_per_mtok=deployment_usd_per_mtok(out_tps, usd_per_hour),
+            quantile_relative_error=self.ttft.relative_accuracy,
         )
-        slo = self.slo
-        if slo is None:
-            return summary
         by_metric = {"ttft": self.ttft, "e2e": self.e2e, "tpot": self.tpot, "itl": self.itl}
-        results = []
-        for t in slo.targets:
-            observed: float | None
-            if t.is_latency:
-                observed = by_metric[t.metric].statistic(t.stat)
-                passed = observed is not None and observed <= t.threshold
-            elif t.metric == "throughput":
-                observed, passed = out_tps, out_tps >= t.threshold
-            else:
-                observed = usd
-                passed = observed is not None and observed <= t.threshold
-            results.append(
-                TargetResult(
-                    metric=t.metric, stat=t.stat, threshold=t.threshold, observed=observed, passed=passed
-                )
-            )
-        n = self.num_requests
-        attainment = self.meets / n if n else 0.0
-        return summary.model_copy(
-            update={
-                "slo_name": slo.name,
-                "slo_attainment": attainment,
-                "attainment_target": slo.attainment_target,
-                "goodput_rps": self.meets / duration_s,
-                "goodput_output_tokens_per_s": self.meets_tokens / duration_s,
-                "targets": tuple(results),
-                "slo_met": n > 0 and attainment >= slo.attainment_target and all(r.passed for r in results),
-            }
+        return with_slo(
+            summary,
+            self.slo,
+            statistic_of=lambda metric, stat: by_metric[metric].statistic(stat),
+            num_meeting=self.meets,
+            meeting_tokens=self.meets_tokens,
         )

@@ -151,7 +151,14 @@ def column_totals(start: np.ndarray, end: np.ndarray, ints: np.ndarray) -> dict[
         "prefix_hits": float(ints[6].sum()),
         "prefix_queries": float(ints[7].sum()),
         "in_flight_s": float(((ints[0] + ints[1]) * dur).sum()),
+        "running_s": float((ints[0] * dur).sum()),
+        "waiting_s": float((ints[1] * dur).sum()),
+        "running_max": float(ints[0].max()) if ints.shape[1] else 0.0,
+        "waiting_max": float(ints[1].max()) if ints.shape[1] else 0.0,
     }
+
+
+_MAX_KEYS = frozenset({"kv_used_max", "running_max", "waiting_max"})
 
 
 class Downsampler:
@@ -174,14 +181,16 @@ class Downsampler:
             "prefix_hits": 0.0,
             "prefix_queries": 0.0,
             "in_flight_s": 0.0,
+            "running_s": 0.0,
+            "waiting_s": 0.0,
+            "running_max": 0.0,
+            "waiting_max": 0.0,
         }
 
     def add(self, start: np.ndarray, end: np.ndarray, ints: np.ndarray) -> None:
         part = column_totals(start, end, ints)
         for key, value in part.items():
-            self.totals[key] = (
-                max(self.totals[key], value) if key == "kv_used_max" else self.totals[key] + value
-            )
+            self.totals[key] = max(self.totals[key], value) if key in _MAX_KEYS else self.totals[key] + value
         dur = end - start
         rows = np.vstack(
             [

@@ -1,0 +1,152 @@
+"""Every saved result round-trips through `load_result`; files from another schema are clear errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from slotune.errors import InputError
+from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport
+from slotune.results import REPORT_TYPES, load_result, save_result
+
+sys.path.insert(0, str(Path(__file__).parent / "bench"))  # the loopback server for the bench samples
+
+TOKENIZER = str(Path(__file__).parent / "data" / "tokenizers" / "qwen3" / "tokenizer.json")
+AZURE = "tests/data/simulate/azure_conv_500.csv"
+
+
+def _simulation(tmp_path: Path) -> SavedResult:
+    from slotune.cli.main import main
+
+    out = tmp_path / "sim.json"
+    with pytest.raises(SystemExit) as done:
+        main(["simulate", "--model", "llama-3.1-8b", "--gpu", "h100", "--workload", AZURE, "--num-requests", "40",
+              "--slo", "interactive-chat", "--out", str(out), "--json"])  # fmt: skip
+    assert done.value.code in (0, None)
+    return load_result(out, SimulationReport)
+
+
+def _bench_settings(tmp_path: Path, url: str, model: str):  # type: ignore[no-untyped-def]
+    from slotune.bench import BenchSettings
+    from slotune.bench.load import LoadSpec
+
+    return BenchSettings(
+        url=url,
+        model=model,
+        load=LoadSpec(kind="rate", rate_rps=50.0, arrival="constant"),
+        num_requests=6,
+        tokenizer=TOKENIZER,
+        out_dir=tmp_path / "bench",
+        thresholds=__import__("slotune.bench", fromlist=["ValidityThresholds"]).ValidityThresholds(
+            max_schedule_lag_p99_s=1.0, max_loop_lag_p99_s=1.0
+        ),
+    )
+
+
+def _bench(tmp_path: Path) -> SavedResult:
+    from fake_server import FakeOpenAIServer
+
+    from slotune.bench import run_bench
+    from slotune.workload import synthesize
+
+    with FakeOpenAIServer() as server:
+        run_bench(
+            _bench_settings(tmp_path, server.url, server.model), synthesize(preset="chatbot", num_requests=6)
+        )
+    return load_result(tmp_path / "bench", BenchReport)
+
+
+def _sweep(tmp_path: Path) -> SavedResult:
+    from fake_server import FakeOpenAIServer
+
+    from slotune.bench.sweep import run_sweep
+    from slotune.workload import synthesize
+
+    with FakeOpenAIServer() as server:
+        settings = _bench_settings(tmp_path, server.url, server.model)
+        run_sweep(settings, synthesize(preset="chatbot", num_requests=6), [20.0, 40.0], kind="rate")
+    return load_result(tmp_path / "bench", SweepReport)
+
+
+SAMPLES: dict[str, Callable[[Path], SavedResult]] = {
+    "simulate": _simulation,
+    "bench": _bench,
+    "sweep": _sweep,
+}
+
+
+def test_every_report_kind_has_a_round_trip_sample() -> None:
+    assert set(REPORT_TYPES) == set(SAMPLES)
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_round_trip(kind: str, tmp_path: Path) -> None:
+    report = SAMPLES[kind](tmp_path)
+    assert report.kind == kind and report.slotune_version and report.created_utc
+    again = load_result(save_result(report, tmp_path / "again" / "copy.json"))
+    # Saved elsewhere, its records are written beside the copy under the copy's name.
+    assert again.records_file in (None, "copy.records.jsonl")
+    assert again.model_copy(update={"records_file": report.records_file}) == report
+    result = getattr(report, "result", None)
+    if result is not None:  # records come back from the JSON lines beside the report
+        assert result.records and again.result.records == result.records  # type: ignore[attr-defined]
+        assert report.records_file is not None
+    without = {"records_file": True, "result": {"records"}}
+    assert load_result(tmp_path / "again" / "copy.json", with_records=False).model_dump(
+        exclude=without
+    ) == report.model_dump(exclude=without)
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_old_bench_summary_is_a_clear_error(tmp_path: Path) -> None:
+    old = _write(tmp_path / "summary.json", {"schema": "slotune.bench.summary/1", "valid": True})
+    with pytest.raises(InputError, match=r"old result format \(slotune.bench.summary/1\).*re-run") as err:
+        load_result(old)
+    assert err.value.exit_code == 2
+
+
+def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.json", {"kind": "simulate", "schema_version": 1, "slotune_version": "0.0.1"})
+    with pytest.raises(InputError, match=r"written by slotune 0.0.1; this slotune reads schema 2") as err:
+        load_result(path)
+    assert "re-run `slotune simulate`" in str(err.value)
+
+
+def test_unknown_kind_wrong_kind_and_garbage(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep"):
+        load_result(_write(tmp_path / "a.json", {"kind": "tarot", "schema_version": 1}))
+    with pytest.raises(InputError, match="not a slotune result"):
+        load_result(_write(tmp_path / "b.json", {"hello": 1}))
+    (tmp_path / "c.json").write_text("{not json")
+    with pytest.raises(InputError, match="JSON result file"):
+        load_result(tmp_path / "c.json")
+    with pytest.raises(InputError, match="give a result file"):
+        load_result(tmp_path / "missing.json")
+
+
+def test_expected_kind_and_missing_records(tmp_path: Path) -> None:
+    report = _simulation(tmp_path)
+    path = save_result(report, tmp_path / "x.json")
+    with pytest.raises(InputError, match="give a 'bench' result here"):
+        load_result(path, BenchReport)
+    (tmp_path / "x.records.jsonl").unlink()
+    with pytest.raises(InputError, match="keep the records file beside the result"):
+        load_result(path)
+    assert load_result(path, with_records=False).result.records == ()  # type: ignore[attr-defined]
+
+
+def test_a_tampered_field_names_where(tmp_path: Path) -> None:
+    path = save_result(_simulation(tmp_path), tmp_path / "y.json")
+    data = json.loads(path.read_text())
+    data["result"]["summary"]["num_requests"] = "many"
+    _write(path, data)
+    with pytest.raises(InputError, match=r"y.json: result.summary.num_requests"):
+        load_result(path)
