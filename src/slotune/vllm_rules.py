@@ -12,8 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from slotune.errors import InputError
-from slotune.models import EngineConfig, GpuSpec, ModelSpec
-from slotune.models.engine_config import ResolvedEngineConfig
+from slotune.models import EngineConfig, GpuSpec, ModelSpec, ResolvedEngineConfig
 from slotune.units import GiB
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,7 @@ def _check_scheduler(max_num_seqs: int, tokens: int, max_model_len: int, chunked
             "max_num_batched_tokens",
             tokens,
             f"with chunked prefill off a whole prompt must fit one step: raise --max-num-batched-tokens to at "
-            f"least {max_model_len}, lower --max-model-len, or turn chunked prefill on (--enable-chunked-prefill)",
+            f"least max_model_len={max_model_len}, lower --max-model-len, or turn chunked prefill on (--enable-chunked-prefill)",
             problem=f"smaller than max_model_len={max_model_len} while chunked prefill is disabled",
         )
     if tokens < max_num_seqs:

@@ -23,7 +23,7 @@ def check_keys(data: Mapping[object, object], valid: Collection[str], *, file: s
         if key not in valid:
             near = closest_key(str(key), valid)
             raise InputError(
-                f"{file}: {entry}: {key}",
+                f"{file}: {entry}.{key}",
                 data[key],
                 f"did you mean '{near}'? Valid keys: {', '.join(sorted(valid))}",
                 problem="unknown key",

@@ -16,14 +16,17 @@ from slotune.catalog.hf_config import CONFIG_KEYS, VISION_CONFIG_KEYS, model_spe
 from slotune.errors import InputError
 from slotune.models import ModelSpec
 
-
-ENTRY_KEYS = frozenset({"name", "aliases", "published_total_params", "published_active_params", "source", "config"})
+ENTRY_KEYS = frozenset(
+    {"name", "aliases", "published_total_params", "published_active_params", "source", "config"}
+)
 
 
 def check_entry(entry: object, file: str) -> None:
     """Refuse a catalog file with a misspelt key (InputError naming the file, the entry and the closest key)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-        raise InputError(file, entry, "give a mapping with name, source and config (see the other catalog files)")
+        raise InputError(
+            file, entry, "give a mapping with name, source and config (see the other catalog files)"
+        )
     name = str(entry.get("name", file))
     check_keys(entry, ENTRY_KEYS, file=file, entry=name)
     config = entry["config"]

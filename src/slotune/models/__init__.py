@@ -1,7 +1,7 @@
 """Data passed between slotune's packages: pydantic v2, frozen, extra="forbid"."""
 
 from slotune.models.capacity_plan import CapacityPlan, Derivation
-from slotune.models.engine_config import EngineConfig, SpeculativeConfig
+from slotune.models.engine_config import EngineConfig, ResolvedEngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
@@ -22,6 +22,7 @@ __all__ = [
     "Provenance",
     "RequestRecord",
     "RequestSpec",
+    "ResolvedEngineConfig",
     "RunResult",
     "SLOTarget",
     "SamplingParams",

@@ -17,9 +17,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
+from pydantic.fields import FieldInfo
 
 from slotune.models.base import Frozen
 
@@ -35,7 +36,9 @@ class Cli:
     aliases: tuple[str, ...] = ()
     # Shown as the default in --help where the default is decided later (by GPU, by model).
     default_text: str | None = None
-    # How to correct a rejected value, when the validator's own message does not say it.
+    # Values that parse, for the fix of a rejected one ("give --max-model-len a whole number, e.g. ...").
+    example: str | None = None
+    # How to correct a rejected value, when the expected kind and the example do not say it.
     fix: str | None = None
 
 
@@ -61,7 +64,9 @@ def human_readable_int(value: object) -> object:
     if suffix in _DECIMAL:
         return int(float(number) * _DECIMAL[suffix])
     if "." in number:
-        raise ValueError(f"decimals are not allowed with binary suffixes: did you mean {number}{suffix.lower()}?")
+        raise ValueError(
+            f"decimals are not allowed with binary suffixes: did you mean {number}{suffix.lower()}?"
+        )
     return int(number) * _BINARY[suffix]
 
 
@@ -74,7 +79,14 @@ def int_list(value: object) -> object:
 
 # vLLM --speculative-config keys the simulator has no use for (the draft model itself, proposer tuning).
 IGNORED_SPECULATIVE_KEYS = frozenset(
-    {"model", "draft_tensor_parallel_size", "prompt_lookup_max", "prompt_lookup_min", "quantization", "revision"}
+    {
+        "model",
+        "draft_tensor_parallel_size",
+        "prompt_lookup_max",
+        "prompt_lookup_min",
+        "quantization",
+        "revision",
+    }
 )
 
 
@@ -90,7 +102,9 @@ def speculative_json(value: object) -> object:
     if isinstance(value, dict):
         ignored = sorted(k for k in value if k in IGNORED_SPECULATIVE_KEYS)
         if ignored:
-            log.warning("speculative_config: %s do not change the simulation and are ignored", ", ".join(ignored))
+            log.warning(
+                "speculative_config: %s do not change the simulation and are ignored", ", ".join(ignored)
+            )
         value = {k: v for k, v in value.items() if k not in IGNORED_SPECULATIVE_KEYS}
         if isinstance(value.get("acceptance_rates"), int | float):
             value["acceptance_rates"] = [value["acceptance_rates"]]
@@ -123,6 +137,7 @@ class SpeculativeConfig(Frozen):
 
 
 Tokens = Annotated[int | None, BeforeValidator(human_readable_int)]
+_TOKENS_EXAMPLE = "8192, 32k (32,000) or 32K (32,768)"
 Dtype = Literal["auto", "half", "float16", "bfloat16", "float", "float32"]
 KvCacheDtype = Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2", "bfloat16", "float16"]
 
@@ -131,13 +146,15 @@ class EngineConfig(Frozen):
     """vLLM engine flags as given (None = vLLM decides at start-up; see ResolvedEngineConfig)."""
 
     model: str = Field(default="", description="The model vLLM serves (vLLM's --model).")
-    max_model_len: Annotated[Tokens, Cli("TOKENS", default_text="the model's context")] = Field(
-        default=None, gt=0, description="Context length: 8192, 32k (32,000) or 32K (32,768)."
-    )
+    max_model_len: Annotated[
+        Tokens, Cli("TOKENS", default_text="the model's context", example=_TOKENS_EXAMPLE)
+    ] = Field(default=None, gt=0, description="Context length: 8192, 32k (32,000) or 32K (32,768).")
     max_num_seqs: Annotated[int | None, Cli("INT", default_text="by GPU: 256 or 1024")] = Field(
         default=None, gt=0, description="Most sequences scheduled in one step."
     )
-    max_num_batched_tokens: Annotated[Tokens, Cli("TOKENS", default_text="by GPU: 2048-16384")] = Field(
+    max_num_batched_tokens: Annotated[
+        Tokens, Cli("TOKENS", default_text="by GPU: 2048-16384", example=_TOKENS_EXAMPLE)
+    ] = Field(
         default=None, gt=0, description="Most tokens scheduled in one step (the chunked-prefill budget)."
     )
     block_size: Annotated[int, Cli("INT")] = Field(
@@ -145,11 +162,14 @@ class EngineConfig(Frozen):
     )
     gpu_memory_utilization: Annotated[
         float,
-        Cli("FLOAT", fix="give a fraction of total GPU memory in (0, 1]; vLLM's default is 0.92 (1.0 leaves no "
-            "headroom)"),
+        Cli(
+            "FLOAT",
+            fix="give a fraction of total GPU memory in (0, 1]; vLLM's default is 0.92 (1.0 leaves no "
+            "headroom)",
+        ),
     ] = Field(default=0.92, gt=0, le=1.0, description="Fraction of each GPU's total memory vLLM may use.")
-    kv_cache_memory_bytes: Annotated[Tokens, Cli("BYTES")] = Field(
-        default=None, gt=0, description="KV-cache bytes per GPU (overrides --gpu-memory-utilization)."
+    kv_cache_memory_bytes: Annotated[Tokens, Cli("BYTES", example="8000000000 or 8g (10^9) or 8G (2^30)")] = (
+        Field(default=None, gt=0, description="KV-cache bytes per GPU (overrides --gpu-memory-utilization).")
     )
     enable_prefix_caching: bool = Field(default=True, description="Reuse the KV cache of shared prefixes.")
     enable_chunked_prefill: bool = Field(
@@ -165,8 +185,11 @@ class EngineConfig(Frozen):
     kv_cache_dtype: Annotated[KvCacheDtype, Cli("NAME")] = Field(
         default="auto", description="KV cache: auto, fp8, fp8_e4m3, fp8_e5m2, bfloat16, float16."
     )
-    quantization: Annotated[str | None, Cli("NAME", aliases=("-q",), default_text="the checkpoint's")] = Field(
-        default=None, description="bf16, fp8, int8, awq, gptq, w4a16, mxfp4, or a GGUF type (Q4_K_M, ...)."
+    quantization: Annotated[str | None, Cli("NAME", aliases=("-q",), default_text="the checkpoint's")] = (
+        Field(
+            default=None,
+            description="bf16, fp8, int8, awq, gptq, w4a16, mxfp4, or a GGUF type (Q4_K_M, ...).",
+        )
     )
     tensor_parallel_size: Annotated[int, Cli("INT", aliases=("-tp",))] = Field(
         default=1, gt=0, description="GPUs per replica (tensor parallelism)."
@@ -247,13 +270,9 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def cli_info(field: str) -> Cli:
-    """The command-line metadata of an EngineConfig field (a bare Cli() for booleans and plain fields)."""
-    for item in EngineConfig.model_fields[field].metadata:
+def cli_info(field: FieldInfo) -> Cli:
+    """The command-line metadata of a field (a bare Cli() for booleans and plain fields)."""
+    for item in field.metadata:
         if isinstance(item, Cli):
             return item
     return Cli()
-
-
-def field_default(field: str) -> Any:
-    return EngineConfig.model_fields[field].default
