@@ -90,9 +90,10 @@ def engine_option(name: str, field: FieldInfo) -> list[inspect.Parameter]:
     flag name whole at 80 columns."""
     flag = flag_name(name)
     keyword = inspect.Parameter.KEYWORD_ONLY
-    panel = {"show_default": False, "rich_help_panel": ENGINE_PANEL}
     if field.annotation is bool:
-        on = typer.Option(False, flag, help=_help(name, field), **panel)
+        on = typer.Option(
+            False, flag, help=_help(name, field), show_default=False, rich_help_panel=ENGINE_PANEL
+        )
         off = typer.Option(False, "--no-" + flag[2:], hidden=True)
         return [
             inspect.Parameter(name, keyword, default=on, annotation=bool),
@@ -101,7 +102,15 @@ def engine_option(name: str, field: FieldInfo) -> list[inspect.Parameter]:
     # Values reach the config as text: its validators parse them as vLLM's parser does (32k, JSON), and one
     # validation reports every kind of mistake in one style.
     info = cli_info(field)
-    option = typer.Option(None, flag, *info.aliases, metavar=info.metavar, help=_help(name, field), **panel)
+    option = typer.Option(
+        None,
+        flag,
+        *info.aliases,
+        metavar=info.metavar,
+        help=_help(name, field),
+        show_default=False,
+        rich_help_panel=ENGINE_PANEL,
+    )
     return [inspect.Parameter(name, keyword, default=option, annotation=str | None)]
 
 
