@@ -86,12 +86,13 @@ def _keys_read_by(source: Path) -> set[str]:
     """String keys the parser reads: config.get("key") and config["key"]."""
     keys: set[str] = set()
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        key: ast.expr | None = None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                keys.add(node.args[0].value)
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            if isinstance(node.slice.value, str):
-                keys.add(node.slice.value)
+            key = node.args[0] if node.args else None
+        elif isinstance(node, ast.Subscript):
+            key = node.slice
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            keys.add(key.value)
     return keys
 
 
