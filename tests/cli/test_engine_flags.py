@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import typer
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from slotune.cli.engine_flags import default_text, engine_options, engine_options_for, negative_name
 from slotune.cli.main import app
 from slotune.models import EngineConfig
-from slotune.models.engine_config import flag_name
+from slotune.models.engine_config import Cli, flag_name
 
 runner = CliRunner()
 ENGINE_COMMANDS = ("plan", "simulate")
@@ -125,17 +125,24 @@ def test_config_file_under_flags_and_its_mistakes(tmp_path: Path) -> None:
 def test_a_new_field_becomes_an_option_with_nothing_else_to_edit() -> None:
     # docs/contributing.md's worked example: one field, and the flag exists with its default and validation.
     class WithThreshold(EngineConfig):
-        long_prefill_token_threshold: int = Field(
-            default=0, ge=0, description="Prompts longer than this count as long (0: off)."
+        long_prefill_token_threshold: Annotated[int, Cli("TOKENS")] = Field(
+            default=0, ge=0, description="Prompts longer than this many tokens are long prefills (0: off)."
         )
 
     probe_app, seen = probe(WithThreshold)
     help_text = runner.invoke(probe_app, ["--help"], env={"COLUMNS": "120"}).stdout
-    assert "--long-prefill-token-threshold" in help_text and "[default: 0]" in help_text
+    assert (
+        "--long-prefill-token-threshold" in help_text
+        and "TOKENS" in help_text
+        and "[default: 0]" in help_text
+    )
     assert runner.invoke(probe_app, ["--long-prefill-token-threshold", "256"]).exit_code == 0
     assert seen["engine"].long_prefill_token_threshold == 256
     error = runner.invoke(probe_app, ["--long-prefill-token-threshold", "-1"]).exception
-    assert error is not None and "long_prefill_token_threshold=-1" in str(error)
+    assert str(error) == (
+        "long_prefill_token_threshold=-1: Input should be greater than or equal to 0. "
+        "Fix: give --long-prefill-token-threshold a number of at least 0"
+    )
 
 
 @pytest.mark.parametrize("name", ENGINE_COMMANDS)

@@ -152,6 +152,8 @@ def _expectation(error: Any) -> str:
     kind = error["type"]
     if kind == "greater_than":
         return f"a number above {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return f"a number of at least {ctx['ge']}"
     if kind in ("less_than_equal", "less_than"):
         return f"a number of at most {ctx.get('le', ctx.get('lt'))}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
