@@ -21,7 +21,9 @@ def test_token_counts_parse_as_vllm_human_readable_int():
     with pytest.raises(pydantic.ValidationError, match=r"did you mean 1\.5k"):
         EngineConfig.model_validate({"max_model_len": "1.5K"})  # no decimals with binary suffixes
     with pytest.raises(pydantic.ValidationError, match="not modelled"):
-        EngineConfig.model_validate({"max_model_len": "auto"})
+        EngineConfig.model_validate({"max_model_len": "auto"})  # vLLM's auto-fit to memory
+    with pytest.raises(pydantic.ValidationError, match="greater than 0"):
+        EngineConfig.model_validate({"max_num_batched_tokens": "-1"})  # -1 means auto for max_model_len only
 
 
 def test_list_and_json_flags_parse_from_text():

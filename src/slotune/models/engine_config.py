@@ -52,11 +52,6 @@ def human_readable_int(value: object) -> object:
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if text.lower() in ("-1", "auto"):
-        raise ValueError(
-            "-1/auto (vLLM fits the length to free memory) is not modelled; give a length "
-            "(`slotune plan` prints the longest that fits)"
-        )
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgGtT])", text)
     if match is None:
         return text
@@ -68,6 +63,16 @@ def human_readable_int(value: object) -> object:
             f"decimals are not allowed with binary suffixes: did you mean {number}{suffix.lower()}?"
         )
     return int(number) * _BINARY[suffix]
+
+
+def context_length(value: object) -> object:
+    """vLLM's human_readable_int_or_auto for --max-model-len, less -1/auto, which slotune does not model."""
+    if isinstance(value, str | int) and str(value).strip().lower() in ("-1", "auto"):
+        raise ValueError(
+            "-1/auto (vLLM fits the length to free memory) is not modelled; give a length "
+            "(`slotune plan` prints the longest that fits)"
+        )
+    return human_readable_int(value)
 
 
 def int_list(value: object) -> object:
@@ -147,7 +152,9 @@ class EngineConfig(Frozen):
 
     model: str = Field(default="", description="The model vLLM serves (vLLM's --model).")
     max_model_len: Annotated[
-        Tokens, Cli("TOKENS", default_text="the model's context", example=_TOKENS_EXAMPLE)
+        int | None,
+        BeforeValidator(context_length),
+        Cli("TOKENS", default_text="the model's context", example=_TOKENS_EXAMPLE),
     ] = Field(default=None, gt=0, description="Context length: 8192, 32k (32,000) or 32K (32,768).")
     max_num_seqs: Annotated[int | None, Cli("INT", default_text="by GPU: 256 or 1024")] = Field(
         default=None, gt=0, description="Most sequences scheduled in one step."

@@ -123,13 +123,6 @@ def _check_inputs(model: ModelSpec, engine: EngineConfig) -> None:
             f"use one of {', '.join(map(str, valid_tp_sizes(model)))} for {model.name}",
             problem=problem,
         )
-    if engine.max_model_len is not None and engine.max_model_len > model.max_position_embeddings:
-        raise InputError(
-            "max_model_len",
-            engine.max_model_len,
-            f"use at most {model.max_position_embeddings} (max_position_embeddings of {model.name})",
-            problem="longer than the model's context window",
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,11 +684,6 @@ def rank_options(
     Options that miss the SLO's roofline bound come after those that meet it; options without a price last.
     TP sizes default to those valid for the model up to one node of each GPU.
     """
-    if (
-        engine_config.max_model_len is not None
-        and engine_config.max_model_len > model.max_position_embeddings
-    ):
-        _check_inputs(model, engine_config)
     lengths = lengths_of(workload)
     schemes = [resolve_quantization(model, q) for q in (quantizations or default_quantizations(model))]
     plans: list[CapacityPlan] = []
