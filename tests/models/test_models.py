@@ -2,9 +2,6 @@ import pydantic
 import pytest
 
 from slotune.models import EngineConfig, RequestRecord, SpeculativeConfig
-from slotune.units import GiB
-
-H100_BYTES = int(79.19 * GiB)
 
 
 def test_models_are_frozen_and_reject_unknown_fields():
@@ -15,23 +12,37 @@ def test_models_are_frozen_and_reject_unknown_fields():
         EngineConfig(max_num_seq=4)  # type: ignore[call-arg]  # typo of max_num_seqs
 
 
-def test_vllm_defaults_depend_on_gpu_like_vllm():
-    h100 = EngineConfig().resolved_for(gpu_name="H100 SXM", gpu_memory_bytes=H100_BYTES, model_max_len=131072)
-    assert (h100.max_num_seqs, h100.max_num_batched_tokens, h100.max_model_len) == (1024, 8192, 131072)
-    a100 = EngineConfig().resolved_for(
-        gpu_name="A100 SXM 80GB", gpu_memory_bytes=H100_BYTES, model_max_len=8192
+def test_token_counts_parse_as_vllm_human_readable_int():
+    # vllm/utils/argparse_utils.py human_readable_int: lowercase suffixes are decimal, uppercase binary.
+    cfg = EngineConfig.model_validate({"max_model_len": "32k", "max_num_batched_tokens": "2K"})
+    assert (cfg.max_model_len, cfg.max_num_batched_tokens) == (32_000, 2_048)
+    assert EngineConfig.model_validate({"max_model_len": "25.6k"}).max_model_len == 25_600
+    assert EngineConfig.model_validate({"kv_cache_memory_bytes": "8G"}).kv_cache_memory_bytes == 8 * 2**30
+    with pytest.raises(pydantic.ValidationError, match=r"did you mean 1\.5k"):
+        EngineConfig.model_validate({"max_model_len": "1.5K"})  # no decimals with binary suffixes
+    with pytest.raises(pydantic.ValidationError, match="not modelled"):
+        EngineConfig.model_validate({"max_model_len": "auto"})  # vLLM's auto-fit to memory
+    with pytest.raises(pydantic.ValidationError, match="greater than 0"):
+        EngineConfig.model_validate({"max_num_batched_tokens": "-1"})  # -1 means auto for max_model_len only
+
+
+def test_list_and_json_flags_parse_from_text():
+    cfg = EngineConfig.model_validate(
+        {
+            "cudagraph_capture_sizes": "1,2 4",
+            "speculative_config": '{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_max": 4}',
+        }
     )
-    assert (a100.max_num_seqs, a100.max_num_batched_tokens) == (256, 2048)
-    b200 = EngineConfig().resolved_for(gpu_name="B200", gpu_memory_bytes=180 * GiB, model_max_len=8192)
-    assert b200.max_num_batched_tokens == 16384
-    no_chunk = EngineConfig(enable_chunked_prefill=False).resolved_for(
-        gpu_name="L4", gpu_memory_bytes=22 * GiB, model_max_len=32768
-    )
-    assert no_chunk.max_num_batched_tokens == 32768
-    explicit = EngineConfig(max_num_seqs=8).resolved_for(
-        gpu_name="H100", gpu_memory_bytes=H100_BYTES, model_max_len=4096
-    )
-    assert explicit.max_num_seqs == 8
+    assert cfg.cudagraph_capture_sizes == (1, 2, 4)
+    assert cfg.speculative_config == SpeculativeConfig(method="ngram", num_speculative_tokens=2)
+    args = cfg.vllm_args()
+    assert args[
+        args.index("--cudagraph-capture-sizes") + 1 : args.index("--cudagraph-capture-sizes") + 4
+    ] == [
+        "1",
+        "2",
+        "4",
+    ]
 
 
 def test_vllm_args_use_vllm_flag_names():

@@ -107,7 +107,7 @@ def test_gpu_all_with_slo_and_table(capsys: pytest.CaptureFixture[str]) -> None:
         (["--model", "llama-3.1-8b", "--gpu", "h100", "--gpu-memory-utilization", "1.2"],
          "gpu_memory_utilization=1.2", "(0, 1]"),
         (["--model", "llama-3.1-8b", "--gpu", "h100", "-tp", "3"], "tensor_parallel_size=3", "1, 2, 4, 8"),
-        (["--model", "llama-3.1-8b", "--gpu", "h100", "--max-model-len", "256k"], "max_model_len=262144", "131072"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100", "--max-model-len", "256K"], "max_model_len=262144", "131072"),
         (["--model", "llama-3.1-8b", "--gpu", "h100", "--max-model-len", "lots"], "max_model_len='lots'", "32k"),
         (["--model", "llama-3.1-8b", "--gpu", "h100", "--quantization", "int3"], "quantization='int3'", "awq"),
         (["--model", "llama-3.1-8b", "--gpu", "h100", "--quantization", "mxfp4"], "quantization='mxfp4'", "MoE"),

@@ -9,11 +9,45 @@ from typing import Any
 import yaml
 
 from slotune.catalog._names import normalize, unknown_name_fix
+from slotune.catalog._schema import check_keys, check_model_keys
 from slotune.errors import InputError
 from slotune.models import GpuSpec, PricePoint
 from slotune.units import GB, TERA, GiB
 
 _FLOPS_KEYS = {"bf16_tflops": "bf16", "fp8_tflops": "fp8", "int8_tflops": "int8", "fp4_tflops": "fp4"}
+# Every key a gpus.yaml entry may hold (the file's header says what each means).
+ENTRY_KEYS = frozenset(
+    {
+        *_FLOPS_KEYS,
+        "aliases",
+        "device_name",
+        "marketing_memory_gb",
+        "memory_bytes",
+        "memory_gib",
+        "memory_source",
+        "hbm_tb_per_s",
+        "interconnect",
+        "intra_node_gb_per_s",
+        "tdp_w",
+        "mem_bw_efficiency",
+        "mfu_prefill",
+        "mfu_decode",
+        "source",
+        "prices",
+        "gpus_per_node",
+        "vendor",
+    }
+)
+_FILE = "catalog/gpus.yaml"
+
+
+def check_entry(name: str, entry: object, file: str = _FILE) -> None:
+    """Refuse an entry with a misspelt key (InputError naming the file, the entry and the closest key)."""
+    if not isinstance(entry, dict):
+        raise InputError(f"{file}: {name}", entry, "give each GPU a mapping of the keys in the file's header")
+    check_keys(entry, ENTRY_KEYS, file=file, entry=name)
+    for i, price in enumerate(entry.get("prices") or ()):
+        check_model_keys(price, PricePoint, file=file, entry=f"{name}.prices[{i}]")
 
 
 def _gpu_from_entry(name: str, entry: dict[str, Any]) -> GpuSpec:
@@ -41,6 +75,7 @@ def _gpu_from_entry(name: str, entry: dict[str, Any]) -> GpuSpec:
         memory_source=str(entry.get("memory_source", "")),
         gpus_per_node=int(entry.get("gpus_per_node", 8)),
         vendor=str(entry.get("vendor", "nvidia")),
+        device_name=str(entry.get("device_name", "")),
     )
 
 
@@ -48,6 +83,8 @@ def _gpu_from_entry(name: str, entry: dict[str, Any]) -> GpuSpec:
 def _catalog() -> dict[str, GpuSpec]:
     text = resources.files("slotune.catalog").joinpath("gpus.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
+    for name, entry in data.items():
+        check_entry(name, entry)
     return {name: _gpu_from_entry(name, entry) for name, entry in data.items()}
 
 

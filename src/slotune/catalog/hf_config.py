@@ -49,6 +49,56 @@ _ARCH_TRAITS: dict[str, _ArchTraits] = {
 
 _REQUIRED_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
 
+# The config.json keys this parser reads (a test checks the list against the code), plus the Hugging Face keys
+# the catalog keeps although they do not change slotune's numbers. The catalog's data files may hold only these:
+# a misspelt key would otherwise leave a default in place without a word.
+CONFIG_KEYS = frozenset(
+    {
+        *_REQUIRED_KEYS,
+        "architectures",
+        "attention_bias",
+        "decoder_sparse_step",
+        "dtype",
+        "experts_per_token",
+        "first_k_dense_replace",
+        "head_dim",
+        "intermediate_size",
+        "kv_lora_rank",
+        "layer_types",
+        "max_position_embeddings",
+        "model_type",
+        "moe_intermediate_size",
+        "moe_layer_freq",
+        "moe_topk",
+        "n_routed_experts",
+        "n_shared_experts",
+        "num_experts",
+        "num_experts_per_tok",
+        "num_key_value_heads",
+        "num_local_experts",
+        "q_lora_rank",
+        "qk_nope_head_dim",
+        "qk_rope_head_dim",
+        "quantization_config",
+        "shared_expert_intermediate_size",
+        "sliding_window",
+        "sliding_window_pattern",
+        "text_config",
+        "tie_word_embeddings",
+        "torch_dtype",
+        "use_sliding_window",
+        "v_head_dim",
+        "vision_config",
+        # Kept for the reader: empty for the listed models / a module vLLM loads only for speculative decoding.
+        "mlp_only_layers",
+        "num_nextn_predict_layers",
+    }
+)
+VISION_CONFIG_KEYS = frozenset(
+    {"hidden_size", "intermediate_size", "num_hidden_layers", "patch_size", "image_size", "num_channels"}
+    | {"model_type", "num_attention_heads"}  # kept for the reader; the tower's size does not depend on them
+)
+
 
 def _missing(source: str, key: str, hint: str = "") -> InputError:
     return InputError(

@@ -11,9 +11,29 @@ from typing import Any
 import yaml
 
 from slotune.catalog._names import normalize, unknown_name_fix
-from slotune.catalog.hf_config import model_spec_from_config
+from slotune.catalog._schema import check_keys
+from slotune.catalog.hf_config import CONFIG_KEYS, VISION_CONFIG_KEYS, model_spec_from_config
 from slotune.errors import InputError
 from slotune.models import ModelSpec
+
+ENTRY_KEYS = frozenset(
+    {"name", "aliases", "published_total_params", "published_active_params", "source", "config"}
+)
+
+
+def check_entry(entry: object, file: str) -> None:
+    """Refuse a catalog file with a misspelt key (InputError naming the file, the entry and the closest key)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise InputError(
+            file, entry, "give a mapping with name, source and config (see the other catalog files)"
+        )
+    name = str(entry.get("name", file))
+    check_keys(entry, ENTRY_KEYS, file=file, entry=name)
+    config = entry["config"]
+    check_keys(config, CONFIG_KEYS, file=file, entry=f"{name}.config")
+    for nested, valid in (("text_config", CONFIG_KEYS), ("vision_config", VISION_CONFIG_KEYS)):
+        if isinstance(config.get(nested), dict):
+            check_keys(config[nested], valid, file=file, entry=f"{name}.config.{nested}")
 
 
 def _spec_from_catalog_entry(entry: dict[str, Any]) -> ModelSpec:
@@ -33,7 +53,9 @@ def _catalog() -> dict[str, ModelSpec]:
     specs: dict[str, ModelSpec] = {}
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith((".yaml", ".yml")):
-            spec = _spec_from_catalog_entry(yaml.safe_load(item.read_text(encoding="utf-8")))
+            entry = yaml.safe_load(item.read_text(encoding="utf-8"))
+            check_entry(entry, f"catalog/models/{item.name}")
+            spec = _spec_from_catalog_entry(entry)
             specs[spec.name] = spec
     return specs
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
@@ -10,75 +9,14 @@ from rich import box
 from rich.table import Table
 
 from slotune.catalog import get_gpu, get_model, list_gpus
+from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
-from slotune.errors import InputError
 from slotune.models import SLO, CapacityPlan, EngineConfig, Workload
 from slotune.plan import plan_capacity, rank_options
 from slotune.plan.explain import explain_lines
 from slotune.units import GiB
 
 JSON_HELP = "Machine-readable output on stdout only."
-KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2", "bfloat16", "float16")
-
-
-def parse_token_count(field: str, text: str | None) -> int | None:
-    """vLLM-style token counts: 4096, 32k, 32K (x1024), 1m (x1024^2)."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)\s*", text)
-    if not match:
-        raise InputError(field, text, "give a positive whole number of tokens, e.g. 8192 or 32k")
-    value = int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2}[match.group(2).lower()]
-    if value <= 0:
-        raise InputError(field, text, "give a positive number of tokens")
-    return value
-
-
-def _positive(field: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise InputError(field, value, "give a whole number of at least 1")
-
-
-def build_engine_config(
-    *,
-    kv_cache_dtype: str,
-    max_model_len: str | None,
-    gpu_memory_utilization: float,
-    tensor_parallel_size: int | None,
-    max_num_batched_tokens: int | None,
-    max_num_seqs: int | None,
-    block_size: int,
-    kv_cache_memory_bytes: int | None,
-    enforce_eager: bool,
-) -> EngineConfig:
-    """Validate the flags one by one (InputError names the flag) and build vLLM's engine configuration."""
-    if not 0 < gpu_memory_utilization <= 1:
-        raise InputError(
-            "gpu_memory_utilization",
-            gpu_memory_utilization,
-            "give a fraction of total GPU memory in (0, 1]; vLLM's default is 0.92 (1.0 leaves no headroom)",
-        )
-    if kv_cache_dtype.lower() not in KV_DTYPES:
-        raise InputError("kv_cache_dtype", kv_cache_dtype, f"use one of: {', '.join(KV_DTYPES)}")
-    for field, value in (
-        ("tensor_parallel_size", tensor_parallel_size),
-        ("max_num_batched_tokens", max_num_batched_tokens),
-        ("max_num_seqs", max_num_seqs),
-        ("block_size", block_size),
-        ("kv_cache_memory_bytes", kv_cache_memory_bytes),
-    ):
-        _positive(field, value)
-    return EngineConfig(
-        max_model_len=parse_token_count("max_model_len", max_model_len),
-        gpu_memory_utilization=gpu_memory_utilization,
-        tensor_parallel_size=tensor_parallel_size or 1,
-        max_num_batched_tokens=max_num_batched_tokens,
-        max_num_seqs=max_num_seqs,
-        block_size=block_size,
-        kv_cache_memory_bytes=kv_cache_memory_bytes,
-        enforce_eager=enforce_eager,
-        kv_cache_dtype=kv_cache_dtype.lower(),
-    )
 
 
 def _gib(value: int | None) -> str:
@@ -243,37 +181,12 @@ def _resolve_slo(text: str | None) -> SLO | None:
     return resolve_slo(text)
 
 
+@engine_options
 def plan_cmd(
     model: str = typer.Option(..., "--model", help="Catalog id, Hugging Face id, or path to a config.json."),
     gpu: str = typer.Option(
         ..., "--gpu", help="GPU id (e.g. h100, a100-80gb, l40s) or 'all' to rank every option."
     ),
-    quantization: str | None = typer.Option(
-        None,
-        "--quantization",
-        help="bf16, fp8, int8, awq, gptq, w4a16, mxfp4, or a GGUF type (Q4_K_M, Q8_0, ...).",
-    ),
-    kv_cache_dtype: str = typer.Option("auto", "--kv-cache-dtype", help=f"One of: {', '.join(KV_DTYPES)}."),
-    max_model_len: str | None = typer.Option(
-        None, "--max-model-len", help="Context length (e.g. 8192, 32k)."
-    ),
-    gpu_memory_utilization: float = typer.Option(
-        0.92, "--gpu-memory-utilization", help="Fraction of total memory."
-    ),
-    tensor_parallel_size: int | None = typer.Option(
-        None, "--tensor-parallel-size", "-tp", help="GPUs per replica."
-    ),
-    max_num_batched_tokens: int | None = typer.Option(
-        None, "--max-num-batched-tokens", help="Tokens per step."
-    ),
-    max_num_seqs: int | None = typer.Option(
-        None, "--max-num-seqs", help="Sequences per step (vLLM default by GPU)."
-    ),
-    block_size: int = typer.Option(16, "--block-size", help="Tokens per KV block (MLA models use 64)."),
-    kv_cache_memory_bytes: int | None = typer.Option(
-        None, "--kv-cache-memory-bytes", help="KV cache size per GPU in bytes (overrides utilization)."
-    ),
-    enforce_eager: bool = typer.Option(False, "--enforce-eager", help="No CUDA graphs (no graph memory)."),
     workload: Path | None = typer.Option(
         None, "--workload", help="Trace or request log: its prompt/output lengths."
     ),
@@ -286,19 +199,10 @@ def plan_cmd(
     ),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+    *,
+    engine: EngineConfig,
 ) -> None:
     """Napkin math: weights, KV cache, concurrency, minimum TP, roofline latency and $/Mtok."""
-    engine = build_engine_config(
-        kv_cache_dtype=kv_cache_dtype,
-        max_model_len=max_model_len,
-        gpu_memory_utilization=gpu_memory_utilization,
-        tensor_parallel_size=tensor_parallel_size,
-        max_num_batched_tokens=max_num_batched_tokens,
-        max_num_seqs=max_num_seqs,
-        block_size=block_size,
-        kv_cache_memory_bytes=kv_cache_memory_bytes,
-        enforce_eager=enforce_eager,
-    )
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
     show = not json_out and err_console.is_terminal
@@ -309,12 +213,14 @@ def plan_cmd(
         loaded = _read_workload(workload, workload_format, tokenizer)
 
     if gpu.strip().lower() == "all":
+        # Without --tensor-parallel-size every size that fits one node is ranked.
+        tp_given = "tensor_parallel_size" in engine.model_fields_set
         plans = rank_options(
             spec,
             engine,
             gpus=list_gpus(),
-            quantizations=[quantization] if quantization else None,
-            tensor_parallel_sizes=[tensor_parallel_size] if tensor_parallel_size else None,
+            quantizations=[engine.quantization] if engine.quantization else None,
+            tensor_parallel_sizes=[engine.tensor_parallel_size] if tp_given else None,
             workload=loaded,
             slo=target_slo,
         )
@@ -333,9 +239,7 @@ def plan_cmd(
                 render_explain(best)
         return
 
-    plan = plan_capacity(
-        spec, get_gpu(gpu), engine, quantization=quantization, workload=loaded, slo=target_slo
-    )
+    plan = plan_capacity(spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo)
     if json_out:
         emit_json(plan)
     else:

@@ -10,22 +10,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
-from slotune.cli.plan import parse_token_count
 from slotune.errors import InputError
-from slotune.models import Distribution, Workload
+from slotune.models import Distribution, EngineConfig, Workload
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
-from slotune.simulate.api import (
-    build_engine_config,
-    load_engine_config_file,
-    parse_speculative_config,
-    select_workload,
-    simulate,
-)
+from slotune.simulate.api import select_workload, simulate
 
 JSON_HELP = "Machine-readable output on stdout only."
-ENGINE = "Engine flags (vLLM's names)"
 
 
 def _load_workload(
@@ -173,6 +166,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("simulate")
+    @engine_options
     def simulate_cmd(
         model: str = typer.Option(
             ..., "--model", help="Catalog id (llama-3.1-8b), HF id or config.json path."
@@ -189,44 +183,6 @@ def register(app: typer.Typer) -> None:
         num_requests: int | None = typer.Option(
             None, "--num-requests", help="Number of requests to simulate."
         ),
-        max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", rich_help_panel=ENGINE),
-        max_num_batched_tokens: int | None = typer.Option(
-            None, "--max-num-batched-tokens", rich_help_panel=ENGINE
-        ),
-        max_model_len: str | None = typer.Option(
-            None, "--max-model-len", help="e.g. 8192 or 32k", rich_help_panel=ENGINE
-        ),
-        block_size: int | None = typer.Option(None, "--block-size", rich_help_panel=ENGINE),
-        gpu_memory_utilization: float | None = typer.Option(
-            None, "--gpu-memory-utilization", rich_help_panel=ENGINE
-        ),
-        kv_cache_memory_bytes: int | None = typer.Option(
-            None, "--kv-cache-memory-bytes", rich_help_panel=ENGINE
-        ),
-        enable_prefix_caching: bool | None = typer.Option(
-            None, "--enable-prefix-caching/--no-enable-prefix-caching", rich_help_panel=ENGINE
-        ),
-        enable_chunked_prefill: bool | None = typer.Option(
-            None, "--enable-chunked-prefill/--no-enable-chunked-prefill", rich_help_panel=ENGINE
-        ),
-        enforce_eager: bool | None = typer.Option(None, "--enforce-eager", rich_help_panel=ENGINE),
-        async_scheduling: bool | None = typer.Option(
-            None, "--async-scheduling/--no-async-scheduling", rich_help_panel=ENGINE
-        ),
-        kv_cache_dtype: str | None = typer.Option(None, "--kv-cache-dtype", rich_help_panel=ENGINE),
-        quantization: str | None = typer.Option(None, "--quantization", rich_help_panel=ENGINE),
-        tensor_parallel_size: int | None = typer.Option(
-            None, "--tensor-parallel-size", rich_help_panel=ENGINE
-        ),
-        speculative_config: str | None = typer.Option(
-            None,
-            "--speculative-config",
-            help='JSON: {"method": "eagle", "num_speculative_tokens": 3, "acceptance_rates": [0.8, 0.6, 0.4]}',
-            rich_help_panel=ENGINE,
-        ),
-        config: Path | None = typer.Option(
-            None, "--config", help="Engine YAML (vLLM flag names); flags override it."
-        ),
         slo: str | None = typer.Option(
             None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
         ),
@@ -239,32 +195,12 @@ def register(app: typer.Typer) -> None:
             None, "--out", help="Save the result here (JSON + records), for report, audit and deploy."
         ),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+        *,
+        engine: EngineConfig,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
 
-        if enforce_eager is False:
-            enforce_eager = None  # the flag only turns eager mode on; the file may set it either way
-        flags = {
-            "max_num_seqs": max_num_seqs,
-            "max_num_batched_tokens": max_num_batched_tokens,
-            "max_model_len": parse_token_count("max_model_len", max_model_len),
-            "block_size": block_size,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "kv_cache_memory_bytes": kv_cache_memory_bytes,
-            "enable_prefix_caching": enable_prefix_caching,
-            "enable_chunked_prefill": enable_chunked_prefill,
-            "enforce_eager": enforce_eager,
-            "async_scheduling": async_scheduling,
-            "kv_cache_dtype": kv_cache_dtype,
-            "quantization": quantization,
-            "tensor_parallel_size": tensor_parallel_size,
-            "speculative_config": None
-            if speculative_config is None
-            else parse_speculative_config(speculative_config),
-        }
-        file_values = load_engine_config_file(config) if config is not None else {}
-        engine_config = build_engine_config(file_values, flags).model_copy(update={"model": model})
         slo_obj = resolve_slo(slo) if slo is not None else None
         wl = _load_workload(
             workload, preset, rate=rate, duration=duration, num_requests=num_requests, seed=seed
@@ -280,7 +216,7 @@ def register(app: typer.Typer) -> None:
                 model,
                 gpu,
                 wl,
-                engine_config,
+                engine,
                 slo=slo_obj,
                 seed=seed,
                 profile=profile,

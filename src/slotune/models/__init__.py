@@ -2,7 +2,7 @@
 
 from slotune.models.capacity_plan import CapacityPlan, Derivation
 from slotune.models.distribution import Distribution
-from slotune.models.engine_config import EngineConfig, SpeculativeConfig
+from slotune.models.engine_config import EngineConfig, ResolvedEngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
@@ -41,6 +41,7 @@ __all__ = [
     "Provenance",
     "RequestRecord",
     "RequestSpec",
+    "ResolvedEngineConfig",
     "RunResult",
     "RunSummary",
     "SLOTarget",

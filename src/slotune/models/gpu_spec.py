@@ -40,6 +40,8 @@ class GpuSpec(Frozen):
     # GPUs one node holds behind the intra-node interconnect: the largest tensor-parallel size offered.
     gpus_per_node: int = Field(default=8, gt=0)
     vendor: str = "nvidia"
+    # The name vLLM reads from the device (torch.cuda.get_device_name()); its batch defaults depend on it.
+    device_name: str = ""
 
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)

@@ -10,7 +10,16 @@ import math
 from dataclasses import dataclass, field
 
 from slotune.errors import InputError
-from slotune.models import SLO, CapacityPlan, Derivation, EngineConfig, GpuSpec, ModelSpec, Workload
+from slotune.models import (
+    SLO,
+    CapacityPlan,
+    Derivation,
+    EngineConfig,
+    GpuSpec,
+    ModelSpec,
+    ResolvedEngineConfig,
+    Workload,
+)
 from slotune.plan.cost import default_price, usd_per_mtok
 from slotune.plan.kv import (
     KvCapacity,
@@ -42,18 +51,12 @@ from slotune.plan.roofline import (
     steady_output_tokens_per_s,
 )
 from slotune.units import GiB
+from slotune.vllm_rules import effective_block_size, resolve_engine_config
 
 # Lengths assumed without a workload: a 1k-token prompt (the issue's default) and a 256-token answer.
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 256
-# vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA backends).
-MLA_BLOCK_SIZE = 64
 TP_SIZES = (1, 2, 4, 8, 16, 32, 64)
-
-
-def effective_block_size(model: ModelSpec, block_size: int) -> int:
-    """The KV block size vLLM actually uses: MLA models get 64 in place of the default 16."""
-    return MLA_BLOCK_SIZE if model.mla is not None and block_size == 16 else block_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +123,6 @@ def _check_inputs(model: ModelSpec, engine: EngineConfig) -> None:
             f"use one of {', '.join(map(str, valid_tp_sizes(model)))} for {model.name}",
             problem=problem,
         )
-    if engine.max_model_len is not None and engine.max_model_len > model.max_position_embeddings:
-        raise InputError(
-            "max_model_len",
-            engine.max_model_len,
-            f"use at most {model.max_position_embeddings} (max_position_embeddings of {model.name})",
-            problem="longer than the model's context window",
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +138,13 @@ class _Memory:
 
 
 def _memory(
-    model: ModelSpec, gpu: GpuSpec, engine: EngineConfig, scheme: QuantScheme, tp: int, ex: _Explain | None
+    model: ModelSpec,
+    gpu: GpuSpec,
+    engine: ResolvedEngineConfig,
+    scheme: QuantScheme,
+    tp: int,
+    ex: _Explain | None,
 ) -> _Memory:
-    assert engine.max_num_batched_tokens is not None and engine.max_num_seqs is not None
     weights_per_gpu = weight_bytes(model, scheme.name, tensor_parallel_size=tp)
     activation = activation_peak_bytes(
         model,
@@ -264,9 +264,8 @@ def _largest_fitting_len(mem: _Memory, max_model_len: int, max_num_batched_token
     return best
 
 
-def min_tp(model: ModelSpec, gpu: GpuSpec, engine: EngineConfig, scheme: QuantScheme) -> int | None:
+def min_tp(model: ModelSpec, gpu: GpuSpec, engine: ResolvedEngineConfig, scheme: QuantScheme) -> int | None:
     """Smallest valid TP size whose per-GPU weights, overheads and one max_model_len request fit the budget."""
-    assert engine.max_model_len is not None and engine.max_num_batched_tokens is not None
     for tp in valid_tp_sizes(model):
         mem = _memory(model, gpu, engine.model_copy(update={"tensor_parallel_size": tp}), scheme, tp, None)
         if _one_request_fits(mem, engine.max_model_len, engine.max_num_batched_tokens):
@@ -313,11 +312,7 @@ def _plan(
     lengths: Lengths,
     slo: SLO | None,
 ) -> CapacityPlan:
-    engine = engine_config.resolved_for(
-        gpu_name=gpu.name, gpu_memory_bytes=gpu.memory_bytes, model_max_len=model.max_position_embeddings
-    )
-    assert engine.max_model_len is not None and engine.max_num_batched_tokens is not None
-    assert engine.max_num_seqs is not None
+    engine = resolve_engine_config(model, gpu, engine_config)
     tp = engine.tensor_parallel_size
     max_len, mnbt = engine.max_model_len, engine.max_num_batched_tokens
     ex = _Explain()
@@ -689,11 +684,6 @@ def rank_options(
     Options that miss the SLO's roofline bound come after those that meet it; options without a price last.
     TP sizes default to those valid for the model up to one node of each GPU.
     """
-    if (
-        engine_config.max_model_len is not None
-        and engine_config.max_model_len > model.max_position_embeddings
-    ):
-        _check_inputs(model, engine_config)
     lengths = lengths_of(workload)
     schemes = [resolve_quantization(model, q) for q in (quantizations or default_quantizations(model))]
     plans: list[CapacityPlan] = []

@@ -1,7 +1,8 @@
 """What one simulated deployment is: the resolved engine flags, the KV pool and the model's per-GPU cost facts.
 
 Numbers come from slotune.plan (weight bytes per quantization and tensor-parallel rank, KV bytes per token, KV
-capacity as vLLM V1 accounts it); this module only checks what vLLM itself would refuse to start with.
+capacity as vLLM V1 accounts it); the engine flags are resolved once, by slotune.vllm_rules, with vLLM's own
+start-up rules. This module adds vLLM's refusal when the KV pool cannot hold one request.
 """
 
 from __future__ import annotations
@@ -9,52 +10,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slotune.errors import InputError
-from slotune.models import EngineConfig, GpuSpec, ModelSpec
+from slotune.models import EngineConfig, GpuSpec, ModelSpec, ResolvedEngineConfig
 from slotune.simulate.cost_model import ModelCostFacts, default_capture_sizes
+from slotune.vllm_rules import resolve_engine_config
 
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    config: EngineConfig  # every default filled the way vLLM fills it
+    config: ResolvedEngineConfig
     facts: ModelCostFacts
     num_gpu_blocks: int
     capture_sizes: tuple[int, ...]
 
 
-def resolve_engine_config(model: ModelSpec, gpu: GpuSpec, engine_config: EngineConfig) -> EngineConfig:
-    """Fill GPU- and model-dependent defaults and reject what vLLM refuses at start-up."""
-    config = engine_config.resolved_for(
-        gpu_name=gpu.name, gpu_memory_bytes=gpu.memory_bytes, model_max_len=model.max_position_embeddings
-    )
-    assert config.max_model_len is not None and config.max_num_batched_tokens is not None
-    if config.max_model_len > model.max_position_embeddings:
-        raise InputError(
-            "max_model_len",
-            config.max_model_len,
-            f"use at most {model.max_position_embeddings} (max_position_embeddings of {model.name})",
-        )
-    if not config.enable_chunked_prefill and config.max_num_batched_tokens < config.max_model_len:
-        raise InputError(
-            "max_num_batched_tokens",
-            config.max_num_batched_tokens,
-            f"with chunked prefill off a whole prompt must fit one step: use at least max_model_len="
-            f"{config.max_model_len}, lower --max-model-len, or turn chunked prefill on",
-            problem="smaller than max_model_len while chunked prefill is disabled",
-        )
-    # vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA); the planner does the same.
-    from slotune.plan.planner import effective_block_size
-
-    config = config.model_copy(update={"block_size": effective_block_size(model, config.block_size)})
+def check_simulable(config: ResolvedEngineConfig) -> None:
+    """What vLLM would run but the simulator does not model."""
     if config.pipeline_parallel_size != 1:
         raise InputError(
             "pipeline_parallel_size",
             config.pipeline_parallel_size,
             "the simulator models one pipeline stage; use tensor parallelism (--tensor-parallel-size)",
         )
-    return config
 
 
-def model_cost_facts(model: ModelSpec, config: EngineConfig) -> ModelCostFacts:
+def model_cost_facts(model: ModelSpec, config: ResolvedEngineConfig) -> ModelCostFacts:
     """Per-GPU cost facts from the planner's tensor inventory."""
     from slotune.plan.memory import kv_bytes_per_token, weight_bytes_by_role
     from slotune.plan.params import matmul_params_per_token
@@ -94,7 +73,7 @@ def model_cost_facts(model: ModelSpec, config: EngineConfig) -> ModelCostFacts:
     )
 
 
-def kv_pool_blocks(model: ModelSpec, gpu: GpuSpec, config: EngineConfig) -> int:
+def kv_pool_blocks(model: ModelSpec, gpu: GpuSpec, config: ResolvedEngineConfig) -> int:
     """num_gpu_blocks as vLLM V1 would allocate them (slotune.plan.plan_capacity)."""
     from slotune.plan import plan_capacity
 
@@ -119,8 +98,7 @@ def build_deployment(
 ) -> Deployment:
     """Resolve and check a deployment; `facts` / `num_gpu_blocks` replace the planner's numbers when given."""
     config = resolve_engine_config(model, gpu, engine_config)
-    assert config.max_model_len is not None and config.max_num_seqs is not None
-    assert config.max_num_batched_tokens is not None
+    check_simulable(config)
     if facts is None:
         facts = model_cost_facts(model, config)
     if num_gpu_blocks is None:
@@ -139,7 +117,7 @@ def build_deployment(
             problem="the KV cache cannot hold a single max-length request",
         )
     num_spec = spec.num_speculative_tokens if spec is not None else 0
-    capture_sizes = config.cuda_graph_capture_sizes or default_capture_sizes(
+    capture_sizes = config.cudagraph_capture_sizes or default_capture_sizes(
         config.max_num_seqs, config.max_num_batched_tokens, num_spec
     )
     return Deployment(config=config, facts=facts, num_gpu_blocks=num_gpu_blocks, capture_sizes=capture_sizes)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError
 
+from slotune.catalog._schema import check_model_keys
 from slotune.errors import InputError
 from slotune.models.base import Frozen
 
@@ -78,6 +79,7 @@ def _parse(data: object, where: str) -> HardwareProfile:
         raise InputError(
             "profile schema_version", version, f"this slotune reads schema_version {SCHEMA_VERSION}"
         )
+    check_model_keys(data, HardwareProfile, file=where, entry=str(data.get("name", "profile")))
     try:
         return HardwareProfile.model_validate(data)
     except ValidationError as exc:

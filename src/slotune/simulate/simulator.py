@@ -92,8 +92,6 @@ class Simulator:
         on_progress: Callable[[int], None] | None = None,
     ) -> Engine:
         config = deployment.config
-        assert config.max_model_len is not None and config.max_num_seqs is not None
-        assert config.max_num_batched_tokens is not None
         spec = config.speculative_config
         num_spec = spec.num_speculative_tokens if spec is not None else 0
         limits = SchedulerLimits(

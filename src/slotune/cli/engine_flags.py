@@ -1,0 +1,261 @@
+"""Engine options generated from EngineConfig's fields, for every command that takes an engine configuration.
+
+`@engine_options` gives a command one option per EngineConfig field (vLLM's flag name, the field's description
+as help, its default shown) plus `--config engine.yaml`, and hands the command one validated EngineConfig as its
+`engine` argument: file values first, the flags given on the command line over them. A field the command
+declares itself (`model`: the command's own --model) is not generated again; its value goes into the config.
+docs/contributing.md shows how a new vLLM flag reaches every such command.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, get_type_hints
+
+import typer
+import yaml
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from rich.markup import escape
+
+from slotune.catalog._schema import closest_key
+from slotune.errors import InputError
+from slotune.models import EngineConfig
+from slotune.models.engine_config import Cli, cli_info, flag_name
+
+log = logging.getLogger(__name__)
+
+ENGINE_PANEL = "Engine flags (vLLM's names)"
+CONFIG_PARAM = "engine_config_file"
+CONFIG_HELP = "vLLM-style engine YAML (flag names as keys); flags given here override it."
+# Keys of a vLLM config file that configure the API server, not the engine: accepted and ignored.
+SERVER_KEYS = frozenset(
+    {
+        "host",
+        "port",
+        "served_model_name",
+        "api_key",
+        "uvicorn_log_level",
+        "disable_log_stats",
+        "disable_log_requests",
+        "enable_log_requests",
+        "disable_uvicorn_access_log",
+        "trust_remote_code",
+        "download_dir",
+        "tokenizer",
+        "chat_template",
+        "allowed_origins",
+        "root_path",
+        "ssl_keyfile",
+        "ssl_certfile",
+    }
+)
+
+R = TypeVar("R")
+
+
+def negative_name(name: str) -> str:
+    """The parameter behind a boolean's --no-x form."""
+    return f"no_{name}"
+
+
+def default_text(field: FieldInfo) -> str:
+    """The default --help shows for a field: its own default, or the Cli's words where vLLM decides later."""
+    given = cli_info(field).default_text
+    if given is not None:
+        return given
+    default = field.default
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return "none" if default is None else str(default)
+
+
+def _help(name: str, field: FieldInfo) -> str:
+    text = escape(field.description or "")
+    if field.annotation is bool:
+        text += f" Off: {flag_name(negative_name(name))}."
+    # Written here rather than through show_default, which would print the text in parentheses.
+    return f"{text} [dim]\\[default: {escape(default_text(field))}][/dim]"
+
+
+def engine_option(name: str, field: FieldInfo) -> list[inspect.Parameter]:
+    """The typer option(s) of one field, with None (not given) as the value when absent, so that a --config
+    file's value is not overridden by a default; the field's own default is what help shows and what applies.
+    vLLM declares every boolean with argparse.BooleanOptionalAction (--x and --no-x): the --no-x form is a
+    second option, left out of the option table and named in the help text, so that the table keeps every
+    flag name whole at 80 columns."""
+    flag = flag_name(name)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    if field.annotation is bool:
+        on = typer.Option(
+            False, flag, help=_help(name, field), show_default=False, rich_help_panel=ENGINE_PANEL
+        )
+        off = typer.Option(False, "--no-" + flag[2:], hidden=True)
+        return [
+            inspect.Parameter(name, keyword, default=on, annotation=bool),
+            inspect.Parameter(negative_name(name), keyword, default=off, annotation=bool),
+        ]
+    # Values reach the config as text: its validators parse them as vLLM's parser does (32k, JSON), and one
+    # validation reports every kind of mistake in one style.
+    info = cli_info(field)
+    option = typer.Option(
+        None,
+        flag,
+        *info.aliases,
+        metavar=info.metavar,
+        help=_help(name, field),
+        show_default=False,
+        rich_help_panel=ENGINE_PANEL,
+    )
+    return [inspect.Parameter(name, keyword, default=option, annotation=str | None)]
+
+
+def load_engine_file(path: Path, config_type: type[EngineConfig] = EngineConfig) -> dict[str, Any]:
+    """A vLLM-style YAML config (`--config engine.yaml`): flag names with dashes or underscores as keys."""
+    if not path.is_file():
+        raise InputError("config", str(path), "give the path of an engine YAML file with --config")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(
+            "config", str(path), f"fix the file given to --config: it is not valid YAML ({exc})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise InputError(
+            "config", str(path), "the --config file must map flag names to values: 'max-num-seqs: 256'"
+        )
+    fields = config_type.model_fields
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).strip().lstrip("-").replace("-", "_")
+        if name in SERVER_KEYS:
+            log.info("config %s: %s configures vLLM's API server, not the engine; ignored", path, key)
+        elif name in fields:
+            values[name] = value
+        else:
+            near = flag_name(closest_key(name, fields))[2:]
+            raise InputError(
+                f"config {path}: {key}",
+                value,
+                f"did you mean '{near}'? The --config file takes vLLM engine flag names",
+                problem="unknown key",
+            )
+    return values
+
+
+def _expectation(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "greater_than":
+        return f"a number above {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return f"a number of at least {ctx['ge']}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"a number of at most {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "a number"
+    if kind == "literal_error":
+        return f"one of {ctx['expected']}"
+    return "a valid value"
+
+
+def _as_typed(value: object) -> object:
+    """A number given as text is shown as the number (gpu_memory_utilization=1.2, not '1.2')."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _input_error(
+    exc: ValidationError, fields: dict[str, FieldInfo], given: set[str], path: Path | None
+) -> InputError:
+    error = exc.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    name = loc[0] if loc else "engine_config"
+    flag = flag_name(name)
+    info = cli_info(fields[name]) if name in fields else Cli()
+    fix = info.fix or f"give {flag} {_expectation(error)}" + (
+        f", e.g. {info.example}" if info.example else ""
+    )
+    if path is not None and name not in given:
+        fix += f" (the value comes from --config {path})"
+    message = error["msg"].removeprefix("Value error, ")
+    return InputError(".".join(loc) or name, _as_typed(error.get("input")), fix, problem=message)
+
+
+def build_engine_config(
+    path: Path | None, flags: dict[str, Any], config_type: type[EngineConfig] = EngineConfig
+) -> EngineConfig:
+    """File values, overridden by the flags given on the command line (None = not given), validated once."""
+    values = load_engine_file(path, config_type) if path is not None else {}
+    given = {name: value for name, value in flags.items() if value is not None}
+    values.update(given)
+    try:
+        return config_type.model_validate(values)
+    except ValidationError as exc:
+        raise _input_error(exc, config_type.model_fields, set(given), path) from exc
+
+
+def _flag_values(kwargs: dict[str, Any], names: list[str], fields: dict[str, FieldInfo]) -> dict[str, Any]:
+    """Pop the generated options' values out of a command's arguments: one per field, None when absent."""
+    values: dict[str, Any] = {}
+    for name in names:
+        value = kwargs.pop(name)
+        if fields[name].annotation is bool:
+            off = kwargs.pop(negative_name(name))
+            if value and off:
+                both = f"give {flag_name(name)} or {flag_name(negative_name(name))}, not both"
+                raise InputError(name, "both", both)
+            value = True if value else (False if off else None)
+        values[name] = value
+    return values
+
+
+def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """`engine_options` for a configuration type (EngineConfig, or a subclass in a test)."""
+    fields = config_type.model_fields
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        hints = get_type_hints(command)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(command).parameters.values()
+            if p.name != "engine"
+        ]
+        own_names = {p.name for p in own}
+        names = [name for name in fields if name not in own_names]
+        generated = [param for name in names for param in engine_option(name, fields[name])]
+        config = inspect.Parameter(
+            CONFIG_PARAM,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, "--config", help=CONFIG_HELP, rich_help_panel=ENGINE_PANEL),
+            annotation=Path | None,
+        )
+        shared = [name for name in own_names if name in fields]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> R:
+            flags = _flag_values(kwargs, names, fields)
+            flags.update({name: kwargs[name] for name in shared})
+            engine = build_engine_config(kwargs.pop(CONFIG_PARAM), flags, config_type)
+            return command(**kwargs, engine=engine)
+
+        params = [*own, *generated, config]
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
+engine_options = engine_options_for(EngineConfig)
