@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,31 +29,7 @@ _POOL_SIZE = 2048
 _MIN_POOL = 64
 
 
-_TOKENIZERS: dict[tuple[str, float], Tokenizer] = {}
 _POOLS: dict[int, TokenPool] = {}  # by id(tokenizer); each entry holds its tokenizer, so the id stays unique
-
-
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """A Hugging Face fast tokenizer from `tokenizer.json` or a folder holding one (cached per file)."""
-    p = Path(path)
-    file = p / "tokenizer.json" if p.is_dir() else p
-    if not file.is_file():
-        raise InputError(
-            "tokenizer",
-            str(path),
-            "give a tokenizer.json file or a model folder that holds one (the server's)",
-        )
-    key = (str(file.resolve()), file.stat().st_mtime)
-    if key in _TOKENIZERS:
-        return _TOKENIZERS[key]
-    try:
-        tokenizer = Tokenizer.from_file(str(file))
-        _TOKENIZERS[key] = tokenizer
-        return tokenizer
-    except Exception as exc:
-        raise InputError(
-            "tokenizer", str(path), "give a Hugging Face fast-tokenizer JSON file", problem=str(exc)
-        ) from exc
 
 
 def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:

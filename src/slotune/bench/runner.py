@@ -14,7 +14,7 @@ from slotune.bench.calibrate import calibrate, make_factory
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.load import plan_jobs
 from slotune.bench.loops import run_with_loop
-from slotune.bench.prompts import PromptBuilder, load_tokenizer, stable_word_pool
+from slotune.bench.prompts import PromptBuilder, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
@@ -26,6 +26,7 @@ from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
 from slotune.errors import InputError
 from slotune.models import Workload
+from slotune.workload.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 
