@@ -1,4 +1,4 @@
-"""Summary statistics of one latency metric. Percentiles are numpy's linear interpolation."""
+"""Statistics of one latency metric with failures in it; the summary model is `slotune.models.Distribution`."""
 
 from __future__ import annotations
 
@@ -6,39 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from slotune.models.base import Frozen
+from slotune.models.distribution import Distribution
 
-
-class Distribution(Frozen):
-    count: int
-    mean: float | None = None
-    min: float | None = None
-    p50: float | None = None
-    p90: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-    max: float | None = None
-
-    def stat(self, name: str) -> float | None:
-        """Look up "mean" or "pNN" (computing nothing new: only the stored percentiles)."""
-        return getattr(self, name.replace(".", "_"), None)
-
-
-def distribution(values: Sequence[float] | np.ndarray) -> Distribution:
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        return Distribution(count=0)
-    p50, p90, p95, p99 = np.percentile(arr, [50, 90, 95, 99])
-    return Distribution(
-        count=int(arr.size),
-        mean=float(arr.mean()),
-        min=float(arr.min()),
-        p50=float(p50),
-        p90=float(p90),
-        p95=float(p95),
-        p99=float(p99),
-        max=float(arr.max()),
-    )
+__all__ = ["Distribution", "statistic"]
 
 
 _MISS = 1e30  # stands in for +inf (a failed request) so that linear interpolation stays defined

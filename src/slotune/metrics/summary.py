@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 from pydantic import Field
 
-from slotune.metrics.distribution import Distribution, distribution, statistic
+from slotune.metrics.distribution import Distribution, statistic
 from slotune.models.base import Frozen
 from slotune.models.records import RequestRecord
 from slotune.models.slo import SLO
@@ -125,10 +125,10 @@ def summarize(
         cached_prompt_tokens=cached,
         output_tokens=output,
         num_preemptions=preemptions,
-        ttft_s=distribution(ttft),
-        itl_s=distribution(itl),
-        tpot_s=distribution(tpot),
-        e2e_s=distribution(e2e),
+        ttft_s=Distribution.of(ttft),
+        itl_s=Distribution.of(itl),
+        tpot_s=Distribution.of(tpot),
+        e2e_s=Distribution.of(e2e),
         usd_per_mtok=_usd_per_mtok(out_tps, usd_per_hour),
     )
     if slo is None:

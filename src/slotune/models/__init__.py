@@ -1,6 +1,7 @@
 """Data passed between slotune's packages: pydantic v2, frozen, extra="forbid"."""
 
 from slotune.models.capacity_plan import CapacityPlan, Derivation
+from slotune.models.distribution import Distribution
 from slotune.models.engine_config import EngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
@@ -12,6 +13,7 @@ __all__ = [
     "SLO",
     "CapacityPlan",
     "Derivation",
+    "Distribution",
     "EngineConfig",
     "FinishReason",
     "GpuSpec",
