@@ -20,7 +20,7 @@ from slotune.bench.scrape import Scraper
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import Snapshot
 from slotune.bench.settings import BenchSettings, ProgressReporter, api_key_from_env, auth_headers
-from slotune.bench.summary import BenchOutcome, build_outcome, sanitized_command, workload_digest
+from slotune.bench.summary import BenchOutcome, build_outcome, sanitized_command
 from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, is_this_host
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
@@ -38,7 +38,6 @@ __all__ = [
     "auth_headers",
     "run_bench",
     "sanitized_command",
-    "workload_digest",
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -30,6 +29,7 @@ from slotune.bench.validity import check_run
 from slotune.bench.worker import WireJob
 from slotune.metrics import summarize
 from slotune.models import Provenance, RequestRecord, RunResult, StepSample, Workload
+from slotune.workload.digest import workload_digest
 
 
 @dataclass
@@ -48,16 +48,6 @@ class BenchOutcome:
     @property
     def reasons(self) -> list[str]:
         return list(self.summary["invalid_reasons"])
-
-
-def workload_digest(workload: Workload) -> str:
-    if workload.digest:
-        return workload.digest
-    h = hashlib.sha256()
-    for r in workload.requests:
-        h.update(r.model_dump_json().encode())
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
 
 
 def sanitized_command(argv: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,7 @@ from slotune.bench.validity import ValidityThresholds
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
 from slotune.models import RequestSpec, Workload
+from slotune.workload.digest import with_digest
 
 EXIT_INVALID = 3
 
@@ -65,7 +66,9 @@ def _fixed_workload(input_tokens: int, output_tokens: int) -> Workload:
     spec = RequestSpec(
         request_id="fixed", arrival_s=0.0, prompt_tokens=input_tokens, output_tokens=output_tokens
     )
-    return Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
+    return with_digest(
+        Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
+    )
 
 
 def _load_workload(

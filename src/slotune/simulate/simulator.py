@@ -18,6 +18,7 @@ from slotune.simulate.profile import HardwareProfile, load_profile
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
+from slotune.workload.digest import workload_digest
 
 ENGINE_SEMANTICS = "vllm-v1 (scheduler.py, kv_cache_manager.py, block_pool.py; see docs/simulator.md)"
 
@@ -227,7 +228,7 @@ class Simulator:
         summary = summarize(records, duration_s=duration, slo=slo)
         self.last_engine_stats, self.last_summary = stats, summary
         return RunResult(
-            provenance=self._provenance(workload.name, workload.digest, streamed=False),
+            provenance=self._provenance(workload.name, workload_digest(workload), streamed=False),
             engine_config=deployment.config,
             records=records,
             timeline=engine.sampler.samples(deployment.num_gpu_blocks - 1),
