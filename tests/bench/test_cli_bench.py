@@ -439,16 +439,19 @@ def test_without_tokenizer_the_servers_tokenize_gives_exact_prompt_lengths(
     assert any("/tokenize" in w for w in summary["warnings"])
 
 
+@pytest.mark.parametrize("has_tokenize", [False, True])
 def test_a_local_model_folder_as_model_needs_no_tokenizer(
-    capsys, tokenizer_path: str, tmp_path: Path
+    capsys, tokenizer_path: str, tmp_path: Path, has_tokenize: bool
 ) -> None:  # type: ignore[no-untyped-def]
+    """Words from the folder's tokenizer where the server has no /tokenize, from the server's where it has;
+    either way the folder's tokenizer recounts the generated text."""
     import lzma
 
     folder = tmp_path / "my-model"
     folder.mkdir()
     (folder / "tokenizer.json.xz").write_bytes(lzma.compress(Path(tokenizer_path).read_bytes(), preset=0))
     out = tmp_path / "out"
-    with FakeOpenAIServer(Behaviour(has_tokenize=False), model=str(folder)) as server:
+    with FakeOpenAIServer(Behaviour(has_tokenize=has_tokenize), model=str(folder)) as server:
         code, _, stderr = run_cli(
             capsys,
             *["--url", server.url, "--model", str(folder), "--out", str(out)],
@@ -458,6 +461,7 @@ def test_a_local_model_folder_as_model_needs_no_tokenizer(
     summary, records = load_out(out)
     assert [r.prompt_tokens for r in records] == [64] * 6
     assert summary["tokens"]["tokenizer_check"]["checked"] == 6
+    assert any("/tokenize" in w for w in summary["warnings"]) == has_tokenize
 
 
 def test_unreachable_server_is_a_clear_error(capsys, tokenizer_path: str) -> None:  # type: ignore[no-untyped-def]

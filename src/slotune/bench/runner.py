@@ -56,14 +56,12 @@ class PromptWords:
     note: str | None = None
 
 
-def local_tokenizer_path(settings: BenchSettings, info: ServerInfo) -> str | Path | None:
-    """--tokenizer, else the model folder's tokenizer when --model is a local path or the server says where
-    it loaded the model from (vLLM's `root`) and that folder is on this machine."""
-    if settings.tokenizer:
-        return settings.tokenizer
+def model_folder_tokenizer(settings: BenchSettings, info: ServerInfo) -> Tokenizer | None:
+    """The model folder's tokenizer, when --model is a local folder or the server says where it loaded the
+    model from (vLLM's `root`) and that folder is on this machine."""
     for folder in (Path(settings.model), info.local_model_dir(settings.model)):
         if folder is not None and folder.is_dir() and tokenizer_file(folder) is not None:
-            return folder
+            return load_tokenizer(folder)
     return None
 
 
@@ -74,15 +72,18 @@ async def resolve_prompt_words(
     pool: ConnectionPool,
     headers: dict[str, str],
 ) -> PromptWords:
-    path = local_tokenizer_path(settings, info)
-    if path is not None:
-        tokenizer = load_tokenizer(path)
+    """--tokenizer; else the server's own tokenizer through /tokenize; else the model folder's tokenizer."""
+    if settings.tokenizer:
+        tokenizer = load_tokenizer(settings.tokenizer)
         return PromptWords(stable_word_pool(tokenizer), tokenizer)
+    local = model_folder_tokenizer(settings, info)
     if workload.requests and all(r.text is not None for r in workload.requests):
-        return PromptWords(None, None)  # real text prompts: the server counts them
+        return PromptWords(None, local)  # real text prompts: the server counts them
     words = await server_word_pool(pool, headers, settings.model)
     if words is not None:
-        return PromptWords(words, None, "prompt words from the server's /tokenize (no --tokenizer given)")
+        return PromptWords(words, local, "prompt words from the server's /tokenize (no --tokenizer given)")
+    if local is not None:
+        return PromptWords(stable_word_pool(local), local)
     raise InputError(
         "tokenizer",
         None,

@@ -292,7 +292,12 @@ def register(app: typer.Typer) -> None:
         warmup_s: float = typer.Option(
             0.0, "--warmup-s", help="Seconds of load before measuring (excluded)."
         ),
-        tokenizer: str | None = typer.Option(None, "--tokenizer", help="The served model's tokenizer.json."),
+        tokenizer: str | None = typer.Option(
+            None,
+            "--tokenizer",
+            help="The served model's tokenizer.json (.xz/.gz too) or its model folder. Default: the server's "
+            "/tokenize, else the folder --model names.",
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed of the schedule and the prompts."),
         slo: str | None = typer.Option(
             None, "--slo", help="SLO preset or expression, for goodput and attainment."
