@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from slotune.bench.fetch import fetch
+from slotune.bench.fetch import post_json
 from slotune.bench.prompts import POOL_SIZE, WORD_TOKEN, TokenPool, check_premise, pool_of, premise_sample
 from slotune.bench.transport import ConnectionPool
 
@@ -51,14 +51,7 @@ async def _tokenize(
 ) -> tuple[list[int], list[str]] | None:
     """The server's tokens and token strings of `text` (no special tokens); None without a usable /tokenize."""
     body = {"model": model, "prompt": text, "add_special_tokens": False, "return_token_strs": True}
-    resp = await fetch(
-        pool,
-        "POST",
-        "/tokenize",
-        body=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **headers},
-        timeout_s=timeout_s,
-    )
+    resp = await post_json(pool, "/tokenize", body, headers=headers, timeout_s=timeout_s)
     if resp.status != 200:
         return None
     try:
