@@ -4,7 +4,8 @@ How exactness is reached: from the tokenizer's vocabulary we keep a pool of "sta
 decode to a space plus lowercase letters and encode back to themselves alone. A byte-level BPE (GPT-2,
 Llama 3, Qwen) or SentencePiece tokenizer splits text at the space before each word, so a prompt made of N
 pool words is exactly N tokens, and any prefix of it is a token prefix: equal leading blocks give equal
-leading KV blocks on the server, which is what prefix caching keys on.
+leading KV blocks on the server, which is what prefix caching keys on. Without a local tokenizer the same
+pool comes from the server's own tokenizer (`bench.server_words`, through vLLM's /tokenize).
 
 Block contents are a pure function of (seed, block id, cycle), so two requests that share leading block
 ids share their leading tokens, and nothing else is shared. When a short workload is cycled to fill a
