@@ -19,7 +19,7 @@ def tokenizer_path() -> str:
 
 @pytest.fixture(scope="session")
 def tokenizer(tokenizer_path: str):  # type: ignore[no-untyped-def]
-    from slotune.bench.prompts import load_tokenizer
+    from slotune.workload.tokenizer import load_tokenizer
 
     return load_tokenizer(tokenizer_path)
 

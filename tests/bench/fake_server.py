@@ -2,7 +2,7 @@
 
 It behaves like vLLM where the benchmark client cares (chat role chunk first, one token per chunk,
 `ignore_eos`/`min_tokens`, `stream_options.include_usage`/`continuous_usage_stats`, `/v1/models`, `/version`,
-Prometheus `/metrics` with vLLM's names) and can misbehave on purpose: HTTP 500s, stalls, streams dropped
+`/tokenize` over a whitespace tokenizer, Prometheus `/metrics` with vLLM's names) and can misbehave on purpose: HTTP 500s, stalls, streams dropped
 mid-response, malformed SSE, or dying mid-run. It runs its own event loop in a thread so that synchronous
 tests (the CLI runner) can use it.
 """
@@ -29,7 +29,9 @@ class Behaviour:
     first_token_delay_s: float = 0.0
     require_api_key: str | None = None
     chunked: bool = True
-    prompt_tokens_per_word: int = 1  # the fake "tokenizer": whitespace words
+    # The fake tokenizer: one token per whitespace word, two for a word longer than this many letters (0: never).
+    max_word_letters: int = 0
+    has_tokenize: bool = True  # serve vLLM's /tokenize
     chat_template_tokens: int = 5  # tokens a chat template would add
     honour_ignore_eos: bool = True
     natural_eos_tokens: int = 3  # without ignore_eos the "model" stops after this many tokens
@@ -53,16 +55,30 @@ class ServerState:
     running: int = 0
     seen_blocks: set[tuple[str, ...]] = field(default_factory=set)
     tokenize_calls: int = 0
+    vocab: dict[str, int] = field(
+        default_factory=dict
+    )  # the fake tokenizer's pieces, ids given on first sight
+
+
+def _pieces(text: str, behaviour: Behaviour) -> list[str]:
+    """The fake tokenizer's pieces of `text`, spelled as a byte-level BPE vocabulary spells them ("Ġword")."""
+    limit = behaviour.max_word_letters
+    out: list[str] = []
+    for word in text.split():
+        out += (
+            ["\u0120" + word] if not limit or len(word) <= limit else ["\u0120" + word[:limit], word[limit:]]
+        )
+    return out
 
 
 def _count_prompt_tokens(body: dict[str, Any], behaviour: Behaviour) -> int:
     if "messages" in body:
         text = " ".join(str(m.get("content", "")) for m in body["messages"])
-        return len(text.split()) * behaviour.prompt_tokens_per_word + behaviour.chat_template_tokens
+        return len(_pieces(text, behaviour)) + behaviour.chat_template_tokens
     prompt = body.get("prompt", "")
     if isinstance(prompt, list):
         return len(prompt)
-    return len(str(prompt).split()) * behaviour.prompt_tokens_per_word
+    return len(_pieces(str(prompt), behaviour))
 
 
 class FakeOpenAIServer:
@@ -191,18 +207,28 @@ class FakeOpenAIServer:
             )
             await writer.drain()
             return True
-        if path == "/tokenize" and method == "POST":
+        if path == "/tokenize" and method == "POST" and b.has_tokenize:
             self.state.tokenize_calls += 1
-            await self._send_json(
-                writer,
-                200,
-                {"count": _count_prompt_tokens(json.loads(body), b), "max_model_len": 4096, "tokens": []},
-            )
+            await self._send_json(writer, 200, self._tokenize(json.loads(body)))
             return True
         if path in ("/v1/completions", "/v1/chat/completions") and method == "POST":
             return await self._generate(path, headers, json.loads(body), writer)
         await self._send_json(writer, 404, {"error": {"message": f"no route {path}"}}, "Not Found")
         return True
+
+    def _tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        """vLLM's /tokenize answer: the chat template's tokens (id 0) come before a chat's words."""
+        if "messages" in body:
+            text = " ".join(str(m.get("content", "")) for m in body["messages"])
+            strs = ["<|template|>"] * self.behaviour.chat_template_tokens + _pieces(text, self.behaviour)
+        else:
+            strs = _pieces(str(body.get("prompt", "")), self.behaviour)
+        vocab = self.state.vocab
+        ids = [0 if p == "<|template|>" else vocab.setdefault(p, 1000 + len(vocab)) for p in strs]
+        answer: dict[str, Any] = {"count": len(ids), "max_model_len": 4096, "tokens": ids}
+        if body.get("return_token_strs"):
+            answer["token_strs"] = strs
+        return answer
 
     def _metrics_text(self) -> str:
         s = self.state

@@ -420,12 +420,63 @@ def test_bad_input_exits_2_naming_the_field(
 
 
 def test_unknown_model_and_missing_tokenizer_exit_2(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    with FakeOpenAIServer() as server:
+    with FakeOpenAIServer(Behaviour(has_tokenize=False)) as server:
         args = ["--url", server.url, "--rate", "2", "--num-requests", "2"]
         code, _, stderr = run_cli(capsys, *args, "--model", "nope", "--tokenizer", tokenizer_path)
         assert code == 2 and "model='nope'" in stderr and "fake-model" in stderr
         code, _, stderr = run_cli(capsys, *args, "--model", server.model)
-        assert code == 2 and "tokenizer=" in stderr and "--tokenizer" in stderr
+        assert code == 2 and "tokenizer=" in stderr and "--tokenizer" in stderr and "--model" in stderr
+        assert "offers no /tokenize" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("api", ["completions", "chat"])
+def test_without_tokenizer_the_servers_tokenize_gives_exact_prompt_lengths(
+    capsys, tmp_path: Path, api: str
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    # The fake tokenizer splits words of more than six letters: only single-token words may build prompts.
+    with FakeOpenAIServer(Behaviour(max_word_letters=6)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *["--url", server.url, "--model", server.model, "--out", str(out), "--api", api],
+            *["--rate", "50", "--num-requests", "12", "--input-tokens", "200", "--output-tokens", "3"],
+            *["--max-lag-ms", "1000"],
+        )
+        tokenize_calls = server.state.tokenize_calls
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert tokenize_calls == 3  # the candidate words, the premise check, the prompt overhead
+    assert [r.prompt_tokens for r in records] == [200] * 12
+    assert summary.tokens.prompt_length_mismatched == 0
+    assert summary.tokens.tokenizer_check is None  # nothing local to recount with
+    assert summary.result.validity is not None
+    assert any("/tokenize" in w for w in summary.result.validity.warnings)
+
+
+@pytest.mark.parametrize("has_tokenize", [False, True])
+def test_a_local_model_folder_as_model_needs_no_tokenizer(
+    capsys, tokenizer_path: str, tmp_path: Path, has_tokenize: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Words from the folder's tokenizer where the server has no /tokenize, from the server's where it has;
+    either way the folder's tokenizer recounts the generated text."""
+    import lzma
+
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "tokenizer.json.xz").write_bytes(lzma.compress(Path(tokenizer_path).read_bytes(), preset=0))
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(has_tokenize=has_tokenize), model=str(folder)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *["--url", server.url, "--model", str(folder), "--out", str(out)],
+            *["--concurrency", "2", "--num-requests", "6", "--input-tokens", "64", "--output-tokens", "3"],
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert [r.prompt_tokens for r in records] == [64] * 6
+    assert summary.tokens.tokenizer_check is not None and summary.tokens.tokenizer_check.checked == 6
+    assert summary.result.validity is not None
+    assert any("/tokenize" in w for w in summary.result.validity.warnings) == has_tokenize
 
 
 def test_unreachable_server_is_a_clear_error(capsys, tokenizer_path: str) -> None:  # type: ignore[no-untyped-def]

@@ -2,10 +2,7 @@ from __future__ import annotations
 
 import pickle
 
-import pytest
-
-from slotune.bench.prompts import PromptBuilder, count_tokens, load_tokenizer, stable_word_pool
-from slotune.errors import InputError
+from slotune.bench.prompts import PromptBuilder, count_tokens, stable_word_pool
 from slotune.models import RequestSpec
 
 
@@ -68,12 +65,3 @@ def test_token_id_prompts_and_pickling(tokenizer) -> None:  # type: ignore[no-un
     assert tokenizer.encode(tokenizer.decode(built.prompt), add_special_tokens=False).ids == built.prompt
     clone = pickle.loads(pickle.dumps(builder))  # worker processes receive the builder
     assert clone.build(_spec(20), job_index=0).prompt == built.prompt
-
-
-def test_bad_tokenizer_path_is_an_input_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InputError, match="tokenizer"):
-        load_tokenizer(tmp_path / "missing.json")
-    bad = tmp_path / "tokenizer.json"
-    bad.write_text("{not json")
-    with pytest.raises(InputError, match="fast-tokenizer"):
-        load_tokenizer(bad)

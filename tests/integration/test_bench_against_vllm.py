@@ -2,12 +2,13 @@
 
 Each run's records are checked on their own (counts, token counts from `usage` equal to the workload's,
 monotone timestamps) and against the server: the client's token totals must equal the server's counter
-deltas exactly, and the `/metrics` deltas in summary.json must equal an independent scrape around the run.
+deltas exactly, and the `/metrics` deltas in the saved report must equal an independent scrape around the run.
 Every run uses its own seed, so prompts never repeat across runs and the prefix-free runs see no cache hits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,10 +21,14 @@ import pytest
 from vllm_helpers import counter_deltas, counter_totals
 from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
 
+from slotune.bench.prompts import stable_word_pool
+from slotune.bench.server_words import server_word_pool
+from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.models import RequestSpec, Workload
 from slotune.models.reports import BenchReport
 from slotune.results import load_result
 from slotune.workload import read_workload, write_workload
+from slotune.workload.tokenizer import load_tokenizer
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +36,11 @@ REPLAY_TRACE = REPO_ROOT / "tests" / "data" / "azure_conv_replay_20.csv"
 BENCH_TIMEOUT_S = 300
 
 
-def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run `slotune bench --json` in a subprocess; return its saved report (read back through the loader, as
-    JSON) and the records."""
+def run_bench(
+    server: VllmServer, out_dir: Path, *args: str, tokenizer: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run `slotune bench --json` in a subprocess (with the test tokenizer unless told otherwise); return its
+    saved report (read back through the loader, as JSON) and the records."""
     command = [
         sys.executable,
         "-m",
@@ -43,8 +50,7 @@ def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, 
         server.base_url,
         "--model",
         server.model,
-        "--tokenizer",
-        str(TOKENIZER_JSON),
+        *(["--tokenizer", str(TOKENIZER_JSON)] if tokenizer else []),
         "--warmup-s",
         "0",
         "--out",
@@ -368,3 +374,53 @@ def test_simulator_and_real_vllm_fill_the_same_contract(vllm_server: VllmServer)
     assert simulated.engine is not None and measured.engine is not None
     assert filled(simulated.engine) == filled(measured.engine)
     assert measured.engine.generation_tokens == simulated.engine.generation_tokens == 8 * 8
+
+
+def test_server_tokenize_gives_the_local_word_pool(vllm_server: VllmServer) -> None:
+    """vLLM's real /tokenize answer (tokens and token_strs) yields the pool the local tokenizer does."""
+
+    async def ask() -> Any:
+        pool = ConnectionPool(Endpoint(vllm_server.base_url))
+        try:
+            return await server_word_pool(pool, {}, vllm_server.model)
+        finally:
+            pool.close()
+
+    from_server = asyncio.run(ask())
+    local = stable_word_pool(load_tokenizer(TOKENIZER_JSON))
+    assert from_server is not None
+    assert from_server.texts == local.texts and from_server.ids.tolist() == local.ids.tolist()
+
+
+@pytest.mark.parametrize("api", ["completions", "chat"])
+def test_bench_without_tokenizer_keeps_exact_prompt_lengths(
+    vllm_server: VllmServer, tmp_path: Path, api: str
+) -> None:
+    workload = prefix_free_workload()
+    workload_path = tmp_path / "prefix_free.jsonl"
+    write_workload(workload, workload_path)
+
+    before = counter_totals(vllm_server.base_url)
+    summary, records = run_bench(
+        vllm_server,
+        tmp_path / "out",
+        "--workload",
+        str(workload_path),
+        "--api",
+        api,
+        "--concurrency",
+        "4",
+        "--num-requests",
+        str(len(workload.requests)),
+        "--seed",
+        "15" if api == "chat" else "16",
+        tokenizer=False,
+    )
+    own = counter_deltas(before, counter_totals(vllm_server.base_url))
+
+    warnings = summary["result"]["validity"]["warnings"]
+    assert any("server's /tokenize" in w for w in warnings), warnings
+    # Every prompt as long as planned, chat template included, by the server's own count.
+    check_records(records, list(workload.requests))
+    assert summary["tokens"]["prompt_length_mismatched"] == 0
+    check_server_deltas(summary, records, own)

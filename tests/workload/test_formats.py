@@ -100,14 +100,6 @@ def test_sharegpt_reply_gives_the_output_length(write, tokenizer_path):
     assert r.output_tokens == len(tok.encode(reply).ids) and not r.is_output_estimated
 
 
-def test_tokenizer_loads_from_gzip_too(tmp_path, tokenizer_path):
-    import gzip
-
-    packed = tmp_path / "tokenizer.json.gz"
-    packed.write_bytes(gzip.compress(tokenizer_path.read_bytes(), compresslevel=1))
-    assert load_tokenizer(packed).encode("Hello world!").ids == [9707, 1879, 0]
-
-
 def test_openai_log_chat_and_completion_bodies(write, tokenizer_path):
     tok = load_tokenizer(tokenizer_path)
     lines = [

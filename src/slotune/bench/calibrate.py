@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
 from slotune.bench.client import OutputControl, StreamHandler, StreamResult
-from slotune.bench.fetch import fetch
+from slotune.bench.fetch import post_json
 from slotune.bench.load import closed_loop_job
 from slotune.bench.prompts import PromptBuilder
 from slotune.bench.server_info import ServerInfo
@@ -75,13 +74,7 @@ async def calibrate(
             body["messages"] = [{"role": "user", "content": built.prompt}]
         else:
             body["prompt"] = built.prompt
-        resp = await fetch(
-            pool,
-            "POST",
-            "/tokenize",
-            body=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **headers},
-        )
+        resp = await post_json(pool, "/tokenize", body, headers=headers)
         if resp.status == 200:
             try:
                 count = int(resp.json()["count"])

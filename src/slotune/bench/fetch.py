@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,3 +64,23 @@ async def fetch(
     sink = _Collect()
     pool.submit(build_request(method, pool.endpoint, path, body, headers), sink, timeout_s=timeout_s)
     return await sink.future
+
+
+async def post_json(
+    pool: ConnectionPool,
+    path: str,
+    obj: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 10.0,
+) -> Response:
+    """POST a JSON body (vLLM's /tokenize and the like)."""
+    body = json.dumps(obj).encode()
+    return await fetch(
+        pool,
+        "POST",
+        path,
+        body=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        timeout_s=timeout_s,
+    )

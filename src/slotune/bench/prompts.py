@@ -4,7 +4,8 @@ How exactness is reached: from the tokenizer's vocabulary we keep a pool of "sta
 decode to a space plus lowercase letters and encode back to themselves alone. A byte-level BPE (GPT-2,
 Llama 3, Qwen) or SentencePiece tokenizer splits text at the space before each word, so a prompt made of N
 pool words is exactly N tokens, and any prefix of it is a token prefix: equal leading blocks give equal
-leading KV blocks on the server, which is what prefix caching keys on.
+leading KV blocks on the server, which is what prefix caching keys on. Without a local tokenizer the same
+pool comes from the server's own tokenizer (`bench.server_words`, through vLLM's /tokenize).
 
 Block contents are a pure function of (seed, block id, cycle), so two requests that share leading block
 ids share their leading tokens, and nothing else is shared. When a short workload is cycled to fill a
@@ -15,8 +16,8 @@ cache hit that the workload never had.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,36 +26,12 @@ from tokenizers import Tokenizer
 from slotune.errors import InputError
 from slotune.models import RequestSpec
 
-_WORD_TOKEN = re.compile(r"^[\u0120\u2581][a-z]{3,9}$")  # "Ġword" (byte-level BPE) or "▁word" (SentencePiece)
-_POOL_SIZE = 2048
+WORD_TOKEN = re.compile(r"^[\u0120\u2581][a-z]{3,9}$")  # "Ġword" (byte-level BPE) or "▁word" (SentencePiece)
+POOL_SIZE = 2048
 _MIN_POOL = 64
 
 
-_TOKENIZERS: dict[tuple[str, float], Tokenizer] = {}
 _POOLS: dict[int, TokenPool] = {}  # by id(tokenizer); each entry holds its tokenizer, so the id stays unique
-
-
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """A Hugging Face fast tokenizer from `tokenizer.json` or a folder holding one (cached per file)."""
-    p = Path(path)
-    file = p / "tokenizer.json" if p.is_dir() else p
-    if not file.is_file():
-        raise InputError(
-            "tokenizer",
-            str(path),
-            "give a tokenizer.json file or a model folder that holds one (the server's)",
-        )
-    key = (str(file.resolve()), file.stat().st_mtime)
-    if key in _TOKENIZERS:
-        return _TOKENIZERS[key]
-    try:
-        tokenizer = Tokenizer.from_file(str(file))
-        _TOKENIZERS[key] = tokenizer
-        return tokenizer
-    except Exception as exc:
-        raise InputError(
-            "tokenizer", str(path), "give a Hugging Face fast-tokenizer JSON file", problem=str(exc)
-        ) from exc
 
 
 def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:
@@ -68,7 +45,7 @@ def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:
 class TokenPool:
     ids: np.ndarray  # int64 token ids
     texts: tuple[str, ...]  # what each id decodes to (" word")
-    max_size: int = _POOL_SIZE
+    max_size: int = POOL_SIZE
     owner: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:  # picklable without the (Rust) tokenizer
@@ -86,7 +63,7 @@ class TokenPool:
         return "".join([texts[i] for i in indices.tolist()])
 
 
-def stable_word_pool(tokenizer: Tokenizer, *, max_size: int = _POOL_SIZE) -> TokenPool:
+def stable_word_pool(tokenizer: Tokenizer, *, max_size: int = POOL_SIZE) -> TokenPool:
     """The pool of single-token words of this tokenizer (computed once per tokenizer object)."""
     cached = _POOLS.get(id(tokenizer))
     if cached is not None and cached.max_size == max_size and cached.owner is tokenizer:
@@ -98,16 +75,29 @@ def stable_word_pool(tokenizer: Tokenizer, *, max_size: int = _POOL_SIZE) -> Tok
 
 def _build_pool(tokenizer: Tokenizer, *, max_size: int) -> TokenPool:
     candidates = sorted(
-        (i, s) for s, i in tokenizer.get_vocab(with_added_tokens=False).items() if _WORD_TOKEN.match(s)
+        (i, s) for s, i in tokenizer.get_vocab(with_added_tokens=False).items() if WORD_TOKEN.match(s)
     )
+
+    def stable() -> Iterator[tuple[int, str]]:
+        for token_id, _ in candidates:
+            text = tokenizer.decode([token_id], skip_special_tokens=False)
+            if not (len(text) >= 4 and text[0] == " " and text[1:].isalpha() and text[1:].islower()):
+                continue
+            if tokenizer.encode(text, add_special_tokens=False).ids == [token_id]:
+                yield token_id, text
+
+    fix = "use the server model's own tokenizer.json (a byte-level BPE or SentencePiece tokenizer)"
+    pool = pool_of(stable(), max_size=max_size, owner=tokenizer, fix=fix)
+    text, expected = premise_sample(pool)
+    check_premise(tokenizer.encode(text, add_special_tokens=False).ids, expected, fix=fix)
+    return pool
+
+
+def pool_of(words: Iterable[tuple[int, str]], *, max_size: int, owner: Any, fix: str) -> TokenPool:
+    """The pool of the first `max_size` single-token words (token id, " word"), lowest ids first."""
     ids: list[int] = []
     texts: list[str] = []
-    for token_id, _ in candidates:
-        text = tokenizer.decode([token_id], skip_special_tokens=False)
-        if not (len(text) >= 4 and text[0] == " " and text[1:].isalpha() and text[1:].islower()):
-            continue
-        if tokenizer.encode(text, add_special_tokens=False).ids != [token_id]:
-            continue
+    for token_id, text in words:
         ids.append(token_id)
         texts.append(text)
         if len(ids) >= max_size:
@@ -116,24 +106,27 @@ def _build_pool(tokenizer: Tokenizer, *, max_size: int) -> TokenPool:
         raise InputError(
             "tokenizer",
             f"{len(ids)} stable word tokens",
-            "use the server model's own tokenizer.json (a byte-level BPE or SentencePiece tokenizer)",
+            fix,
             problem="too few single-token words to build prompts of exact length",
         )
-    pool = TokenPool(
-        ids=np.asarray(ids, dtype=np.int64), texts=tuple(texts), max_size=max_size, owner=tokenizer
-    )
-    # Check the premise on a long random sequence: N words must be N tokens.
-    rng = np.random.default_rng(0)
-    sample = rng.integers(0, len(pool), size=512)
-    got = tokenizer.encode(pool.render(sample), add_special_tokens=False).ids
-    if got != pool.ids[sample].tolist():
+    return TokenPool(ids=np.asarray(ids, dtype=np.int64), texts=tuple(texts), max_size=max_size, owner=owner)
+
+
+def premise_sample(pool: TokenPool) -> tuple[str, list[int]]:
+    """A long random sequence of pool words and the token ids it must tokenize to (one per word)."""
+    sample = np.random.default_rng(0).integers(0, len(pool), size=512)
+    return pool.render(sample), pool.ids[sample].tolist()
+
+
+def check_premise(got: list[int], expected: list[int], *, fix: str) -> None:
+    """N words must be N tokens, or no prompt length can be exact."""
+    if got != expected:
         raise InputError(
             "tokenizer",
             "word pool",
-            "use the server model's own tokenizer.json",
+            fix,
             problem="concatenated words do not tokenize one word per token with this tokenizer",
         )
-    return pool
 
 
 @dataclass(frozen=True, slots=True)

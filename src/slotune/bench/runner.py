@@ -4,28 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from time import perf_counter
 from typing import Any
+
+from tokenizers import Tokenizer
 
 from slotune.bench.calibrate import calibrate, make_factory
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.load import plan_jobs
 from slotune.bench.loops import run_with_loop
-from slotune.bench.prompts import PromptBuilder, load_tokenizer, stable_word_pool
+from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import Snapshot
+from slotune.bench.server_words import server_word_pool
 from slotune.bench.settings import BenchSettings, ProgressReporter, api_key_from_env, auth_headers
-from slotune.bench.summary import BenchOutcome, RunInputs, build_outcome, sanitized_command, workload_digest
+from slotune.bench.summary import BenchOutcome, RunInputs, build_outcome, sanitized_command
 from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, is_this_host
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
 from slotune.errors import InputError
 from slotune.models import Workload
+from slotune.workload.tokenizer import load_tokenizer, tokenizer_file
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +44,52 @@ __all__ = [
     "auth_headers",
     "run_bench",
     "sanitized_command",
-    "workload_digest",
 ]
 
 
-def resolve_tokenizer(settings: BenchSettings, info: ServerInfo, workload: Workload) -> Any:
+@dataclass(frozen=True, slots=True)
+class PromptWords:
+    """Where the words of generated prompts come from."""
+
+    pool: TokenPool | None  # None: the workload's own texts are sent as they are
+    tokenizer: Tokenizer | None  # a local tokenizer, which also recounts the generated text afterwards
+    note: str | None = None
+
+
+def model_folder_tokenizer(settings: BenchSettings, info: ServerInfo) -> Tokenizer | None:
+    """The model folder's tokenizer, when --model is a local folder or the server says where it loaded the
+    model from (vLLM's `root`) and that folder is on this machine."""
+    for folder in (Path(settings.model), info.local_model_dir(settings.model)):
+        if folder is not None and folder.is_dir() and tokenizer_file(folder) is not None:
+            return load_tokenizer(folder)
+    return None
+
+
+async def resolve_prompt_words(
+    settings: BenchSettings,
+    info: ServerInfo,
+    workload: Workload,
+    pool: ConnectionPool,
+    headers: dict[str, str],
+) -> PromptWords:
+    """--tokenizer; else the server's own tokenizer through /tokenize; else the model folder's tokenizer."""
     if settings.tokenizer:
-        return load_tokenizer(settings.tokenizer)
-    local = info.local_model_dir(settings.model)
-    if local is not None and (local / "tokenizer.json").is_file():
-        return load_tokenizer(local)
+        tokenizer = load_tokenizer(settings.tokenizer)
+        return PromptWords(stable_word_pool(tokenizer), tokenizer)
+    local = model_folder_tokenizer(settings, info)
     if workload.requests and all(r.text is not None for r in workload.requests):
-        return None  # real text prompts: the server counts them
+        return PromptWords(None, local)  # real text prompts: the server counts them
+    words = await server_word_pool(pool, headers, settings.model)
+    if words is not None:
+        return PromptWords(words, local, "prompt words from the server's /tokenize (no --tokenizer given)")
+    if local is not None:
+        return PromptWords(stable_word_pool(local), local)
     raise InputError(
         "tokenizer",
         None,
-        "pass --tokenizer path/to/tokenizer.json (the served model's) so prompts have exact token lengths",
+        "pass --tokenizer path/to/tokenizer.json (the served model's), or the model folder as --model, "
+        "so prompts have exact token lengths",
+        problem="no tokenizer file given and the server offers no /tokenize",
     )
 
 
@@ -79,8 +116,8 @@ async def _run_async(
     control_pool = ConnectionPool(endpoint)
     info = await probe_server(control_pool, headers)
     check_model(info, settings.model)
-    tokenizer = resolve_tokenizer(settings, info, workload)
-    pool_words = stable_word_pool(tokenizer) if tokenizer is not None else None
+    words = await resolve_prompt_words(settings, info, workload, control_pool, headers)
+    tokenizer, pool_words = words.tokenizer, words.pool
 
     def make_builder(overhead: int) -> PromptBuilder | None:
         if pool_words is None:
@@ -94,6 +131,8 @@ async def _run_async(
         )
 
     calibration = await calibrate(control_pool, settings, info, make_builder(0), headers)
+    if words.note is not None:
+        calibration = dataclasses.replace(calibration, notes=(words.note, *calibration.notes))
     builder = make_builder(calibration.overhead_tokens)
     factory = make_factory(settings, endpoint, calibration.control, builder, headers)
 

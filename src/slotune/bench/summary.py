@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import sys
@@ -57,6 +56,7 @@ from slotune.models.reports import (
     WindowReport,
 )
 from slotune.results import RESULT_FILE, save_result, stamped
+from slotune.workload.digest import workload_digest
 
 
 @dataclass
@@ -82,16 +82,6 @@ class BenchOutcome:
     @property
     def reasons(self) -> tuple[str, ...]:
         return self.report.reasons
-
-
-def workload_digest(workload: Workload) -> str:
-    if workload.digest:
-        return workload.digest
-    h = hashlib.sha256()
-    for r in workload.requests:
-        h.update(r.model_dump_json().encode())
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
 
 
 def sanitized_command(argv: tuple[str, ...]) -> list[str]:

@@ -22,6 +22,7 @@ from slotune.errors import InputError
 from slotune.models import RequestSpec, Workload
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
+from slotune.workload.digest import with_digest
 
 EXIT_INVALID = 3
 
@@ -68,7 +69,9 @@ def _fixed_workload(input_tokens: int, output_tokens: int) -> Workload:
     spec = RequestSpec(
         request_id="fixed", arrival_s=0.0, prompt_tokens=input_tokens, output_tokens=output_tokens
     )
-    return Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
+    return with_digest(
+        Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
+    )
 
 
 def _load_workload(
@@ -293,7 +296,12 @@ def register(app: typer.Typer) -> None:
         warmup_s: float = typer.Option(
             0.0, "--warmup-s", help="Seconds of load before measuring (excluded)."
         ),
-        tokenizer: str | None = typer.Option(None, "--tokenizer", help="The served model's tokenizer.json."),
+        tokenizer: str | None = typer.Option(
+            None,
+            "--tokenizer",
+            help="The served model's tokenizer.json (.xz/.gz too) or its model folder. Default: the server's "
+            "/tokenize, else the folder --model names.",
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed of the schedule and the prompts."),
         slo: str | None = typer.Option(
             None, "--slo", help="SLO preset or expression, for goodput and attainment."

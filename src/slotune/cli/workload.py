@@ -10,10 +10,11 @@ import typer
 from rich.table import Table
 
 from slotune.cli.output import console, emit_json, err_console
+from slotune.models import Distribution
 from slotune.workload import analyze as analyze_workload
 from slotune.workload import read_workload, write_workload
 from slotune.workload.presets import PRESETS
-from slotune.workload.stats import Distribution, WorkloadStats
+from slotune.workload.stats import WorkloadStats
 from slotune.workload.synth import synthesize
 
 workload_app = typer.Typer(help="Phase 0: workload analysis and synthesis.", no_args_is_help=True)

@@ -1,5 +1,4 @@
-"""Summary statistics of measured values (the `Distribution` model) and single statistics with failures as +inf.
-Percentiles are numpy's linear interpolation."""
+"""Statistics of one latency metric with failures in it; the summary model is `slotune.models.Distribution`."""
 
 from __future__ import annotations
 
@@ -9,24 +8,7 @@ import numpy as np
 
 from slotune.models.distribution import Distribution
 
-__all__ = ["Distribution", "distribution", "statistic"]
-
-
-def distribution(values: Sequence[float] | np.ndarray) -> Distribution:
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        return Distribution(count=0)
-    p50, p90, p95, p99 = np.percentile(arr, [50, 90, 95, 99])
-    return Distribution(
-        count=int(arr.size),
-        mean=float(arr.mean()),
-        min=float(arr.min()),
-        p50=float(p50),
-        p90=float(p90),
-        p95=float(p95),
-        p99=float(p99),
-        max=float(arr.max()),
-    )
+__all__ = ["Distribution", "statistic"]
 
 
 _MISS = 1e30  # stands in for +inf (a failed request) so that linear interpolation stays defined

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from slotune.cost import usd_per_mtok
-from slotune.metrics.distribution import distribution, statistic
-from slotune.models import SLO, RequestRecord, RunSummary, TargetResult
+from slotune.metrics.distribution import statistic
+from slotune.models import SLO, Distribution, RequestRecord, RunSummary, TargetResult
 from slotune.slo.evaluate import request_meets_slo
 
 _INF = float("inf")
@@ -139,10 +139,10 @@ def summarize(
         cached_prompt_tokens=cached,
         output_tokens=output,
         num_preemptions=preemptions,
-        ttft_s=distribution(ttft),
-        itl_s=distribution(itl),
-        tpot_s=distribution(tpot),
-        e2e_s=distribution(e2e),
+        ttft_s=Distribution.of(ttft),
+        itl_s=Distribution.of(itl),
+        tpot_s=Distribution.of(tpot),
+        e2e_s=Distribution.of(e2e),
         usd_per_mtok=deployment_usd_per_mtok(out_tps, usd_per_hour),
     )
     by_metric = {"ttft": slo_ttft, "e2e": slo_e2e, "tpot": slo_tpot, "itl": itl}

@@ -77,10 +77,10 @@ def lengths_of(workload: Workload | None) -> Lengths:
 
     stats = analyze(workload)
     return Lengths(
-        prompt_p50=max(1, round(stats.prompt_tokens.p50)),
-        prompt_p99=max(1, round(stats.prompt_tokens.p99)),
-        mean_prompt=stats.prompt_tokens.mean,
-        mean_output=stats.output_tokens.mean,
+        prompt_p50=max(1, round(stats.prompt_tokens.require("p50"))),
+        prompt_p99=max(1, round(stats.prompt_tokens.require("p99"))),
+        mean_prompt=stats.prompt_tokens.require("mean"),
+        mean_output=stats.output_tokens.require("mean"),
         from_workload=True,
     )
 

@@ -13,6 +13,7 @@ from slotune.models.reports import SimulationReport
 from slotune.results import stamped
 from slotune.simulate.simulator import Simulator
 from slotune.simulate.trace import write_chrome_trace
+from slotune.workload.digest import with_digest
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def select_workload(
         reqs = reqs[:num_requests]
     if len(reqs) == len(workload.requests) and rate_rps is None:
         return workload
-    return workload.model_copy(update={"requests": tuple(reqs), "digest": ""})
+    return with_digest(workload.model_copy(update={"requests": tuple(reqs)}))
 
 
 def simulate(

@@ -29,6 +29,7 @@ from slotune.simulate.profile import HardwareProfile, load_profile
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
+from slotune.workload.digest import workload_digest
 
 ENGINE_SEMANTICS = "vllm-v1 (scheduler.py, kv_cache_manager.py, block_pool.py; see docs/simulator.md)"
 
@@ -204,7 +205,7 @@ class Simulator:
         summary = summarize(records, duration_s=duration, slo=slo)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
-            provenance=self._provenance(workload.name, workload.digest, streamed=False),
+            provenance=self._provenance(workload.name, workload_digest(workload), streamed=False),
             engine_config=deployment.config,
             slo=slo,
             records=records,

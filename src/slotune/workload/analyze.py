@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from slotune.errors import InputError
-from slotune.models import Workload
+from slotune.models import Distribution, Workload
 from slotune.workload.arrivals import arrival_stats
-from slotune.workload.formats.canonical_jsonl import workload_digest
+from slotune.workload.digest import workload_digest
 from slotune.workload.prefix_reuse import chained_prompts, lru_reuse, unbounded_reuse
 from slotune.workload.request_log import request_log_stats
-from slotune.workload.stats import Distribution, PrefixReuse, WorkloadStats
+from slotune.workload.stats import PrefixReuse, WorkloadStats
 
 
 def prefix_reuse_of(workload: Workload, *, block_size: int, cache_blocks: int | None) -> PrefixReuse:
@@ -54,7 +54,7 @@ def analyze(workload: Workload, *, block_size: int = 16, cache_blocks: int | Non
     return WorkloadStats(
         name=workload.name,
         source=workload.source,
-        digest=workload.digest or workload_digest(workload),
+        digest=workload_digest(workload),
         num_requests=len(requests),
         has_arrival_times=arrivals.mean_rate_rps is not None,
         duration_s=arrivals.duration_s,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from slotune.errors import InputError
 from slotune.models import Workload
+from slotune.workload.digest import with_digest
 from slotune.workload.formats import detect_format, reader_for
 from slotune.workload.formats._common import DEFAULT_OUTPUT_TOKENS, ReadOptions
-from slotune.workload.formats.canonical_jsonl import render, workload_digest
+from slotune.workload.formats.canonical_jsonl import render
 
 
 def read_workload(
@@ -27,7 +28,7 @@ def read_workload(
     reader = reader_for(fmt) if fmt is not None else reader_for(detect_format(file))
     options = ReadOptions(tokenizer_path=tokenizer_path, default_output_tokens=default_output_tokens)
     workload = reader(file, options)
-    return workload.model_copy(update={"digest": workload_digest(workload)})
+    return with_digest(workload)
 
 
 def write_workload(workload: Workload, path: str | os.PathLike[str]) -> None:

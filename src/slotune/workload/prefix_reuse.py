@@ -8,7 +8,7 @@ block gets a small integer id, exact (no hash collisions).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from slotune.models import RequestSpec, Workload
@@ -78,15 +78,20 @@ class ReuseCount:
         return self.hit_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
 
+def _num_leading_in(block_ids: Sequence[int], cached: Container[int]) -> int:
+    """How many of the prompt's first blocks are cached: a prefix cache hits only up to the first miss."""
+    for i, block_id in enumerate(block_ids):
+        if block_id not in cached:
+            return i
+    return len(block_ids)
+
+
 def unbounded_reuse(prompts: Sequence[ChainedPrompt], block_size: int) -> ReuseCount:
     seen: dict[int, int] = {}  # block id -> its tokens
     hit = total = 0
     for p in prompts:
         total += p.prompt_tokens
-        leading = 0
-        while leading < len(p.block_ids) and p.block_ids[leading] in seen:
-            leading += 1
-        hit += p.tokens_of_first(leading, block_size)
+        hit += p.tokens_of_first(_num_leading_in(p.block_ids, seen), block_size)
         for i, b in enumerate(p.block_ids):
             seen.setdefault(b, p.last_block_tokens if i == len(p.block_ids) - 1 else block_size)
     return ReuseCount(hit, total, num_unique_blocks=len(seen), cached_tokens=sum(seen.values()))
@@ -102,10 +107,7 @@ def lru_reuse(prompts: Sequence[ChainedPrompt], capacity_blocks: int, block_size
     hit = total = 0
     for p in prompts:
         total += p.prompt_tokens
-        leading = 0
-        while leading < len(p.block_ids) and p.block_ids[leading] in cache:
-            leading += 1
-        hit += p.tokens_of_first(leading, block_size)
+        hit += p.tokens_of_first(_num_leading_in(p.block_ids, cache), block_size)
         for b in reversed(p.block_ids):
             cache[b] = None
             cache.move_to_end(b)

@@ -2,42 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
-import numpy as np
-
 from slotune.models.base import Frozen
-
-
-class Distribution(Frozen):
-    """Summary of a sample; percentiles are numpy's linear interpolation."""
-
-    count: int
-    mean: float
-    p50: float
-    p90: float
-    p95: float
-    p99: float
-    min: float
-    max: float
-
-    @classmethod
-    def of(cls, values: Sequence[float] | np.ndarray) -> Distribution:
-        a = np.asarray(values, dtype=np.float64)
-        if a.size == 0:
-            raise ValueError("a distribution needs at least one value")
-        p50, p90, p95, p99 = np.percentile(a, [50, 90, 95, 99])
-        return cls(
-            count=int(a.size),
-            mean=float(a.mean()),
-            p50=float(p50),
-            p90=float(p90),
-            p95=float(p95),
-            p99=float(p99),
-            min=float(a.min()),
-            max=float(a.max()),
-        )
+from slotune.models.distribution import Distribution
 
 
 class PrefixReuse(Frozen):

@@ -8,7 +8,7 @@ import numpy as np
 from slotune.errors import InputError
 from slotune.models import RequestSpec, SamplingParams, Workload
 from slotune.workload.arrivals import ARRIVAL_KINDS, arrival_times_s
-from slotune.workload.formats.canonical_jsonl import workload_digest
+from slotune.workload.digest import with_digest
 from slotune.workload.presets import PRESETS, Preset
 from slotune.workload.profile import DrawnRequest, draw_requests, fit_profile
 
@@ -193,4 +193,4 @@ def synthesize(
         hash_block_size=block_size,
         source=f"synth:{what} rate_rps={rate_text} arrival={arrival}{cv_text} seed={seed}",
     )
-    return workload.model_copy(update={"digest": workload_digest(workload)})
+    return with_digest(workload)

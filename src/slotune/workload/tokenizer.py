@@ -17,9 +17,11 @@ from tokenizers import Tokenizer
 
 from slotune.errors import InputError
 
+_FILE_NAMES = ("tokenizer.json", "tokenizer.json.xz", "tokenizer.json.gz")
+
 
 @lru_cache(maxsize=4)
-def _load(resolved: str) -> Tokenizer:
+def _load(resolved: str, mtime_ns: int) -> Tokenizer:  # mtime in the key: a rewritten file loads again
     path = Path(resolved)
     if path.suffix == ".xz":
         return Tokenizer.from_str(lzma.decompress(path.read_bytes()).decode("utf-8"))
@@ -28,20 +30,26 @@ def _load(resolved: str) -> Tokenizer:
     return Tokenizer.from_file(resolved)
 
 
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load (once per path) a tokenizer.json; a folder holding one works too."""
+def tokenizer_file(path: str | Path) -> Path | None:
+    """The tokenizer file at `path`: the file itself, or a model folder's tokenizer.json (plain, .xz, .gz)."""
     candidate = Path(path)
     if candidate.is_dir():
-        candidate = candidate / "tokenizer.json"
-    if not candidate.is_file():
+        return next((candidate / n for n in _FILE_NAMES if (candidate / n).is_file()), None)
+    return candidate if candidate.is_file() else None
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Load (once per file version) a tokenizer.json, plain, .xz or .gz, or the one a model folder holds."""
+    file = tokenizer_file(path)
+    if file is None:
         raise InputError(
             "--tokenizer",
             str(path),
-            "give the path of a Hugging Face tokenizer.json",
+            "give the path of a Hugging Face tokenizer.json (plain, .xz or .gz) or of a model folder holding one",
             problem="file not found",
         )
     try:
-        return _load(str(candidate.resolve()))
+        return _load(str(file.resolve()), file.stat().st_mtime_ns)
     except Exception as exc:  # the tokenizers library raises plain Exceptions on bad files
         raise InputError(
             "--tokenizer",

@@ -7,9 +7,7 @@ deterministic, so the same workload always gives the same bytes and the same dig
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +15,12 @@ from pydantic import ValidationError
 
 from slotune.errors import InputError
 from slotune.models import RequestSpec, Workload
+from slotune.workload.digest import digest_of_lines, request_line
 from slotune.workload.formats._common import ReadOptions, build_workload, iter_json_lines, read_text, where
 
 NAME = "canonical-jsonl"
 HEADER_KEY = "slotune_workload"
 FORMAT_VERSION = 1
-
-
-def request_line(spec: RequestSpec) -> str:
-    return json.dumps(
-        spec.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"), ensure_ascii=False
-    )
-
-
-def digest_of_lines(lines: Iterable[str], hash_block_size: int) -> str:
-    h = hashlib.sha256(f"hash_block_size={hash_block_size}\n".encode())
-    for line in lines:
-        h.update(line.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
-
-
-def workload_digest(workload: Workload) -> str:
-    """sha256 of the requests' canonical lines and the block size: names and sources do not change it."""
-    return digest_of_lines((request_line(r) for r in workload.requests), workload.hash_block_size)
 
 
 def render(workload: Workload) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from slotune.errors import InputError
+from slotune.models import RequestSpec
+from slotune.workload.formats._common import parse_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +56,26 @@ def read_csv_table(path: Path, text: str) -> CsvTable:
             problem="no rows",
         )
     return CsvTable(header=header, rows=rows, line_numbers=line_numbers)
+
+
+def length_requests(
+    table: CsvTable,
+    *,
+    path: Path,
+    fmt: str,
+    prompt_column: str,
+    output_column: str,
+    arrivals_s: Sequence[float] | np.ndarray | None = None,
+) -> list[RequestSpec]:
+    """One request per row, from its prompt and output token counts; at t=0 without arrival times."""
+    prompt = table.column(prompt_column, path=path, fmt=fmt)
+    output = table.column(output_column, path=path, fmt=fmt)
+    return [
+        RequestSpec(
+            request_id=str(i),
+            arrival_s=0.0 if arrivals_s is None else float(arrivals_s[i]),
+            prompt_tokens=parse_count(prompt[i], field=prompt_column, path=path, line_no=line_no, minimum=1),
+            output_tokens=parse_count(output[i], field=output_column, path=path, line_no=line_no, minimum=1),
+        )
+        for i, line_no in enumerate(table.line_numbers)
+    ]
