@@ -191,16 +191,17 @@ def run_slotune(url: str, rate: float, n: int, args: argparse.Namespace, workdir
     proc, samples = run_sampled(_pinned(cmd, args.client_cpus))
     if proc.returncode != 0:
         return {"failed": n, "error": proc.stderr[-500:], "cpu_samples": samples}
-    s = json.loads(proc.stdout)
-    lag = s["client"]["schedule_lag_s"] or {}
+    s = json.loads(proc.stdout)  # the BenchReport (docs/results.md), without records
+    client, validity = s["result"]["client"], s["result"]["validity"]
+    lag = client["schedule_lag_s"] or {}
     return {
         "failed": s["errors"]["count"],
-        "completed": s["metrics"]["num_ok"],
-        "client_achieved_rps": s["client"]["achieved_send_rate_rps"],
+        "completed": s["result"]["summary"]["num_ok"],
+        "client_achieved_rps": client["achieved_send_rate_rps"],
         "client_lag_p99_s": lag.get("p99_s"),
-        "client_cpu": max(s["client"]["cpu_utilization"]),
-        "valid": s["valid"],
-        "invalid_reasons": s["invalid_reasons"],
+        "client_cpu": max(client["cpu_utilization"]),
+        "valid": validity["valid"],
+        "invalid_reasons": validity["reasons"],
         "cpu_samples": samples,
     }
 

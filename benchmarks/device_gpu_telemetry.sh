@@ -36,7 +36,7 @@ for interval in 0.1 60; do
     python3 - "$out/gpu_run_$interval.json" "$interval" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-lag = s["client"]["schedule_lag_s"]
-print(f"scrape interval {sys.argv[2]} s: valid={s['valid']} lag p99 {lag['p99_s']*1e3:.3f} ms max {lag['max_s']*1e3:.3f} ms; gpu: {json.dumps(s['gpu'])}")
+lag = s["result"]["client"]["schedule_lag_s"]
+print(f"scrape interval {sys.argv[2]} s: valid={s['result']['validity']['valid']} lag p99 {lag['p99_s']*1e3:.3f} ms max {lag['max_s']*1e3:.3f} ms; gpu: {json.dumps(s['gpu'])}")
 PY
 done
