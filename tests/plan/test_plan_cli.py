@@ -134,6 +134,34 @@ def test_bad_input_exits_2_naming_field_value_and_fix(
     assert "Traceback" not in err and out == ""
 
 
+def test_profile_sets_the_latency_coefficients(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = [
+        "plan",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "h100",
+        "-tp",
+        "4",
+        "--max-model-len",
+        "8k",
+        "--json",
+    ]
+    profile = tmp_path / "slow-links.yaml"
+    profile.write_text(
+        "name: slow-links\nversion: '7'\nprovenance: {method: test}\ncoefficients: {interconnect_efficiency: 0.5}\n"
+    )
+    code, out, _ = run([*base, "--profile", str(profile)], capsys)
+    assert code == 0
+    slow = json.loads(out)
+    code, out, _ = run(base, capsys)
+    default = json.loads(out)
+    assert (slow["profile"], default["profile"]) == ("slow-links@7", "default@1")
+    assert slow["latency"]["itl_by_batch_s"]["64"] > default["latency"]["itl_by_batch_s"]["64"]
+    code, _, err = run([*base, "--profile", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "profile" in err and "default" in err
+
+
 def test_real_process_exit_codes() -> None:
     ok = subprocess.run(
         [sys.executable, "-m", "slotune", "plan", "--model", "qwen3-30b-a3b", "--gpu", "h100", "--json"],

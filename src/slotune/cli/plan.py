@@ -9,7 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from slotune.catalog import get_gpu, get_model, list_gpus
+from slotune.catalog import get_gpu, get_model, list_gpus, load_profile
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
 from slotune.models import SLO, CapacityPlan, EngineConfig, Workload
@@ -306,6 +306,9 @@ def plan_cmd(
     slo: str | None = typer.Option(
         None, "--slo", help="Preset or expression, e.g. 'ttft:p99<200ms;itl:p99<50ms'."
     ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Hardware profile for the latencies: built-in name or YAML path (default)."
+    ),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -323,6 +326,7 @@ def plan_cmd(
     )
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
+    hardware = load_profile(profile)
     show = not json_out and err_console.is_terminal
     if show:
         with err_console.status("reading the workload" if workload else "planning"):
@@ -339,6 +343,7 @@ def plan_cmd(
             tensor_parallel_sizes=[tensor_parallel_size] if tensor_parallel_size else None,
             workload=loaded,
             slo=target_slo,
+            profile=hardware,
         )
         if json_out:
             exclude = None if explain else {"derivations"}
@@ -356,7 +361,13 @@ def plan_cmd(
         return
 
     plan = plan_capacity(
-        spec, get_gpu(gpu), engine, quantization=quantization, workload=loaded, slo=target_slo
+        spec,
+        get_gpu(gpu),
+        engine,
+        quantization=quantization,
+        workload=loaded,
+        slo=target_slo,
+        profile=hardware,
     )
     if json_out:
         emit_json(plan)
