@@ -59,15 +59,18 @@ def memory(model: ModelSpec, gpu: GpuSpec, engine: EngineConfig, scheme: QuantSc
     non_torch = ex.take(derive_non_torch_bytes(tp))
     graphs = ex.take(derive_cuda_graph_bytes(enforce_eager=engine.enforce_eager))
     rotary = rotary_cache_bytes(model)
+    non_kv = {
+        "weights_bytes_per_gpu": weights,
+        "rotary_cache_bytes": rotary,
+        "activation_peak_bytes": activation,
+        "non_torch_bytes": non_torch,
+        "cuda_graph_bytes": graphs,
+    }
     available = ex.take(
         derive_kv_cache_bytes(
             total_memory_bytes=gpu.memory_bytes,
             gpu_memory_utilization=engine.gpu_memory_utilization,
-            weights_bytes=weights,
-            activation_bytes=activation,
-            non_torch=non_torch,
-            cuda_graphs=graphs,
-            buffers_bytes=rotary,
+            non_kv=non_kv,
             kv_cache_memory_bytes=engine.kv_cache_memory_bytes,
         )
     )

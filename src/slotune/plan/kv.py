@@ -270,29 +270,22 @@ def derive_kv_capacity_tokens(capacity: KvCapacity) -> Derived[int]:
 
 
 def derive_max_concurrency(
-    capacity: KvCapacity, max_model_len: int, max_num_batched_tokens: int, *, fits: bool
+    name: str,
+    capacity: KvCapacity,
+    request_tokens: int,
+    max_num_batched_tokens: int,
+    *,
+    request: str,
+    fits: bool,
 ) -> Derived[float]:
-    value = max_concurrency(capacity, max_model_len, max_num_batched_tokens) if fits else 0.0
-    return derived(
-        "max_concurrency",
-        value,
-        "requests",
-        "num_blocks / blocks per request of max_model_len tokens",
-        num_blocks=capacity.num_blocks,
-        max_model_len=max_model_len,
-        block_size=capacity.block_size,
-    )
-
-
-def derive_max_concurrency_at_workload(
-    capacity: KvCapacity, request_tokens: int, max_num_batched_tokens: int, *, fits: bool
-) -> Derived[float]:
+    """Requests of request_tokens each that fit at once (0 when the configuration does not fit)."""
     value = max_concurrency(capacity, request_tokens, max_num_batched_tokens) if fits else 0.0
     return derived(
-        "max_concurrency_at_workload",
+        name,
         value,
         "requests",
-        "num_blocks / blocks per request of mean prompt + mean output tokens",
+        f"num_blocks / blocks per request of {request}",
         num_blocks=capacity.num_blocks,
         request_tokens=request_tokens,
+        block_size=capacity.block_size,
     )

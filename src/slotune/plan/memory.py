@@ -205,41 +205,27 @@ def available_kv_bytes(
     *,
     total_memory_bytes: int,
     gpu_memory_utilization: float,
-    weights_bytes: int,
-    activation_bytes: int,
-    non_torch: int,
-    cuda_graphs: int,
-    buffers_bytes: int = 0,
+    non_kv_bytes: int,
     kv_cache_memory_bytes: int | None = None,
 ) -> int:
     """Bytes left for the KV cache on one GPU (may be negative: the configuration does not fit)."""
     if kv_cache_memory_bytes is not None:
         return kv_cache_memory_bytes
-    requested = total_memory_bytes * gpu_memory_utilization
-    return math.floor(
-        requested - (weights_bytes + buffers_bytes + activation_bytes + non_torch + cuda_graphs)
-    )
+    return math.floor(total_memory_bytes * gpu_memory_utilization - non_kv_bytes)
 
 
 def derive_kv_cache_bytes(
     *,
     total_memory_bytes: int,
     gpu_memory_utilization: float,
-    weights_bytes: int,
-    activation_bytes: int,
-    non_torch: int,
-    cuda_graphs: int,
-    buffers_bytes: int,
+    non_kv: dict[str, int],
     kv_cache_memory_bytes: int | None,
 ) -> Derived[int]:
+    """`non_kv`: what comes out of the budget before the KV cache, by name (weights, activations, ...)."""
     value = available_kv_bytes(
         total_memory_bytes=total_memory_bytes,
         gpu_memory_utilization=gpu_memory_utilization,
-        weights_bytes=weights_bytes,
-        activation_bytes=activation_bytes,
-        non_torch=non_torch,
-        cuda_graphs=cuda_graphs,
-        buffers_bytes=buffers_bytes,
+        non_kv_bytes=sum(non_kv.values()),
         kv_cache_memory_bytes=kv_cache_memory_bytes,
     )
     if kv_cache_memory_bytes is not None:
@@ -254,13 +240,8 @@ def derive_kv_cache_bytes(
         "kv_cache_bytes",
         value,
         "bytes",
-        "total_memory x gpu_memory_utilization - (weights + rotary cache + activation_peak + non_torch "
-        "+ cuda_graphs)",
+        f"total_memory x gpu_memory_utilization - ({' + '.join(non_kv)})",
         total_memory_bytes=total_memory_bytes,
         gpu_memory_utilization=gpu_memory_utilization,
-        weights_bytes_per_gpu=weights_bytes,
-        rotary_cache_bytes=buffers_bytes,
-        activation_peak_bytes=activation_bytes,
-        non_torch_bytes=non_torch,
-        cuda_graph_bytes=cuda_graphs,
+        **non_kv,
     )

@@ -35,7 +35,6 @@ from slotune.plan.kv import (
     derive_kv_bytes_per_token,
     derive_kv_bytes_per_token_per_gpu,
     derive_max_concurrency,
-    derive_max_concurrency_at_workload,
     effective_block_size,
 )
 from slotune.plan.memory import derive_weights_bytes
@@ -257,9 +256,20 @@ def _kv(
         block_size=mem.block_size,
         capacity_blocks=mem.capacity.num_blocks,
         capacity_tokens=mem.capacity.tokens,
-        max_concurrency=ex.take(derive_max_concurrency(mem.capacity, max_len, mnbt, fits=fits)),
+        max_concurrency=ex.take(
+            derive_max_concurrency(
+                "max_concurrency", mem.capacity, max_len, mnbt, request="max_model_len tokens", fits=fits
+            )
+        ),
         max_concurrency_at_workload=ex.take(
-            derive_max_concurrency_at_workload(mem.capacity, request_len, mnbt, fits=fits)
+            derive_max_concurrency(
+                "max_concurrency_at_workload",
+                mem.capacity,
+                request_len,
+                mnbt,
+                request="mean prompt + mean output tokens",
+                fits=fits,
+            )
         ),
     )
 
