@@ -31,16 +31,6 @@ def decode_step(cost: CostModel, num_seqs: int, context: int) -> float:
     )
 
 
-def test_default_capture_sizes_match_vllm() -> None:
-    # vLLM: [1, 2, 4] + range(8, 256, 8) + range(256, max + 1, 16), max = min(2 * max_num_seqs, 512, mnbt).
-    sizes = default_capture_sizes(1024, 8192)
-    assert sizes[:4] == (1, 2, 4, 8) and sizes[-1] == 512
-    assert 248 in sizes and 256 in sizes and 272 in sizes and 264 not in sizes
-    assert default_capture_sizes(8, 2048) == (1, 2, 4, 8, 16)
-    # With 3 draft tokens every size is a multiple of 4.
-    assert all(s % 4 == 0 for s in default_capture_sizes(64, 8192, num_spec_tokens=3))
-
-
 def test_decode_run_matches_step_by_step_bit_for_bit(gpu: GpuSpec, facts: ModelCostFacts) -> None:
     for async_scheduling in (False, True):
         cost = make_cost(gpu, facts, async_scheduling=async_scheduling)

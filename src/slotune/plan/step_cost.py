@@ -183,7 +183,6 @@ class StepShape:
     window_prefill_pairs: float = 0
     window_decode_pairs: float = 0
     window_kv_tokens: float = 0
-    num_seqs: float = 0
 
     @property
     def tokens(self) -> float:
@@ -221,7 +220,6 @@ def chunk_shape(num_tokens: int, offset: int, window: int | None) -> StepShape:
         num_logits=1,
         window_prefill_pairs=causal_pairs(num_tokens, offset, window) if window else 0,
         window_kv_tokens=window_keys(num_tokens, offset, window) if window else 0,
-        num_seqs=1,
     )
 
 
@@ -235,7 +233,6 @@ def decode_shape(batch_size: int, context_tokens: int, window: int | None) -> St
         num_logits=batch_size,
         window_decode_pairs=batch_size * held,
         window_kv_tokens=batch_size * held,
-        num_seqs=batch_size,
     )
 
 

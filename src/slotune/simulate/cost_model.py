@@ -41,12 +41,10 @@ class CostModel:
         self.async_scheduling = async_scheduling
         self.step_cpu_s = c.step_cpu_s
         self.cpu_per_seq_s = c.cpu_per_seq_s
-        self.enforce_eager = enforce_eager
         self.full_graph_s = c.graph_launch_s
         self.piecewise_s = c.piecewise_launch_per_layer_s * facts.num_layers
         self.eager_s = c.eager_launch_per_layer_s * facts.num_layers
         self.graphs = CudaGraphs(capture_sizes, enforce_eager=enforce_eager)
-        self.capture_sizes = self.graphs.sizes
         self.max_capture_size = self.graphs.max_size
         self.num_spec_tokens = num_spec_tokens
         self.draft_factor = num_spec_tokens * draft_cost_ratio
