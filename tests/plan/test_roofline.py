@@ -6,6 +6,7 @@ import pytest
 
 from slotune.catalog import get_gpu, get_model, load_profile
 from slotune.models import EngineConfig
+from slotune.plan.cost import usd_per_mtok
 from slotune.plan.quantization import get_scheme
 from slotune.plan.roofline import (
     Roofline,
@@ -149,6 +150,12 @@ def test_steady_state_prefills_the_replacement_prompts() -> None:
     plain = decode_time(roof, 64, 1024 + 128)
     assert step.compute_s > plain.compute_s  # 64 / 256 prompts of 1,024 tokens per step ride along
     assert tps == pytest.approx(64 / step.total_s)
+
+
+def test_usd_per_mtok() -> None:
+    # $4.76 per GPU-hour x 2 GPUs at 5,000 tok/s: 9.52 / 18e6 tokens x 1e6 = $0.5289 per million
+    assert usd_per_mtok(4.76, 2, 5000) == pytest.approx(9.52 / 18.0)
+    assert usd_per_mtok(4.76, 1, 0) == float("inf")
 
 
 def test_gpus_without_fp8_tensor_cores_compute_in_bf16() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from slotune.cost import USD_PER_MTOK_FORMULA, usd_per_mtok
+from slotune.cost import usd_per_mtok
 from slotune.models import GpuSpec, PricePoint
 from slotune.plan.derivation import Derived, derived
+
+__all__ = ["default_price", "derive_usd_per_mtok", "price_source", "usd_per_mtok"]
 
 
 def default_price(gpu: GpuSpec) -> PricePoint | None:
@@ -17,15 +19,12 @@ def price_source(price: PricePoint) -> str:
 
 
 def derive_usd_per_mtok(price: PricePoint, num_gpus: int, output_tokens_per_s: float) -> Derived[float]:
-    """$/Mtok of one replica of num_gpus GPUs at a positive output rate."""
-    cost = usd_per_mtok(price.usd_per_gpu_hour * num_gpus, output_tokens_per_s)
-    if cost is None:
-        raise ValueError("a cost per token needs a positive output rate")
+    """$/Mtok of one replica of num_gpus GPUs (slotune.cost.usd_per_mtok)."""
     return derived(
         "usd_per_mtok",
-        cost,
+        usd_per_mtok(price.usd_per_gpu_hour, num_gpus, output_tokens_per_s),
         "USD/Mtok",
-        f"{USD_PER_MTOK_FORMULA}, usd_per_hour_total = usd_per_gpu_hour x tp",
+        "usd_per_gpu_hour x tp / (output tok/s x 3600) x 1e6",
         usd_per_gpu_hour=price.usd_per_gpu_hour,
         tensor_parallel_size=num_gpus,
         output_tokens_per_s=output_tokens_per_s,
