@@ -188,14 +188,14 @@ def derive_itl(roof: Roofline, batch_size: int, context_tokens: int) -> Derived[
         f"itl_batch_{batch_size}_s",
         decode_time(roof, batch_size, context_tokens).total_s,
         "s",
-        "max((linear + LM head FLOPs) x padded batch + batch x attention FLOPs over the context) / (peak x "
-        "mfu_decode), (weights streamed + batch x context x kv bytes per token) / (HBM x efficiency)) + "
-        + comm_formula(),
+        "max((linear FLOPs x padded batch + (LM head + attention over the context) FLOPs x batch) / (peak x "
+        "mfu_decode), (weights streamed + batch x context x kv bytes per token, sliding layers at most the "
+        "window) / (HBM x efficiency)) + " + comm_formula(),
         batch_size=batch_size,
         padded_batch_size=roof.graphs.padded(batch_size),
         context_tokens=context_tokens,
         weights_streamed_bytes=round(cost.weight_bytes_read(batch_size)),
-        kv_bytes_per_token_per_gpu=cost.kv_bytes_per_token + cost.window_kv_bytes_per_token,
+        kv_bytes_per_token_per_gpu=round(cost.kv_bytes_per_token + cost.window_kv_bytes_per_token),
         sliding_window=cost.sliding_window or 0,
         linear_flops_per_token=cost.linear_flops_per_token,
         **_rate_inputs(
