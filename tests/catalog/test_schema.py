@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from slotune.catalog import gpus, models
+from slotune.catalog.hardware_profiles import load_profile
 from slotune.catalog.hf_config import CONFIG_KEYS, VISION_CONFIG_KEYS
 from slotune.errors import InputError
-from slotune.simulate.profile import load_profile
 
 
 def gpu_entry(name: str) -> dict[str, object]:

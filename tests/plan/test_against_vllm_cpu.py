@@ -26,6 +26,6 @@ def test_tiny_model_parameters_match_transformers() -> None:
 def test_tiny_model_kv_capacity_matches_the_server_log() -> None:
     engine = EngineConfig(kv_cache_memory_bytes=GiB, block_size=32, max_model_len=2048)
     plan = plan_capacity(get_model(str(TINY)), get_gpu("l4"), engine)
-    assert plan.kv_bytes_per_token == 2048
-    assert plan.kv_capacity_blocks == 16_384
-    assert plan.kv_capacity_tokens == 524_288
+    assert plan.kv.bytes_per_token == 2048
+    assert plan.kv.capacity_blocks == 16_384
+    assert plan.kv.capacity_tokens == 524_288

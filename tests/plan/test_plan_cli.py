@@ -26,18 +26,23 @@ def test_json_has_the_contract_fields(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(["plan", "--model", "llama-3.1-8b", "--gpu", "h100", "--json"], capsys)
     assert code == 0
     plan = json.loads(out)
-    assert plan["kv_bytes_per_token"] == 131_072
-    assert plan["weights_bytes"] == 2 * 8_030_261_248
-    assert plan["min_tp"] == 1
-    assert plan["kv_capacity_tokens"] > 400_000 and plan["max_concurrency"] > 3
-    assert plan["fits"] is True and plan["derivations"]
+    assert plan["kv"]["bytes_per_token"] == 131_072
+    assert plan["weights"]["bytes"] == 2 * 8_030_261_248
+    assert plan["verdict"]["min_tp"] == 1
+    assert plan["kv"]["capacity_tokens"] > 400_000 and plan["kv"]["max_concurrency"] > 3
+    assert plan["verdict"]["fits"] is True and plan["derivations"]
+    assert set(plan) == {
+        "model", "gpu", "tensor_parallel_size", "quantization", "profile", "verdict", "engine", "weights",
+        "memory", "kv", "latency", "throughput", "cost", "derivations",
+    }  # fmt: skip
+    assert plan["profile"] == "default@1"
 
 
 def test_a_configuration_that_does_not_fit_exits_0_with_reasons(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["plan", "--model", "llama-3.1-405b", "--gpu", "l4", "--json"], capsys)
     assert code == 0
     plan = json.loads(out)
-    assert plan["fits"] is False and plan["reasons"]
+    assert plan["verdict"]["fits"] is False and plan["verdict"]["reasons"]
 
 
 def test_human_output_and_explain(capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,9 +73,10 @@ def test_workload_file_sets_the_lengths(capsys: pytest.CaptureFixture[str]) -> N
     )
     assert code == 0
     plan = json.loads(out)
-    assert plan["prompt_tokens_p99"] > plan["prompt_tokens_p50"] > 0
-    assert plan["prompt_tokens_p50"] != 1024  # not the default
-    assert not any("no workload" in note for note in plan["notes"])
+    latency = plan["latency"]
+    assert latency["prompt_tokens_p99"] > latency["prompt_tokens_p50"] > 0
+    assert latency["prompt_tokens_p50"] != 1024  # not the default
+    assert not any("no workload" in note for note in plan["verdict"]["notes"])
 
 
 def test_gpu_all_ranks_fitting_options_by_cost(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,8 +85,8 @@ def test_gpu_all_ranks_fitting_options_by_cost(capsys: pytest.CaptureFixture[str
     )
     assert code == 0
     options = json.loads(out)["options"]
-    assert options and all(o["fits"] for o in options)
-    costs = [o["usd_per_mtok"] for o in options if o["usd_per_mtok"] is not None]
+    assert options and all(o["verdict"]["fits"] for o in options)
+    costs = [o["cost"]["usd_per_mtok"] for o in options if o["cost"]["usd_per_mtok"] is not None]
     assert costs == sorted(costs)
     assert {o["gpu"] for o in options} >= {"h100-sxm", "h200", "b200"}
     assert "derivations" not in options[0]
@@ -126,6 +132,34 @@ def test_bad_input_exits_2_naming_field_value_and_fix(
     flat = " ".join(err.split())
     assert field in flat and hint in flat and "Fix:" in flat
     assert "Traceback" not in err and out == ""
+
+
+def test_profile_sets_the_latency_coefficients(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = [
+        "plan",
+        "--model",
+        "llama-3.1-70b",
+        "--gpu",
+        "h100",
+        "-tp",
+        "4",
+        "--max-model-len",
+        "8k",
+        "--json",
+    ]
+    profile = tmp_path / "slow-links.yaml"
+    profile.write_text(
+        "name: slow-links\nversion: '7'\nprovenance: {method: test}\ncoefficients: {interconnect_efficiency: 0.5}\n"
+    )
+    code, out, _ = run([*base, "--profile", str(profile)], capsys)
+    assert code == 0
+    slow = json.loads(out)
+    code, out, _ = run(base, capsys)
+    default = json.loads(out)
+    assert (slow["profile"], default["profile"]) == ("slow-links@7", "default@1")
+    assert slow["latency"]["itl_by_batch_s"]["64"] > default["latency"]["itl_by_batch_s"]["64"]
+    code, _, err = run([*base, "--profile", str(tmp_path / "missing.yaml")], capsys)
+    assert code == 2 and "profile" in err and "default" in err
 
 
 def test_real_process_exit_codes() -> None:

@@ -47,9 +47,9 @@ def test_more_memory_never_lowers_capacity(model: ModelSpec, extra_gib: float) -
     engine = EngineConfig(max_model_len=2048, max_num_seqs=64, max_num_batched_tokens=2048)
     small = plan_capacity(model, gpu, engine)
     large = plan_capacity(model, bigger, engine)
-    assert large.kv_capacity_blocks >= small.kv_capacity_blocks
-    assert large.kv_capacity_tokens >= small.kv_capacity_tokens
-    assert large.max_concurrency >= small.max_concurrency
+    assert large.kv.capacity_blocks >= small.kv.capacity_blocks
+    assert large.kv.capacity_tokens >= small.kv.capacity_tokens
+    assert large.kv.max_concurrency >= small.kv.max_concurrency
     assert large.fits or not small.fits
 
 
@@ -65,18 +65,20 @@ def test_higher_utilization_never_lowers_capacity(model: ModelSpec, low: float, 
     hi = plan_capacity(
         model, gpu, EngineConfig(gpu_memory_utilization=min(1.0, low + step), max_model_len=2048)
     )
-    assert hi.kv_capacity_blocks >= lo.kv_capacity_blocks
+    assert hi.kv.capacity_blocks >= lo.kv.capacity_blocks
 
 
 @settings(max_examples=40, deadline=None)
 @given(model=models())
 def test_min_tp_divides_the_heads(model: ModelSpec) -> None:
     plan = plan_capacity(model, get_gpu("l4"), EngineConfig(max_model_len=4096))
-    if plan.min_tp:
-        assert model.num_attention_heads % plan.min_tp == 0
-        assert plan.min_tp in valid_tp_sizes(model)
+    if plan.verdict.min_tp:
+        assert model.num_attention_heads % plan.verdict.min_tp == 0
+        assert plan.verdict.min_tp in valid_tp_sizes(model)
         if model.mla is None:
-            assert model.num_kv_heads % plan.min_tp == 0 or plan.min_tp % model.num_kv_heads == 0
+            assert (
+                model.num_kv_heads % plan.verdict.min_tp == 0 or plan.verdict.min_tp % model.num_kv_heads == 0
+            )
 
 
 @settings(max_examples=60, deadline=None)

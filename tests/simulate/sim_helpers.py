@@ -25,6 +25,7 @@ def llama8b_facts(tp: int = 1) -> ModelCostFacts:
         linear_flops_per_token=2 * 6.98e9 / tp,
         lm_head_flops_per_logit=2 * 525e6 / tp,
         attn_flops_per_pair=524288.0 / tp,
+        prefill_attn_flops_per_pair=524288.0 / tp,
     )
 
 

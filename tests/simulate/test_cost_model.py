@@ -31,16 +31,6 @@ def decode_step(cost: CostModel, num_seqs: int, context: int) -> float:
     )
 
 
-def test_default_capture_sizes_match_vllm() -> None:
-    # vLLM: [1, 2, 4] + range(8, 256, 8) + range(256, max + 1, 16), max = min(2 * max_num_seqs, 512, mnbt).
-    sizes = default_capture_sizes(1024, 8192)
-    assert sizes[:4] == (1, 2, 4, 8) and sizes[-1] == 512
-    assert 248 in sizes and 256 in sizes and 272 in sizes and 264 not in sizes
-    assert default_capture_sizes(8, 2048) == (1, 2, 4, 8, 16)
-    # With 3 draft tokens every size is a multiple of 4.
-    assert all(s % 4 == 0 for s in default_capture_sizes(64, 8192, num_spec_tokens=3))
-
-
 def test_decode_run_matches_step_by_step_bit_for_bit(gpu: GpuSpec, facts: ModelCostFacts) -> None:
     for async_scheduling in (False, True):
         cost = make_cost(gpu, facts, async_scheduling=async_scheduling)
@@ -89,11 +79,11 @@ def test_tensor_parallel_all_reduce_cost(gpu: GpuSpec) -> None:
     c = load_profile("default").coefficients
     tp1 = make_cost(gpu, llama8b_facts(1))
     tp2 = make_cost(gpu, llama8b_facts(2))
-    assert tp1.comm_s_per_token == 0 and tp1.comm_fixed_s == 0
+    assert tp1.step_cost.comm_s_per_token == 0 and tp1.step_cost.comm_fixed_s == 0
     # 2 all-reduces per layer, ring: 2 (tp-1)/tp of hidden x 2 bytes per token over the link.
     per_token = 64 * 2 * (1 / 2) * 4096 * 2 / (450e9 * c.interconnect_efficiency)
-    assert tp2.comm_s_per_token == pytest.approx(per_token)
-    assert tp2.comm_fixed_s == pytest.approx(64 * c.allreduce_latency_s)
+    assert tp2.step_cost.comm_s_per_token == pytest.approx(per_token)
+    assert tp2.step_cost.comm_fixed_s == pytest.approx(64 * c.allreduce_latency_s)
     # Halving weights and KV per GPU makes a decode step faster despite the collectives.
     assert decode_step(tp2, 8, 8000) < decode_step(tp1, 8, 8000)
 
@@ -111,10 +101,11 @@ def test_moe_reads_only_routed_experts(gpu: GpuSpec) -> None:
         linear_flops_per_token=2 * 3e9,
         lm_head_flops_per_logit=2 * 311e6,
         attn_flops_per_pair=48 * 4 * 32 * 128.0,
+        prefill_attn_flops_per_pair=48 * 4 * 32 * 128.0,
     )
     cost = make_cost(gpu, facts)
-    assert cost.expert_fraction(1) == pytest.approx(8 / 128)
-    assert cost.expert_fraction(64) == pytest.approx(1 - (1 - 8 / 128) ** 64)
+    assert cost.step_cost.expert_fraction(1) == pytest.approx(8 / 128)
+    assert cost.step_cost.expert_fraction(64) == pytest.approx(1 - (1 - 8 / 128) ** 64)
     assert decode_step(cost, 1, 100) < decode_step(cost, 64, 6400)
 
 

@@ -3,24 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from sim_helpers import workload
 
-from slotune.catalog import get_gpu, get_model
+from slotune.catalog import get_gpu, get_model, load_profile, write_profile
 from slotune.errors import InputError
 from slotune.models import EngineConfig
 from slotune.plan import plan_capacity
-from slotune.simulate import HardwareProfile, Simulator, build_deployment, load_profile, write_profile
-from slotune.simulate.profile import builtin_profile_names
-
-
-def test_default_profile_is_versioned_with_provenance() -> None:
-    profile = load_profile()
-    assert "default" in builtin_profile_names()
-    assert profile.name == "default" and profile.version and profile.schema_version == 1
-    assert profile.provenance.sources and profile.provenance.method == "published-figures"
-    # Efficiencies come from the catalog unless a profile sets them.
-    assert profile.coefficients.mfu_prefill is None
+from slotune.simulate import Simulator, build_deployment
 
 
 def test_profile_round_trip_and_override(tmp_path: Path, model, gpu, facts) -> None:
@@ -46,34 +35,6 @@ def test_profile_round_trip_and_override(tmp_path: Path, model, gpu, facts) -> N
     assert 1.7 < ratio < 2.1
 
 
-@pytest.mark.parametrize(
-    ("content", "field"),
-    [
-        ("schema_version: 9\nname: x\nversion: '1'\nprovenance: {method: m}\n", "schema_version"),
-        (
-            "name: x\nversion: '1'\nprovenance: {method: m}\ncoefficients: {mfu_decode: 3}\n",
-            "coefficients.mfu_decode",
-        ),
-        (
-            "name: x\nversion: '1'\nprovenance: {method: m}\ncoefficients: {warp_speed: 1}\n",
-            "coefficients.warp_speed",
-        ),
-        ("- just\n- a list\n", "profile"),
-    ],
-)
-def test_bad_profiles_are_input_errors(tmp_path: Path, content: str, field: str) -> None:
-    path = tmp_path / "p.yaml"
-    path.write_text(content)
-    with pytest.raises(InputError) as err:
-        load_profile(path)
-    assert field in err.value.field
-
-
-def test_unknown_profile_name_lists_the_choices() -> None:
-    with pytest.raises(InputError, match="default"):
-        load_profile("no-such-profile")
-
-
 def test_llama_on_h100_uses_the_planners_numbers() -> None:
     model, gpu = get_model("llama-3.1-8b"), get_gpu("h100")
     deployment = build_deployment(model, gpu, EngineConfig())
@@ -81,7 +42,7 @@ def test_llama_on_h100_uses_the_planners_numbers() -> None:
     # vLLM defaults on an H100: 1024 sequences, 8192 batched tokens, the model's full context.
     assert (config.max_num_seqs, config.max_num_batched_tokens, config.max_model_len) == (1024, 8192, 131072)
     plan = plan_capacity(model, gpu, EngineConfig())
-    assert deployment.num_gpu_blocks == plan.kv_capacity_blocks
+    assert deployment.num_gpu_blocks == plan.kv.capacity_blocks
     facts = deployment.facts
     assert facts.kv_bytes_per_token == 32 * 2 * 8 * 128 * 2
     # Everything but the input embedding is streamed per step: ~8.03e9 params x 2 B minus 128256 x 4096 x 2 B.
@@ -112,11 +73,3 @@ def test_what_vllm_refuses_to_start_with_is_an_input_error() -> None:
         build_deployment(model, gpu, EngineConfig(max_model_len=200_000))
     with pytest.raises(InputError):
         build_deployment(get_model("llama-3.1-70b"), get_gpu("l4"), EngineConfig())  # weights do not fit
-
-
-def test_profile_type_is_exported() -> None:
-    assert isinstance(load_profile(), HardwareProfile)
-    assert (
-        yaml.safe_load(Path("src/slotune/simulate/profiles/default.yaml").read_text())["version"]
-        == load_profile().version
-    )

@@ -8,7 +8,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from slotune.catalog import get_gpu, get_model, list_gpus
+from slotune.catalog import get_gpu, get_model, list_gpus, load_profile
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.models import SLO, CapacityPlan, EngineConfig, Workload
@@ -30,83 +30,104 @@ def _ms(value: float | None) -> str:
 def render_plan(plan: CapacityPlan, *, explain: bool) -> None:
     status = "[bold green]fits[/]" if plan.fits else "[bold red]does not fit[/]"
     table = Table(
-        title=f"{plan.model} on {plan.tensor_parallel_size} x {plan.gpu} ({plan.quantization}, KV {plan.kv_cache_dtype})",
+        title=f"{plan.model} on {plan.tensor_parallel_size} x {plan.gpu} ({plan.quantization}, KV {plan.kv.cache_dtype})",
         show_header=False,
         title_justify="left",
     )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("verdict", status)
-    table.add_row(
-        "parameters", f"{plan.total_params / 1e9:,.3f} B total, {plan.active_params / 1e9:,.3f} B active"
-    )
-    table.add_row("weights", f"{_gib(plan.weights_bytes)} ({_gib(plan.weights_bytes_per_gpu)} per GPU)")
-    kv_gpu = plan.kv_bytes_per_token_per_gpu
-    table.add_row(
-        "KV bytes per token", f"{plan.kv_bytes_per_token:,} ({kv_gpu:,} per GPU)" if kv_gpu else "-"
-    )
-    budget = (plan.gpu_memory_bytes or 0) * (plan.gpu_memory_utilization or 0)
-    table.add_row(
-        "memory per GPU",
-        f"{_gib(plan.gpu_memory_bytes)} x {plan.gpu_memory_utilization} = {budget / GiB:,.2f} GiB budget; "
-        f"activation peak {_gib(plan.activation_peak_bytes)}, non-torch {_gib(plan.non_torch_bytes)}, "
-        f"CUDA graphs {_gib(plan.cuda_graph_bytes)}",
-    )
-    table.add_row(
-        "KV cache",
-        f"{_gib(plan.kv_cache_bytes)}: {plan.kv_capacity_blocks:,} blocks of {plan.block_size}, "
-        f"{plan.kv_capacity_tokens:,} tokens",
-    )
-    table.add_row(
-        "max concurrency",
-        f"{plan.max_concurrency:,.2f} at max_model_len={plan.max_model_len:,}; "
-        f"{plan.max_concurrency_at_workload or 0:,.1f} at "
-        f"{(plan.mean_prompt_tokens or 0) + (plan.mean_output_tokens or 0):,.0f} tokens/request",
-    )
-    table.add_row("min TP", f"{plan.min_tp}" if plan.min_tp else "none up to 64")
-    table.add_row(
-        "TTFT (roofline)",
-        f"p50 {_ms(plan.ttft_p50_s)} at {plan.prompt_tokens_p50:,} tokens; "
-        f"p99 {_ms(plan.ttft_p99_s)} at {plan.prompt_tokens_p99:,} tokens",
-    )
-    crossover = plan.crossover_batch_size
-    table.add_row(
-        "decode crossover",
-        f"matmuls compute-bound from batch {crossover}" if crossover else "memory-bound at every batch size",
-    )
-    if plan.max_output_tokens_per_s is not None:
-        table.add_row(
-            "max throughput",
-            f"{plan.max_output_tokens_per_s:,.0f} output tok/s at batch {plan.throughput_batch_size}",
-        )
-    if plan.usd_per_mtok is not None:
-        table.add_row(
-            "cost",
-            f"${plan.usd_per_mtok:,.4f} per million output tokens "
-            f"(${plan.usd_per_gpu_hour}/GPU-h, {plan.price_source})",
-        )
-    if plan.meets_slo is not None:
-        table.add_row(
-            "SLO (roofline bound)", "[green]can be met[/]" if plan.meets_slo else "[red]cannot be met[/]"
-        )
+    for label, text in (*_size_rows(plan), *_latency_rows(plan)):
+        table.add_row(label, text)
     console.print(table)
-
-    if plan.itl_by_batch_s:
-        itl = Table(
-            title=f"Decode ITL by batch (context {plan.decode_context_tokens:,} tokens)", title_justify="left"
-        )
-        itl.add_column("batch", justify="right")
-        itl.add_column("ITL", justify="right")
-        itl.add_column("tok/s", justify="right")
-        for batch, seconds in plan.itl_by_batch_s.items():
-            itl.add_row(f"{batch:,}", _ms(seconds), f"{batch / seconds:,.0f}")
-        console.print(itl)
-    for reason in plan.reasons:
+    if plan.latency.itl_by_batch_s:
+        console.print(_itl_table(plan))
+    for reason in plan.verdict.reasons:
         console.print(f"[red]-[/] {reason}", highlight=False)
-    for note in plan.notes:
+    for note in plan.verdict.notes:
         console.print(f"[dim]note: {note}[/]", highlight=False)
     if explain:
         render_explain(plan)
+
+
+def _size_rows(plan: CapacityPlan) -> list[tuple[str, str]]:
+    weights, mem, kv = plan.weights, plan.memory, plan.kv
+    workload_tokens = plan.throughput.mean_prompt_tokens + plan.throughput.mean_output_tokens
+    return [
+        (
+            "parameters",
+            f"{weights.total_params / 1e9:,.3f} B total, {weights.active_params / 1e9:,.3f} B active",
+        ),
+        ("weights", f"{_gib(weights.bytes)} ({_gib(mem.weights_bytes)} per GPU)"),
+        ("KV bytes per token", f"{kv.bytes_per_token:,} ({kv.bytes_per_token_per_gpu:,} per GPU)"),
+        (
+            "memory per GPU",
+            f"{_gib(mem.gpu_memory_bytes)} x {mem.gpu_memory_utilization} = {mem.budget_bytes / GiB:,.2f} GiB "
+            f"budget; activation peak {_gib(mem.activation_peak_bytes)}, non-torch {_gib(mem.non_torch_bytes)}, "
+            f"CUDA graphs {_gib(mem.cuda_graph_bytes)}",
+        ),
+        (
+            "KV cache",
+            f"{_gib(mem.kv_cache_bytes)}: {kv.capacity_blocks:,} blocks of {kv.block_size}, "
+            f"{kv.capacity_tokens:,} tokens",
+        ),
+        (
+            "max concurrency",
+            f"{kv.max_concurrency:,.2f} at max_model_len={plan.engine.max_model_len:,}; "
+            f"{kv.max_concurrency_at_workload:,.1f} at {workload_tokens:,.0f} tokens/request",
+        ),
+        ("min TP", f"{plan.verdict.min_tp}" if plan.verdict.min_tp else "none up to 64"),
+    ]
+
+
+def _latency_rows(plan: CapacityPlan) -> list[tuple[str, str]]:
+    latency, throughput, cost = plan.latency, plan.throughput, plan.cost
+    crossover = latency.crossover_batch_size
+    rows = [
+        (
+            "TTFT (roofline)",
+            f"p50 {_ms(latency.ttft_p50_s)} at {latency.prompt_tokens_p50:,} tokens; "
+            f"p99 {_ms(latency.ttft_p99_s)} at {latency.prompt_tokens_p99:,} tokens",
+        ),
+        (
+            "decode crossover",
+            f"matmuls compute-bound from batch {crossover}"
+            if crossover
+            else "memory-bound at every batch size",
+        ),
+    ]
+    if throughput.output_tokens_per_s is not None:
+        rows.append(
+            (
+                "max throughput",
+                f"{throughput.output_tokens_per_s:,.0f} output tok/s at batch {throughput.batch_size}",
+            )
+        )
+    if cost.usd_per_mtok is not None:
+        rows.append(
+            (
+                "cost",
+                f"${cost.usd_per_mtok:,.4f} per million output tokens "
+                f"(${cost.usd_per_gpu_hour}/GPU-h, {cost.price_source})",
+            )
+        )
+    if plan.verdict.meets_slo is not None:
+        met = "[green]can be met[/]" if plan.verdict.meets_slo else "[red]cannot be met[/]"
+        rows.append(("SLO (roofline bound)", met))
+    return rows
+
+
+def _itl_table(plan: CapacityPlan) -> Table:
+    itl = Table(
+        title=f"Decode ITL by batch (context {plan.latency.decode_context_tokens:,} tokens)",
+        title_justify="left",
+    )
+    itl.add_column("batch", justify="right")
+    itl.add_column("ITL", justify="right")
+    itl.add_column("tok/s", justify="right")
+    for batch, seconds in plan.latency.itl_by_batch_s.items():
+        itl.add_row(f"{batch:,}", _ms(seconds), f"{batch / seconds:,.0f}")
+    return itl
 
 
 def render_explain(plan: CapacityPlan) -> None:
@@ -146,21 +167,22 @@ def render_ranking(plans: list[CapacityPlan], model_name: str, slo: SLO | None) 
     if slo is not None:
         table.add_column("SLO", no_wrap=True)
     for plan in plans:
-        itl_1 = plan.itl_by_batch_s.get(1)
+        itl_1 = plan.latency.itl_by_batch_s.get(1)
+        usd = plan.cost.usd_per_mtok
         row = [
             plan.gpu,
             str(plan.tensor_parallel_size),
             plan.quantization,
-            f"{(plan.weights_bytes_per_gpu or 0) / GiB:.1f}",
-            _short(plan.kv_capacity_tokens),
-            f"{plan.max_concurrency:.1f}",
-            "-" if plan.ttft_p50_s is None else f"{plan.ttft_p50_s * 1e3:.0f}",
+            f"{plan.memory.weights_bytes / GiB:.1f}",
+            _short(plan.kv.capacity_tokens),
+            f"{plan.kv.max_concurrency:.1f}",
+            f"{plan.latency.ttft_p50_s * 1e3:.0f}",
             "-" if itl_1 is None else f"{itl_1 * 1e3:.1f}",
-            _short(plan.max_output_tokens_per_s or 0),
-            "-" if plan.usd_per_mtok is None else f"{plan.usd_per_mtok:.3f}",
+            _short(plan.throughput.output_tokens_per_s or 0),
+            "-" if usd is None else f"{usd:.3f}",
         ]
         if slo is not None:
-            row.append("yes" if plan.meets_slo else "no")
+            row.append("yes" if plan.verdict.meets_slo else "no")
         table.add_row(*row)
     console.print(table)
 
@@ -197,6 +219,9 @@ def plan_cmd(
     slo: str | None = typer.Option(
         None, "--slo", help="Preset or expression, e.g. 'ttft:p99<200ms;itl:p99<50ms'."
     ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Hardware profile for the latencies: built-in name or YAML path (default)."
+    ),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     *,
@@ -205,6 +230,7 @@ def plan_cmd(
     """Napkin math: weights, KV cache, concurrency, minimum TP, roofline latency and $/Mtok."""
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
+    hardware = load_profile(profile)
     show = not json_out and err_console.is_terminal
     if show:
         with err_console.status("reading the workload" if workload else "planning"):
@@ -223,6 +249,7 @@ def plan_cmd(
             tensor_parallel_sizes=[engine.tensor_parallel_size] if tp_given else None,
             workload=loaded,
             slo=target_slo,
+            profile=hardware,
         )
         if json_out:
             exclude = None if explain else {"derivations"}
@@ -239,7 +266,7 @@ def plan_cmd(
                 render_explain(best)
         return
 
-    plan = plan_capacity(spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo)
+    plan = plan_capacity(spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo, profile=hardware)
     if json_out:
         emit_json(plan)
     else:

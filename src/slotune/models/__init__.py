@@ -1,9 +1,21 @@
 """Data passed between slotune's packages: pydantic v2, frozen, extra="forbid"."""
 
-from slotune.models.capacity_plan import CapacityPlan, Derivation
+from slotune.models.capacity_plan import (
+    CapacityPlan,
+    CostPlan,
+    Derivation,
+    KvPlan,
+    LatencyPlan,
+    MemoryBudget,
+    PlanEngine,
+    ThroughputPlan,
+    Verdict,
+    WeightsPlan,
+)
 from slotune.models.distribution import Distribution
 from slotune.models.engine_config import EngineConfig, ResolvedEngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
+from slotune.models.hardware_profile import HardwareProfile, ProfileCoefficients, ProfileProvenance
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
 from slotune.models.run_parts import (
@@ -25,6 +37,7 @@ __all__ = [
     "SLO",
     "CapacityPlan",
     "ClientReport",
+    "CostPlan",
     "Derivation",
     "Distribution",
     "EngineConfig",
@@ -32,12 +45,19 @@ __all__ = [
     "FinishReason",
     "GaugeStats",
     "GpuSpec",
+    "HardwareProfile",
     "HistogramWindow",
+    "KvPlan",
     "LagStats",
+    "LatencyPlan",
     "MLASpec",
+    "MemoryBudget",
     "MoESpec",
     "ModelSpec",
+    "PlanEngine",
     "PricePoint",
+    "ProfileCoefficients",
+    "ProfileProvenance",
     "Provenance",
     "RequestRecord",
     "RequestSpec",
@@ -52,6 +72,9 @@ __all__ = [
     "SpeculativeConfig",
     "StepSample",
     "TargetResult",
+    "ThroughputPlan",
     "Validity",
+    "Verdict",
+    "WeightsPlan",
     "Workload",
 ]

@@ -12,6 +12,7 @@ from typing import Literal
 
 from slotune.errors import InputError
 from slotune.models import ModelSpec
+from slotune.plan.derivation import Derived, derived
 
 # Bytes per element of the KV cache by --kv-cache-dtype; "auto" follows the model's activation dtype (bf16/fp16).
 KV_DTYPE_BYTES: dict[str, int] = {
@@ -74,6 +75,45 @@ def kv_bytes_per_token(model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel
     """
     layers = kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size)
     return sum(layer.bytes_per_token for layer in layers)
+
+
+def derive_kv_bytes_per_token(model: ModelSpec, kv_cache_dtype: str) -> Derived[int]:
+    value = kv_bytes_per_token(model, kv_cache_dtype)
+    dtype_bytes = kv_dtype_bytes(kv_cache_dtype)
+    if model.mla is not None:
+        return derived(
+            "kv_bytes_per_token",
+            value,
+            "bytes",
+            "(kv_lora_rank + qk_rope_head_dim) x layers x dtype bytes",
+            kv_lora_rank=model.mla.kv_lora_rank,
+            qk_rope_head_dim=model.mla.qk_rope_head_dim,
+            layers=model.num_layers,
+            dtype_bytes=dtype_bytes,
+        )
+    return derived(
+        "kv_bytes_per_token",
+        value,
+        "bytes",
+        "2 x num_kv_heads x head_dim x attention layers x dtype bytes",
+        num_kv_heads=model.num_kv_heads,
+        head_dim=model.head_dim,
+        layers=model.num_layers,
+        dtype_bytes=dtype_bytes,
+        kv_cache_dtype=kv_cache_dtype,
+    )
+
+
+def derive_kv_bytes_per_token_per_gpu(
+    model: ModelSpec, kv_cache_dtype: str, tensor_parallel_size: int
+) -> Derived[int]:
+    return derived(
+        "kv_bytes_per_token_per_gpu",
+        kv_bytes_per_token(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size),
+        "bytes",
+        "kv_bytes_per_token with max(1, num_kv_heads // tp) heads per GPU (MLA latent: not split)",
+        tensor_parallel_size=tensor_parallel_size,
+    )
 
 
 def full_attention_kv_bytes_per_token(
@@ -192,4 +232,52 @@ def max_concurrency(capacity: KvCapacity, num_tokens: int, max_num_batched_token
     """Requests of num_tokens each that fit at once: num_blocks / blocks per request."""
     return capacity.num_blocks / blocks_per_request(
         capacity.groups, num_tokens, capacity.block_size, max_num_batched_tokens
+    )
+
+
+def derive_kv_capacity_blocks(capacity: KvCapacity, kv_cache_bytes: int) -> Derived[int]:
+    groups = capacity.groups
+    return derived(
+        "kv_capacity_blocks",
+        capacity.num_blocks,
+        "blocks",
+        "kv_cache_bytes // (block_size x kv bytes per token per layer x layers per KV group)",
+        kv_cache_bytes=max(kv_cache_bytes, 0),
+        block_size=capacity.block_size,
+        layers_per_group=groups.group_size,
+        page_bytes=groups.page_bytes,
+    )
+
+
+def derive_kv_capacity_tokens(capacity: KvCapacity) -> Derived[int]:
+    return derived(
+        "kv_capacity_tokens",
+        capacity.tokens,
+        "tokens",
+        "num_blocks // num_kv_groups x block_size (vLLM's 'GPU KV cache size')",
+        num_blocks=capacity.num_blocks,
+        num_kv_groups=capacity.groups.num_groups,
+        block_size=capacity.block_size,
+    )
+
+
+def derive_max_concurrency(
+    name: str,
+    capacity: KvCapacity,
+    request_tokens: int,
+    max_num_batched_tokens: int,
+    *,
+    request: str,
+    fits: bool,
+) -> Derived[float]:
+    """Requests of request_tokens each that fit at once (0 when the configuration does not fit)."""
+    value = max_concurrency(capacity, request_tokens, max_num_batched_tokens) if fits else 0.0
+    return derived(
+        name,
+        value,
+        "requests",
+        f"num_blocks / blocks per request of {request}",
+        num_blocks=capacity.num_blocks,
+        request_tokens=request_tokens,
+        block_size=capacity.block_size,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from slotune.models import ModelSpec
+from slotune.plan.derivation import Derived, derived, gib_text
 from slotune.plan.kv import full_attention_kv_bytes_per_token, kv_bytes_per_token
 from slotune.plan.params import WeightTensor, weight_tensors
 from slotune.plan.quantization import QuantScheme, resolve_quantization, tensor_bytes
@@ -23,6 +24,12 @@ __all__ = [
     "activation_peak_bytes",
     "available_kv_bytes",
     "cuda_graph_bytes",
+    "derive_activation_peak_bytes",
+    "derive_cuda_graph_bytes",
+    "derive_kv_cache_bytes",
+    "derive_non_torch_bytes",
+    "derive_weights_bytes",
+    "derive_weights_bytes_per_gpu",
     "full_attention_kv_bytes_per_token",
     "kv_bytes_per_token",
     "non_torch_bytes",
@@ -78,6 +85,32 @@ def weight_bytes_by_role(
     return {role: math.ceil(b) for role, b in out.items()}
 
 
+def derive_weights_bytes(model: ModelSpec, scheme: QuantScheme) -> Derived[int]:
+    return derived(
+        "weights_bytes",
+        weight_bytes(model, scheme.name),
+        "bytes",
+        "quantized linear weights x bits/8 + scales/zeros + unquantized (embeddings, lm_head, norms) x "
+        f"{scheme.unquantized_bytes:g} B",
+        quantization=scheme.name,
+        weight_bits=scheme.weight_bits,
+        group_size=scheme.group_size or 0,
+    )
+
+
+def derive_weights_bytes_per_gpu(
+    model: ModelSpec, scheme: QuantScheme, tensor_parallel_size: int
+) -> Derived[int]:
+    return derived(
+        "weights_bytes_per_gpu",
+        weight_bytes(model, scheme.name, tensor_parallel_size=tensor_parallel_size),
+        "bytes",
+        "sum over weight tensors of bytes under the quantization (sharded tensors / tp)",
+        quantization=scheme.name,
+        tensor_parallel_size=tensor_parallel_size,
+    )
+
+
 def rotary_cache_bytes(model: ModelSpec) -> int:
     """vLLM's RotaryEmbedding keeps a cos/sin cache of max_position_embeddings x rotary_dim in the model dtype.
 
@@ -116,6 +149,29 @@ def activation_peak_bytes(
     return math.ceil(max(forward, sampler))
 
 
+def derive_activation_peak_bytes(
+    model: ModelSpec, *, max_num_batched_tokens: int, max_num_seqs: int, tensor_parallel_size: int
+) -> Derived[int]:
+    value = activation_peak_bytes(
+        model,
+        max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs,
+        tensor_parallel_size=tensor_parallel_size,
+    )
+    return derived(
+        "activation_peak_bytes",
+        value,
+        "bytes",
+        "max(max_num_batched_tokens x (3 x hidden + widest MLP/MoE/attention intermediate) x "
+        f"{ACTIVATION_DTYPE_BYTES} B, min(max_num_seqs, max_num_batched_tokens) x vocab x "
+        f"{SAMPLER_BYTES_PER_LOGIT} B)",
+        max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs,
+        hidden_size=model.hidden_size,
+        vocab_size=model.vocab_size,
+    )
+
+
 def non_torch_bytes(tensor_parallel_size: int) -> int:
     """Non-torch memory counted inside the budget: cuBLAS/attention workspaces, plus NCCL buffers under TP."""
     return NON_TORCH_BYTES_SINGLE_GPU + (NCCL_BYTES_PER_GPU if tensor_parallel_size > 1 else 0)
@@ -125,21 +181,67 @@ def cuda_graph_bytes(*, enforce_eager: bool) -> int:
     return 0 if enforce_eager else CUDA_GRAPH_BYTES
 
 
+def derive_non_torch_bytes(tensor_parallel_size: int) -> Derived[int]:
+    return derived(
+        "non_torch_bytes",
+        non_torch_bytes(tensor_parallel_size),
+        "bytes",
+        f"{gib_text(NON_TORCH_BYTES_SINGLE_GPU)} (+{gib_text(NCCL_BYTES_PER_GPU)} NCCL buffers when tp > 1)",
+        tensor_parallel_size=tensor_parallel_size,
+    )
+
+
+def derive_cuda_graph_bytes(*, enforce_eager: bool) -> Derived[int]:
+    return derived(
+        "cuda_graph_bytes",
+        cuda_graph_bytes(enforce_eager=enforce_eager),
+        "bytes",
+        f"{gib_text(CUDA_GRAPH_BYTES)} unless --enforce-eager",
+        enforce_eager=str(enforce_eager),
+    )
+
+
 def available_kv_bytes(
     *,
     total_memory_bytes: int,
     gpu_memory_utilization: float,
-    weights_bytes: int,
-    activation_bytes: int,
-    non_torch: int,
-    cuda_graphs: int,
-    buffers_bytes: int = 0,
+    non_kv_bytes: int,
     kv_cache_memory_bytes: int | None = None,
 ) -> int:
     """Bytes left for the KV cache on one GPU (may be negative: the configuration does not fit)."""
     if kv_cache_memory_bytes is not None:
         return kv_cache_memory_bytes
-    requested = total_memory_bytes * gpu_memory_utilization
-    return math.floor(
-        requested - (weights_bytes + buffers_bytes + activation_bytes + non_torch + cuda_graphs)
+    return math.floor(total_memory_bytes * gpu_memory_utilization - non_kv_bytes)
+
+
+def derive_kv_cache_bytes(
+    *,
+    total_memory_bytes: int,
+    gpu_memory_utilization: float,
+    non_kv: dict[str, int],
+    kv_cache_memory_bytes: int | None,
+) -> Derived[int]:
+    """`non_kv`: what comes out of the budget before the KV cache, by name (weights, activations, ...)."""
+    value = available_kv_bytes(
+        total_memory_bytes=total_memory_bytes,
+        gpu_memory_utilization=gpu_memory_utilization,
+        non_kv_bytes=sum(non_kv.values()),
+        kv_cache_memory_bytes=kv_cache_memory_bytes,
+    )
+    if kv_cache_memory_bytes is not None:
+        return derived(
+            "kv_cache_bytes",
+            value,
+            "bytes",
+            "--kv-cache-memory-bytes (overrides utilization)",
+            kv_cache_memory_bytes=kv_cache_memory_bytes,
+        )
+    return derived(
+        "kv_cache_bytes",
+        value,
+        "bytes",
+        f"total_memory x gpu_memory_utilization - ({' + '.join(non_kv)})",
+        total_memory_bytes=total_memory_bytes,
+        gpu_memory_utilization=gpu_memory_utilization,
+        **non_kv,
     )

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Literal
 
 from slotune.models import ModelSpec
+from slotune.plan.derivation import Derived, derived
 
 # What a tensor is, which decides whether a quantization scheme touches it:
 #   linear: attention and dense-MLP projections; expert: routed MoE expert matrices; shared_expert: DeepSeek/Qwen
@@ -318,4 +319,28 @@ def param_split(model: ModelSpec) -> ParamSplit:
         embedding=sum(t.num_params for t in tensors if t.role == "embedding"),
         routed_expert=sum(t.num_params for t in tensors if not t.always_active and t.role != "vision"),
         vision=sum(t.num_params for t in tensors if t.role == "vision"),
+    )
+
+
+def derive_total_params(model: ModelSpec) -> Derived[int]:
+    return derived(
+        "total_params",
+        total_params(model),
+        "params",
+        "embeddings + layers x (attention + MLP or experts + norms) + lm_head unless tied + vision tower",
+        num_layers=model.num_layers,
+        hidden_size=model.hidden_size,
+        vocab_size=model.vocab_size,
+        tie_word_embeddings=str(model.tie_word_embeddings),
+    )
+
+
+def derive_active_params(model: ModelSpec) -> Derived[int]:
+    return derived(
+        "active_params",
+        active_params_per_token(model),
+        "params",
+        "total minus unrouted experts (num_experts_per_tok of num_experts per MoE layer)",
+        experts_per_token=model.moe.num_experts_per_tok if model.moe else 0,
+        num_experts=model.moe.num_experts if model.moe else 0,
     )

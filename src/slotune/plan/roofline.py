@@ -1,12 +1,10 @@
-"""Roofline latency bounds: a step takes the longer of its compute and its memory traffic, plus TP all-reduces.
+"""Roofline latency bounds for the planner, composed from the step-cost terms the simulator also evaluates.
 
-    compute_s = FLOPs / (peak FLOP/s of the compute dtype x MFU)
-    memory_s  = bytes read / (HBM bytes/s x bandwidth efficiency)
-    step_s    = max(compute_s, memory_s) + 2 x layers x all-reduce time          (tensor parallelism only)
-
-Prefill FLOPs are 2 per matmul parameter per token plus attention's QK^T and PV over the causal context; decode
-reads every weight once per step (MoE: only the experts the batch touches) plus each sequence's KV cache. These
-are lower bounds for one request or one steady batch, without queueing or scheduler overhead.
+A step takes max(compute, memory) + all-reduces (plan/step_cost.py). The planner looks at three situations:
+  TTFT        one request's prefill alone, in chunks of max_num_batched_tokens, each chunk one step
+  ITL         one decode step of B sequences at context C
+  throughput  a steady batch of B that also prefills the prompts of the requests replacing those that finish
+These are lower bounds: no queueing, no CUDA-graph launch or CPU time (the simulator adds those).
 """
 
 from __future__ import annotations
@@ -14,266 +12,223 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from slotune.models import GpuSpec, ModelSpec
-from slotune.plan.kv import kv_layers
-from slotune.plan.params import matmul_params_per_token
-
-# One NCCL/custom all-reduce costs at least this much however small (AIC's p2p latency, 10 us).
-ALLREDUCE_LATENCY_S = 10e-6
+from slotune.models import GpuSpec, ModelSpec, ProfileCoefficients, ResolvedEngineConfig
+from slotune.plan.cuda_graphs import CudaGraphs, engine_capture_sizes
+from slotune.plan.derivation import Derived, derived
+from slotune.plan.quantization import QuantScheme
+from slotune.plan.step_cost import (
+    Rates,
+    StepCost,
+    StepTime,
+    chunk_shape,
+    comm_formula,
+    decode_shape,
+    model_cost_facts,
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Hardware:
-    """What the roofline needs from one GPU of a tensor-parallel group."""
+class Roofline:
+    """One deployment's step costs and CUDA graphs, as the planner evaluates them."""
 
-    flops_per_s: float  # peak of the dtype the matmuls run in
-    mfu_prefill: float
-    mfu_decode: float
-    hbm_bytes_per_s: float
-    mem_bw_efficiency: float
-    intra_node_bytes_per_s: float
-    tensor_parallel_size: int
+    cost: StepCost
+    graphs: CudaGraphs
 
     @classmethod
-    def of(cls, gpu: GpuSpec, compute_dtype: str, tensor_parallel_size: int) -> Hardware:
-        # Weight-only schemes (and FP8 weights on GPUs without FP8 tensor cores: Marlin W8A16) run in bf16.
-        flops = gpu.flops_per_s.get(compute_dtype) or gpu.flops_per_s["bf16"]
-        return cls(
-            flops_per_s=flops,
-            mfu_prefill=gpu.mfu_prefill,
-            mfu_decode=gpu.mfu_decode,
-            hbm_bytes_per_s=gpu.hbm_bytes_per_s,
-            mem_bw_efficiency=gpu.mem_bw_efficiency,
-            intra_node_bytes_per_s=gpu.intra_node_bytes_per_s,
-            tensor_parallel_size=tensor_parallel_size,
-        )
+    def of(
+        cls,
+        model: ModelSpec,
+        gpu: GpuSpec,
+        scheme: QuantScheme,
+        engine: ResolvedEngineConfig,
+        coefficients: ProfileCoefficients,
+    ) -> Roofline:
+        facts = model_cost_facts(model, scheme, engine.kv_cache_dtype, engine.tensor_parallel_size)
+        rates = Rates.of(gpu, coefficients, scheme.compute_dtype)
+        graphs = CudaGraphs(engine_capture_sizes(engine), enforce_eager=engine.enforce_eager)
+        return cls(StepCost(facts, rates), graphs)
 
     @property
-    def effective_bytes_per_s(self) -> float:
-        return self.hbm_bytes_per_s * self.mem_bw_efficiency
+    def window(self) -> int | None:
+        return self.cost.sliding_window
 
 
 @dataclass(frozen=True, slots=True)
-class WeightBytes:
-    """Per-GPU weight bytes by how a step streams them (mixed precision: gpt-oss experts are 4-bit, the rest bf16)."""
+class PrefillTime:
+    """A lone request's prefill: one step per chunk."""
 
-    dense: float  # read by every step: attention, dense MLPs, shared experts, lm_head, norms, routers
-    routed_expert: float  # read only for the experts the step's tokens route to
-    not_streamed: float  # the embedding table (one row gathered per token) and any idle vision tower
-
-    @classmethod
-    def of(cls, model: ModelSpec, bytes_by_role: dict[str, int]) -> WeightBytes:
-        expert = float(bytes_by_role.get("expert", 0))
-        # A tied embedding table is also the lm_head matrix, which every step multiplies through.
-        gathered = 0 if model.tie_word_embeddings else bytes_by_role.get("embedding", 0)
-        idle = float(gathered + bytes_by_role.get("vision", 0))
-        return cls(dense=sum(bytes_by_role.values()) - expert - idle, routed_expert=expert, not_streamed=idle)
-
-
-def _attention_widths(model: ModelSpec, *, decode: bool) -> tuple[int, int]:
-    """Per-head widths multiplied against the context: (QK^T width, PV width).
-
-    MLA prefill runs as plain multi-head attention (qk_nope + qk_rope, v_head); MLA decode absorbs the up
-    projections and attends over the latent: kv_lora_rank + qk_rope for scores, kv_lora_rank for values.
-    """
-    if model.mla is not None:
-        mla = model.mla
-        if decode:
-            return mla.kv_lora_rank + mla.qk_rope_head_dim, mla.kv_lora_rank
-        return mla.qk_nope_head_dim + mla.qk_rope_head_dim, mla.v_head_dim
-    return model.head_dim, model.head_dim
-
-
-def _causal_context_sum(num_tokens: int, window: int | None, *, start: int = 0) -> int:
-    """Sum over new tokens start+1..start+num_tokens of how many keys each attends to (capped at the window)."""
-
-    def upto(n: int) -> int:
-        if window is None or n <= window:
-            return n * (n + 1) // 2
-        return window * (window + 1) // 2 + (n - window) * window
-
-    return upto(start + num_tokens) - upto(start)
-
-
-def prefill_flops(model: ModelSpec, num_tokens: int, *, cached_tokens: int = 0) -> float:
-    """FLOPs of a prefill of num_tokens new tokens after cached_tokens already in the cache (whole model)."""
-    linear = 2.0 * matmul_params_per_token(model) * num_tokens
-    qk, pv = _attention_widths(model, decode=False)
-    attention = 0.0
-    for layer in kv_layers(model, "auto"):
-        window = layer.sliding_window if layer.kind == "sliding" else None
-        pairs = _causal_context_sum(num_tokens, window, start=cached_tokens)
-        attention += 2.0 * pairs * model.num_attention_heads * (qk + pv)
-    return linear + attention
-
-
-def allreduce_s(num_tokens: int, model: ModelSpec, hw: Hardware) -> float:
-    """Two all-reduces per layer (after attention and after the MLP) of num_tokens x hidden bf16 activations;
-    a ring moves 2 (tp-1)/tp of the buffer through each GPU's link."""
-    tp = hw.tensor_parallel_size
-    if tp == 1:
-        return 0.0
-    buffer_bytes = num_tokens * model.hidden_size * 2
-    per_op = ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * buffer_bytes / hw.intra_node_bytes_per_s
-    return 2 * model.num_layers * per_op
-
-
-@dataclass(frozen=True, slots=True)
-class StepTime:
-    compute_s: float
-    memory_s: float
-    comm_s: float
+    chunks: tuple[StepTime, ...]
 
     @property
     def total_s(self) -> float:
-        return max(self.compute_s, self.memory_s) + self.comm_s
+        return sum(chunk.total_s for chunk in self.chunks)
 
     @property
     def is_compute_bound(self) -> bool:
-        return self.compute_s >= self.memory_s
+        return sum(c.compute_s for c in self.chunks) >= sum(c.memory_s for c in self.chunks)
 
 
-def prefill_time(
-    model: ModelSpec, prompt_tokens: int, weights: WeightBytes, hw: Hardware, *, chunk_tokens: int
-) -> StepTime:
-    """A lone request's prefill, in chunks of chunk_tokens (max_num_batched_tokens): each chunk is one engine
-    step that reads every weight once and computes its tokens against the context before it."""
-    tp = hw.tensor_parallel_size
-    compute = memory = comm = 0.0
+def prefill_time(roof: Roofline, prompt_tokens: int, *, chunk_tokens: int) -> PrefillTime:
+    """A lone request's prefill in chunks of chunk_tokens (max_num_batched_tokens): each chunk is one engine
+    step that reads every weight once and attends to the context before it."""
+    chunks = []
     done = 0
     while done < prompt_tokens:
         chunk = min(chunk_tokens, prompt_tokens - done)
-        flops = prefill_flops(model, chunk, cached_tokens=done) / tp
-        compute += flops / (hw.flops_per_s * hw.mfu_prefill)
-        memory += decode_weight_bytes(model, weights, chunk) / hw.effective_bytes_per_s
-        comm += allreduce_s(chunk, model, hw)
+        shape = chunk_shape(chunk, done, roof.window)
+        chunks.append(roof.cost.time(shape, roof.graphs.padded(chunk)))
         done += chunk
-    return StepTime(compute, memory, comm)
+    return PrefillTime(tuple(chunks))
 
 
-def expected_experts_touched(num_experts: int, top_k: int, batch_size: int) -> float:
-    """Distinct experts a batch of independent tokens routes to, per MoE layer: E x (1 - (1 - k/E)^B)."""
-    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** batch_size)
+def decode_time(roof: Roofline, batch_size: int, context_tokens: int) -> StepTime:
+    """One decode step of batch_size sequences, each attending to context_tokens keys (the CUDA graph of the
+    next capture size up runs the linear layers and all-reduces)."""
+    shape = decode_shape(batch_size, context_tokens, roof.window)
+    return roof.cost.time(shape, roof.graphs.padded(batch_size))
 
 
-def decode_weight_bytes(model: ModelSpec, weights: WeightBytes, num_tokens: int) -> float:
-    """Weight bytes a step over num_tokens tokens streams: every dense weight, and of the routed experts only the
-    fraction the tokens touch, E x (1 - (1 - k/E)^tokens) / E."""
-    read = weights.dense
-    if model.moe is not None and weights.routed_expert:
-        touched = expected_experts_touched(model.moe.num_experts, model.moe.num_experts_per_tok, num_tokens)
-        read += weights.routed_expert * touched / model.moe.num_experts
-    return read
+def steady_output_tokens_per_s(
+    roof: Roofline, batch_size: int, prompt_tokens: float, output_tokens: float
+) -> tuple[float, StepTime]:
+    """Output tokens/s of one replica holding batch_size requests in steady state.
 
-
-def decode_kv_read_bytes(model: ModelSpec, kv_cache_dtype: str, context_tokens: int, tp: int) -> float:
-    """KV bytes one sequence's decode step reads on one GPU (sliding layers only their window)."""
-    total = 0.0
-    for layer in kv_layers(model, kv_cache_dtype, tensor_parallel_size=tp):
-        held = (
-            min(context_tokens, layer.sliding_window)
-            if layer.kind == "sliding" and layer.sliding_window
-            else context_tokens
-        )
-        total += held * layer.bytes_per_token
-    return total
-
-
-def decode_time(
-    model: ModelSpec,
-    batch_size: int,
-    context_tokens: int,
-    weights: WeightBytes,
-    kv_cache_dtype: str,
-    hw: Hardware,
-    *,
-    prefill_tokens: float = 0.0,
-    prefill_flops_total: float = 0.0,
-) -> StepTime:
-    """One decode step of batch_size sequences at context_tokens each.
-
-    With chunked prefill a step also carries other requests' prompt tokens: prefill_tokens of them costing
-    prefill_flops_total FLOPs (whole model), computed at the prefill MFU; their weights are read anyway.
+    Each step emits batch_size tokens; batch_size / output_tokens requests finish per step and are replaced, so
+    their prompts are prefilled inside the same steps (chunked prefill). The average context is the prompt plus
+    half the output.
     """
-    tp = hw.tensor_parallel_size
-    qk, pv = _attention_widths(model, decode=True)
-    attention_flops = 0.0
-    for layer in kv_layers(model, "auto"):
-        held = (
-            min(context_tokens, layer.sliding_window)
-            if layer.kind == "sliding" and layer.sliding_window
-            else context_tokens
-        )
-        attention_flops += 2.0 * held * model.num_attention_heads * (qk + pv)
-    decode_flops = batch_size * (2.0 * matmul_params_per_token(model) + attention_flops) / tp
-    compute = decode_flops / (hw.flops_per_s * hw.mfu_decode)
-    compute += prefill_flops_total / tp / (hw.flops_per_s * hw.mfu_prefill)
-    bytes_read = decode_weight_bytes(model, weights, batch_size + math.ceil(prefill_tokens))
-    bytes_read += batch_size * decode_kv_read_bytes(model, kv_cache_dtype, context_tokens, tp)
-    memory = bytes_read / hw.effective_bytes_per_s
-    return StepTime(compute, memory, allreduce_s(batch_size + math.ceil(prefill_tokens), model, hw))
+    context = int(prompt_tokens + output_tokens / 2)
+    requests_per_step = batch_size / max(output_tokens, 1.0)
+    prompt = max(1, round(prompt_tokens))
+    shape = decode_shape(batch_size, context, roof.window) + chunk_shape(prompt, 0, roof.window).scaled(
+        requests_per_step
+    )
+    tokens = math.ceil(shape.tokens)
+    padded = roof.graphs.padded(tokens) if roof.graphs.is_graphed(tokens) else shape.tokens
+    step = roof.cost.time(shape, padded)
+    return batch_size / step.total_s, step
 
 
-def gemm_is_compute_bound(model: ModelSpec, batch_size: int, weights: WeightBytes, hw: Hardware) -> bool:
+def best_throughput(
+    roof: Roofline,
+    batch_sizes: list[int],
+    prompt_tokens: float,
+    output_tokens: float,
+    *,
+    itl_limit_s: float | None,
+) -> tuple[float, int]:
+    """(output tokens/s, batch) of the fastest steady batch whose step stays within itl_limit_s; (0, 0) if none."""
+    best_tps, best_batch = 0.0, 0
+    for batch in batch_sizes:
+        tps, step = steady_output_tokens_per_s(roof, batch, prompt_tokens, output_tokens)
+        if itl_limit_s is not None and step.total_s > itl_limit_s:
+            continue
+        if tps > best_tps:
+            best_tps, best_batch = tps, batch
+    return best_tps, best_batch
+
+
+def gemm_is_compute_bound(cost: StepCost, batch_size: int) -> bool:
     """Do the step's matmuls take longer to compute than to stream their weights?
 
-    2 x active params x B / tp / (peak x mfu_decode) >= weights read / (HBM x efficiency); the attention over the
-    KV cache is left out: it reads as many bytes as it does FLOPs/2 per head and stays memory-bound.
+    (linear + lm_head FLOPs) x B / (peak x mfu_decode) >= weights read / (HBM x efficiency); the attention over
+    the KV cache is left out: it reads as many bytes as it does FLOPs/2 per head and stays memory-bound.
     """
-    flops = 2.0 * matmul_params_per_token(model) * batch_size / hw.tensor_parallel_size
-    compute = flops / (hw.flops_per_s * hw.mfu_decode)
-    memory = decode_weight_bytes(model, weights, batch_size) / hw.effective_bytes_per_s
-    return compute >= memory
+    flops = (cost.linear_flops_per_token + cost.lm_head_flops_per_logit) * batch_size
+    return flops / cost.decode_flops_per_s >= cost.weight_bytes_read(batch_size) / cost.bytes_per_s
 
 
-def crossover_batch_size(
-    model: ModelSpec, weights: WeightBytes, hw: Hardware, *, max_batch: int = 1 << 16
-) -> int | None:
+def crossover_batch_size(cost: StepCost, *, max_batch: int = 1 << 16) -> int | None:
     """Smallest decode batch at which the weight matmuls become compute-bound (None: not up to max_batch).
 
     For a dense bf16 model this is about (peak x mfu_decode) / (HBM x efficiency) tokens, the GPU's ops:byte
     ratio; MoE batches touch more experts as they grow, which pushes it out.
     """
-    if not gemm_is_compute_bound(model, max_batch, weights, hw):
+    if not gemm_is_compute_bound(cost, max_batch):
         return None
     lo, hi = 1, max_batch
-    if gemm_is_compute_bound(model, lo, weights, hw):
+    if gemm_is_compute_bound(cost, lo):
         return lo
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if gemm_is_compute_bound(model, mid, weights, hw):
+        if gemm_is_compute_bound(cost, mid):
             hi = mid
         else:
             lo = mid
     return hi
 
 
-def steady_output_tokens_per_s(
-    model: ModelSpec,
-    batch_size: int,
-    prompt_tokens: float,
-    output_tokens: float,
-    weights: WeightBytes,
-    kv_cache_dtype: str,
-    hw: Hardware,
-) -> tuple[float, StepTime]:
-    """Output tokens/s of one replica holding batch_size requests in steady state.
+def _rate_inputs(roof: Roofline, *names: str) -> dict[str, float | int | str]:
+    rates = roof.cost.rates.inputs()
+    return {name: rates[name] for name in names}
 
-    Each step emits batch_size tokens; batch_size / output_tokens requests finish per step and are replaced, so
-    their prompts (batch_size x prompt / output tokens) are prefilled inside the same steps. The average context
-    is the prompt plus half the output.
-    """
-    context = int(prompt_tokens + output_tokens / 2)
-    requests_per_step = batch_size / max(output_tokens, 1.0)
-    prompt = max(1, round(prompt_tokens))
-    step = decode_time(
-        model,
-        batch_size,
-        context,
-        weights,
-        kv_cache_dtype,
-        hw,
-        prefill_tokens=requests_per_step * prompt,
-        prefill_flops_total=requests_per_step * prefill_flops(model, prompt),
+
+_COMM_RATES = ("link_bytes_per_s", "interconnect_efficiency", "allreduce_latency_s")
+
+
+def derive_ttft(name: str, roof: Roofline, prompt_tokens: int, *, chunk_tokens: int) -> Derived[float]:
+    return derived(
+        name,
+        prefill_time(roof, prompt_tokens, chunk_tokens=chunk_tokens).total_s,
+        "s",
+        "sum over chunks of max((linear FLOPs x chunk + causal attention FLOPs) / (peak x mfu_prefill) + LM head "
+        "/ (peak x mfu_decode), (streamed weights + KV bytes read and written) / (HBM x efficiency)) + "
+        + comm_formula(),
+        prompt_tokens=prompt_tokens,
+        chunk_tokens=chunk_tokens,
+        tensor_parallel_size=roof.cost.facts.tensor_parallel_size,
+        **_rate_inputs(roof, "peak_flops_per_s", "mfu_prefill", *_COMM_RATES),
     )
-    return batch_size / step.total_s, step
+
+
+def derive_itl(roof: Roofline, batch_size: int, context_tokens: int) -> Derived[float]:
+    cost = roof.cost
+    return derived(
+        f"itl_batch_{batch_size}_s",
+        decode_time(roof, batch_size, context_tokens).total_s,
+        "s",
+        "max((linear FLOPs x padded batch + (LM head + attention over the context) FLOPs x batch) / (peak x "
+        "mfu_decode), (weights streamed + batch x context x kv bytes per token, sliding layers at most the "
+        "window) / (HBM x efficiency)) + " + comm_formula(),
+        batch_size=batch_size,
+        padded_batch_size=roof.graphs.padded(batch_size),
+        context_tokens=context_tokens,
+        weights_streamed_bytes=round(cost.weight_bytes_read(batch_size)),
+        kv_bytes_per_token_per_gpu=round(cost.kv_bytes_per_token + cost.window_kv_bytes_per_token),
+        sliding_window=cost.sliding_window or 0,
+        linear_flops_per_token=cost.linear_flops_per_token,
+        **_rate_inputs(
+            roof, "peak_flops_per_s", "mfu_decode", "hbm_bytes_per_s", "mem_bw_efficiency", *_COMM_RATES
+        ),
+    )
+
+
+def derive_crossover(roof: Roofline) -> Derived[int | None]:
+    return derived(
+        "crossover_batch_size",
+        crossover_batch_size(roof.cost),
+        "sequences",
+        "smallest decode batch B with (linear + LM head FLOPs) x B / (peak x mfu_decode) >= weight bytes read / "
+        "(HBM x efficiency); attention over the KV cache stays memory-bound",
+        **_rate_inputs(roof, "peak_flops_per_s", "mfu_decode", "hbm_bytes_per_s", "mem_bw_efficiency"),
+    )
+
+
+def derive_max_output_tokens_per_s(
+    throughput: float,
+    batch_size: int,
+    *,
+    mean_prompt_tokens: float,
+    mean_output_tokens: float,
+    itl_limit_s: float | None,
+) -> Derived[float]:
+    return derived(
+        "max_output_tokens_per_s",
+        throughput,
+        "tok/s",
+        "max over batch B of B / step time, each step also prefilling B x prompt / output tokens",
+        batch_size=batch_size,
+        mean_prompt_tokens=mean_prompt_tokens,
+        mean_output_tokens=mean_output_tokens,
+        itl_limit_s=itl_limit_s or 0,
+    )

@@ -27,8 +27,9 @@ from typing import Protocol
 
 import numpy as np
 
+from slotune.plan.step_cost import causal_pairs, window_keys
 from slotune.simulate.block_manager import BlockManager
-from slotune.simulate.cost_model import CostModel
+from slotune.simulate.cost_model import CostModel, window_key_sums
 from slotune.simulate.feed import ArrivalFeed
 from slotune.simulate.request_state import FINISHED, SimRequest
 from slotune.simulate.scheduler import Scheduler
@@ -155,20 +156,30 @@ class Engine:
         if not batch.reqs:
             raise RuntimeError("the scheduler scheduled nothing although requests are waiting or running")
         prefill_tokens = decode_tokens = prefill_pairs = decode_pairs = kv_tokens = 0
-        num_logits = num_spec_seqs = 0
+        window_prefill_pairs = window_decode_pairs = window_kv_tokens = 0
+        window = self.cost.sliding_window
+        # vLLM computes one logit row per scheduled request (partial prefill chunks too) plus one per draft.
+        num_logits = len(batch.reqs)
+        num_spec_seqs = 0
         for req, n, offset in zip(batch.reqs, batch.num_new_tokens, batch.offsets, strict=True):
             pairs = n * offset + n * (n + 1) // 2
             kv_tokens += offset + n
-            if offset >= req.num_tokens - 1:
+            is_decode = offset >= req.num_tokens - 1
+            if is_decode:
                 decode_tokens += n
                 decode_pairs += pairs
             else:
                 prefill_tokens += n
                 prefill_pairs += pairs
-            if req.num_computed >= req.num_tokens:
-                num_logits += 1 + req.num_computed - req.num_tokens
-                if req.num_computed > req.num_tokens:
-                    num_spec_seqs += 1
+            if window:
+                window_kv_tokens += window_keys(n, offset, window)
+                if is_decode:
+                    window_decode_pairs += causal_pairs(n, offset, window)
+                else:
+                    window_prefill_pairs += causal_pairs(n, offset, window)
+            if req.num_computed > req.num_tokens:
+                num_logits += req.num_computed - req.num_tokens
+                num_spec_seqs += 1
         duration = self.cost.step_s(
             num_seqs=len(batch.reqs),
             prefill_tokens=prefill_tokens,
@@ -178,6 +189,9 @@ class Engine:
             kv_tokens=kv_tokens,
             num_logits=num_logits,
             num_spec_seqs=num_spec_seqs,
+            window_prefill_pairs=window_prefill_pairs,
+            window_decode_pairs=window_decode_pairs,
+            window_kv_tokens=window_kv_tokens,
         )
         start = self.now_s
         end = start + duration
@@ -307,7 +321,10 @@ class Engine:
             cum_alloc = cum_alloc[:steps]
         context = sum(computed)
         kv_tokens = np.arange(steps, dtype=np.int64) * n + (context + n)
-        durations = self.cost.decode_run_s(n, kv_tokens)
+        window = self.cost.sliding_window
+        # Each sequence attends to num_computed + 1 keys at the first step, one more per step after.
+        window_kv = window_key_sums(np.asarray(computed) + 1, steps, window) if window else 0
+        durations = self.cost.decode_run_s(n, kv_tokens, window_kv)
         clock = np.empty(steps + 1)
         clock[0] = self.now_s
         clock[1:] = durations

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from slotune import __version__
+from slotune.catalog.hardware_profiles import load_profile
 from slotune.metrics import summarize
 from slotune.models import (
     SLO,
@@ -20,12 +21,13 @@ from slotune.models import (
     SimulatorStats,
     Workload,
 )
+from slotune.models.hardware_profile import HardwareProfile
+from slotune.plan.step_cost import ModelCostFacts
 from slotune.simulate.block_manager import BlockManager
-from slotune.simulate.cost_model import CostModel, ModelCostFacts
+from slotune.simulate.cost_model import CostModel
 from slotune.simulate.deployment import Deployment, build_deployment
 from slotune.simulate.engine import Engine
 from slotune.simulate.feed import ArrivalFeed
-from slotune.simulate.profile import HardwareProfile, load_profile
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
