@@ -92,7 +92,8 @@ class VllmBackend:
         "restart" the server instead, or "share" the cache between runs.
         """
         self.launcher = launcher
-        env = {**server.env, **(DEV_MODE_ENV if cache_policy == "reset" else {})}
+        # The caller's own setting wins: VLLM_SERVER_DEV_MODE=0 makes "reset" fall back to restarts.
+        env = {**(DEV_MODE_ENV if cache_policy == "reset" else {}), **server.env}
         self.server_request = server.model_copy(update={"env": env})
         self.http_backend = http_backend or (lambda url, model: HttpBackend(url, model))
         self.cache_policy = cache_policy

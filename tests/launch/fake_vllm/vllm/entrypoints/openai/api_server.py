@@ -12,7 +12,9 @@ FAKE_VLLM_MODE says:
   oom            print a CUDA out-of-memory error and exit 1
   crash          raise an error no rule knows
 
-FAKE_VLLM_STARTUP_S delays start-up; FAKE_VLLM_PIDFILE receives the server's pid first thing.
+FAKE_VLLM_STARTUP_S delays start-up; FAKE_VLLM_PIDFILE receives the server's pid first thing; with
+FAKE_VLLM_PORT_RACE_FILE the first server (the one that creates the file) finds its port taken, as when
+another process binds it between the launcher's choice and the server's bind.
 A model id that is not a local folder and does not start with "Qwen/" fails as Hugging Face Hub would.
 """
 
@@ -155,6 +157,10 @@ def run_mode(mode: str, args, core: subprocess.Popen[bytes]) -> None:  # type: i
         engine,
     )
     served = (args.served_model_name or [args.model])[0]
+    if (race := os.environ.get("FAKE_VLLM_PORT_RACE_FILE")) and not Path(race).exists():
+        Path(race).write_text(str(args.port))
+        core.kill()
+        raise OSError(98, "Address already in use")
     server = FakeVllm(args.host or "0.0.0.0", args.port, served)
     server.__enter__()  # binds now: a taken port raises OSError [Errno 98] with its traceback, as vLLM's does
 
