@@ -15,9 +15,30 @@ from slotune.models import EngineConfig
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
 
+def _flag_field(flag: str) -> str:
+    return flag.removeprefix("--").removeprefix("no-").replace("-", "_")
+
+
 def engine_args(engine_config: EngineConfig | None) -> list[str]:
-    """The engine flags of `engine_config` (its `model` field is not one: the model is the launch's own)."""
-    return [] if engine_config is None else engine_config.vllm_args()
+    """The flags of the fields `engine_config` was given (or resolved), as `vllm_args()` writes them.
+
+    Fields left at slotune's defaults are not passed: vLLM then applies its own defaults, which depend on
+    the platform (e.g. a CPU picks block size 128 where slotune's default is 16) and on its version.
+    """
+    if engine_config is None:
+        return []
+    given = engine_config.model_fields_set
+    rendered = engine_config.vllm_args()
+    out: list[str] = []
+    i = 0
+    while i < len(rendered):
+        end = i + 1
+        while end < len(rendered) and not rendered[end].startswith("--"):
+            end += 1  # the flag's value
+        if _flag_field(rendered[i]) in given:
+            out += rendered[i:end]
+        i = end
+    return out
 
 
 def server_args(

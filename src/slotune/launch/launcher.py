@@ -14,7 +14,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -120,8 +120,10 @@ class VllmLauncher:
         validate_flags: bool = True,
         port_attempts: int = 3,
         stop_grace_s: tuple[float, float] = (INTERRUPT_GRACE_S, TERMINATE_GRACE_S),
+        on_start: Callable[[list[str], Path], None] | None = None,
     ) -> None:
-        """`stop_grace_s`: seconds the server gets after SIGINT, then after SIGTERM, before SIGKILL."""
+        """`stop_grace_s`: seconds the server gets after SIGINT, then after SIGTERM, before SIGKILL.
+        `on_start(argv, log_path)` is called as each server process starts (e.g. to show where its log is)."""
         self.python = Path(python)
         self.log_dir = log_dir
         self.host = host
@@ -133,6 +135,7 @@ class VllmLauncher:
         self.validate_flags = validate_flags
         self.port_attempts = port_attempts
         self.stop_grace_s = stop_grace_s
+        self.on_start = on_start
         self._spec: ParserSpec | None = None
 
     # Before launch ------------------------------------------------------------------------------
@@ -200,7 +203,9 @@ class VllmLauncher:
                     outcome.stop()
 
     def _log_path(self, request: ServerRequest, port: int) -> Path:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[
+            :-3
+        ]  # ms: two restarts on a port never share a log
         return self.log_dir / f"vllm-{request.served_name()}-{stamp}-{port}.log"
 
     def _start_once(self, request: ServerRequest, port: int) -> VllmServer | LaunchFailure:
@@ -213,6 +218,8 @@ class VllmLauncher:
         with sigterm_unwinds():
             proc = start_group(argv, env={**os.environ, **env}, log_path=log_path, cwd=self.cwd)
             try:
+                if self.on_start is not None:
+                    self.on_start(argv, log_path)
                 state = _wait_healthy(proc, base_url, t0 + self.startup_timeout_s)
                 if state == "healthy":
                     info = self._launch_info(proc, argv, env, base_url, port, log_path, time.monotonic() - t0)
