@@ -415,8 +415,8 @@ def target_server(args: argparse.Namespace, out_dir: Path) -> Iterator[tuple[str
     missing = missing_installation()
     if missing:
         sys.exit(f"missing {', '.join(missing)}: run `bash scripts/setup_integration.sh` first")
-    with running_vllm_server(out_dir / "server.log") as server:
-        yield server.base_url, server.model
+    with running_vllm_server(out_dir) as server:
+        yield server.base_url, server.served_model_name
 
 
 def main(argv: list[str] | None = None) -> None:

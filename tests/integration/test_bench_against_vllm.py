@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from vllm_helpers import counter_deltas, counter_totals
-from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
+from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON
 
+from slotune.launch import VllmServer
 from slotune.models import RequestSpec, Workload
 from slotune.workload import read_workload, write_workload
 
@@ -39,7 +40,7 @@ def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, 
         "--url",
         server.base_url,
         "--model",
-        server.model,
+        server.served_model_name,
         "--tokenizer",
         str(TOKENIZER_JSON),
         "--warmup-s",

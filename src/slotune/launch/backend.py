@@ -3,9 +3,9 @@
 `run(workload, engine_config)` starts a server with that configuration, or reuses the warm one when the
 resolved arguments and environment are the same, measures the workload over HTTP, and returns the
 RunResult with the launch facts in its provenance. Runs must not see each other's prefix cache: before every
-run on a reused server the prefix cache is emptied through vLLM's `/reset_prefix_cache` (a development
-endpoint in 0.25 and 0.32, served only with VLLM_SERVER_DEV_MODE=1, which this backend sets), or the server
-is restarted where that endpoint is missing.
+run the prefix cache is emptied through vLLM's `/reset_prefix_cache` (a development endpoint in 0.25 and
+0.32, served only with VLLM_SERVER_DEV_MODE=1, which this backend sets on its loopback server), or, where
+that endpoint is missing, a server that already ran something is restarted.
 """
 
 from __future__ import annotations
@@ -124,11 +124,18 @@ class VllmBackend:
         return outcome
 
     def _fresh_cache(self, engine_config: EngineConfig | None) -> VllmServer:
+        """The server for `engine_config`, its prefix cache empty unless the policy is to share it.
+
+        The cache is reset before every run, not only after this backend's own: a server handed out by
+        `ensure_server` may have served anything since.
+        """
         server = self.ensure_server(engine_config)
-        if self._runs_on_server == 0 or self.cache_policy == "share":
+        if self.cache_policy == "share":
             return server
         if self.cache_policy == "reset" and reset_prefix_cache(server.base_url):
             return server
+        if self._runs_on_server == 0:
+            return server  # fresh from its launch as far as this backend knows
         log.info("restarting the vLLM server so that the next run starts with an empty prefix cache")
         self.close()
         return self.ensure_server(engine_config)
