@@ -20,6 +20,7 @@ PORT_RANGE = (18000, 18999)
 QUICK_STOP_S = (2.0, 2.0)
 
 sys.path.insert(0, str(HERE))  # drivers beside the tests
+sys.path.insert(0, str(HERE.parent / "bench"))  # the bench CLI tests' run_cli
 
 
 def fake_env(**extra: str) -> dict[str, str]:

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import FAKE_VLLM_ROOT, HERE
+from test_cli_bench import run_cli
 
-from slotune.cli.main import main
 from slotune.launch.process import group_members
 
 TOKENIZER = str(HERE.parent / "data" / "tokenizers" / "qwen3" / "tokenizer.json")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["bench", *args])
-    captured = capsys.readouterr()
-    code = info.value.code
-    return (0 if code is None else int(code)), captured.out, captured.err
 
 
 def vllm_args(model_dir: Path, out: Path, mode: str, *extra: str) -> list[str]:

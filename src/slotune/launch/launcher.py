@@ -246,21 +246,15 @@ class VllmLauncher:
     ) -> LaunchFailure:
         text = log_path.read_text(errors="replace") if log_path.exists() else ""
         found = diagnose(text)
+        kind, reason, fix = found.kind, found.reason, found.fix
         if state == "timeout":
-            return LaunchFailure(
-                kind="timeout",
-                reason=f"/health did not answer within {self.startup_timeout_s:.0f} s; last: {found.reason}",
-                fix="allow more time (the startup timeout) or look at the log for where it stalled",
-                log_excerpt=found.excerpt,
-                argv=tuple(argv),
-                exit_code=proc.returncode,
-                elapsed_s=elapsed_s,
-                log_path=str(log_path),
-            )
+            kind = "timeout"
+            reason = f"/health did not answer within {self.startup_timeout_s:.0f} s; last: {found.reason}"
+            fix = "allow more time (the startup timeout) or look at the log for where it stalled"
         return LaunchFailure(
-            kind=found.kind,
-            reason=found.reason,
-            fix=found.fix,
+            kind=kind,
+            reason=reason,
+            fix=fix,
             log_excerpt=found.excerpt,
             argv=tuple(argv),
             exit_code=proc.returncode,
