@@ -170,6 +170,17 @@ def test_a_taken_port_that_was_asked_for(launcher: VllmLauncher, model_dir: Path
     assert str(port) in failure.reason
 
 
+def test_no_free_port_in_the_range(launcher: VllmLauncher, model_dir: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        launcher.port_range = (port, port)
+        failure = launcher.start(request(model_dir))
+    assert isinstance(failure, LaunchFailure) and failure.kind == "port_in_use"
+    assert f"no free port in {port}-{port}" in failure.reason
+
+
 def test_a_port_taken_before_the_server_binds_it_is_retried_elsewhere(
     launcher: VllmLauncher, model_dir: Path, tmp_path: Path, no_leftover_groups: list[int]
 ) -> None:

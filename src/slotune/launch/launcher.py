@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STARTUP_TIMEOUT_S = 900.0  # an 8B model on a cold H200 takes ~100 s; compile caches can be slower
 POLL_INTERVAL_S = 0.25
-# The server's log is only read by us; these keep it current and keep vLLM from phoning home.
 RequestKey = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+# The server's log is only read by us; these keep it current and keep vLLM from phoning home.
 SERVER_ENV = {"PYTHONUNBUFFERED": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
 
 
@@ -182,7 +182,12 @@ class VllmLauncher:
             )
         tried: set[int] = set()
         for _ in range(max(1, self.port_attempts)):
-            port = request.port or pick_free_port(self.host, self.port_range, avoid=tried)
+            try:
+                port = request.port or pick_free_port(self.host, self.port_range, avoid=tried)
+            except OSError as exc:
+                return LaunchFailure(
+                    kind="port_in_use", reason=str(exc), fix="free a port or widen the port range"
+                )
             tried.add(port)
             outcome = self._start_once(request, port)
             retry = isinstance(outcome, LaunchFailure) and outcome.kind == "port_in_use" and not request.port
