@@ -416,7 +416,7 @@ def target_server(args: argparse.Namespace, out_dir: Path) -> Iterator[tuple[str
     if missing:
         sys.exit(f"missing {', '.join(missing)}: run `bash scripts/setup_integration.sh` first")
     with running_vllm_server(out_dir) as server:
-        yield server.base_url, server.served_model_name
+        yield server.base_url, server.model
 
 
 def main(argv: list[str] | None = None) -> None:

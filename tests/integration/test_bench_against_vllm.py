@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 from vllm_helpers import counter_deltas, counter_totals
-from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON
+from vllm_launcher import BLOCK_SIZE, REPO_ROOT, TOKENIZER_JSON, VllmServer
 
-from slotune.launch import VllmServer
 from slotune.models import RequestSpec, Workload
 from slotune.workload import read_workload, write_workload
 
@@ -40,7 +39,7 @@ def run_bench(server: VllmServer, out_dir: Path, *args: str) -> tuple[dict[str, 
         "--url",
         server.base_url,
         "--model",
-        server.served_model_name,
+        server.model,
         "--tokenizer",
         str(TOKENIZER_JSON),
         "--warmup-s",

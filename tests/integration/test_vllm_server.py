@@ -10,9 +10,8 @@ import random
 import httpx
 import pytest
 from vllm_helpers import counter_deltas, counter_totals, metric_names, samples, scrape, stream_post
-from vllm_launcher import BLOCK_SIZE, KV_BYTES_PER_TOKEN, KV_CACHE_SPACE_GIB, MAX_MODEL_LEN
+from vllm_launcher import BLOCK_SIZE, KV_BYTES_PER_TOKEN, KV_CACHE_SPACE_GIB, MAX_MODEL_LEN, VllmServer
 
-from slotune.launch import VllmServer
 from slotune.units import GiB
 
 pytestmark = pytest.mark.integration
@@ -30,7 +29,7 @@ def unique_prompt_ids(n: int, *, seed: int) -> list[int]:
 def test_server_is_up_with_the_tiny_model(vllm_server: VllmServer) -> None:
     models = httpx.get(f"{vllm_server.base_url}/v1/models", timeout=10).json()
     (entry,) = models["data"]
-    assert entry["id"] == vllm_server.served_model_name
+    assert entry["id"] == vllm_server.model
     assert entry["max_model_len"] == MAX_MODEL_LEN
     assert httpx.get(f"{vllm_server.base_url}/version", timeout=10).json()["version"] == "0.32.0"
 
@@ -81,7 +80,7 @@ def test_streamed_completion_has_exact_length_and_usage_last(vllm_server: VllmSe
         vllm_server.base_url,
         "/v1/completions",
         {
-            "model": vllm_server.served_model_name,
+            "model": vllm_server.model,
             "prompt": prompt,
             "max_tokens": 20,
             "ignore_eos": True,
@@ -110,7 +109,7 @@ def test_chat_stream_starts_with_an_empty_role_chunk(vllm_server: VllmServer) ->
         vllm_server.base_url,
         "/v1/chat/completions",
         {
-            "model": vllm_server.served_model_name,
+            "model": vllm_server.model,
             "messages": [{"role": "user", "content": "Hello world! " * 30}],
             "max_tokens": 8,
             "min_tokens": 8,
@@ -131,7 +130,7 @@ def test_chat_stream_starts_with_an_empty_role_chunk(vllm_server: VllmServer) ->
 
 def test_prefix_cache_counts_whole_blocks_of_a_repeated_prompt(vllm_server: VllmServer) -> None:
     prompt = unique_prompt_ids(300, seed=202)
-    body = {"model": vllm_server.served_model_name, "prompt": prompt, "max_tokens": 4, "ignore_eos": True}
+    body = {"model": vllm_server.model, "prompt": prompt, "max_tokens": 4, "ignore_eos": True}
     url = f"{vllm_server.base_url}/v1/completions"
 
     before = counter_totals(vllm_server.base_url)

@@ -20,7 +20,7 @@ import httpx
 from slotune.bench.http_backend import HttpBackend
 from slotune.errors import BackendError
 from slotune.launch.launcher import VllmLauncher, VllmServer
-from slotune.models import EngineConfig, RunResult, Workload
+from slotune.models import SLO, EngineConfig, RunResult, Workload
 from slotune.models.launch import LaunchFailure, LaunchInfo, ServerRequest
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,12 @@ class VllmBackend:
         self.close()
         return self.ensure_server(engine_config)
 
-    def run(self, workload: Workload, engine_config: EngineConfig) -> RunResult:
+    def run(self, workload: Workload, engine_config: EngineConfig, *, slo: SLO | None = None) -> RunResult:
         server = self._fresh_cache(engine_config)
-        result = self.http_backend(server.base_url, server.served_model_name).run(workload, engine_config)
+        http = self.http_backend(server.base_url, server.served_model_name)
+        if slo is not None:
+            http.slo = slo
+        result = http.run(workload, engine_config)
         self._runs_on_server += 1
         return with_launch_info(result, server.info)
 

@@ -70,6 +70,11 @@ class VllmServer:
         return self.info.base_url
 
     @property
+    def model(self) -> str:
+        """What clients send as `model`: the served model name."""
+        return self.served_model_name
+
+    @property
     def port(self) -> int:
         return self.info.port
 
