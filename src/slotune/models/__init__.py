@@ -3,6 +3,7 @@
 from slotune.models.capacity_plan import CapacityPlan, Derivation
 from slotune.models.engine_config import EngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
+from slotune.models.load import LoadSpec
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
 from slotune.models.slo import SLO, SLOTarget
@@ -15,6 +16,7 @@ __all__ = [
     "EngineConfig",
     "FinishReason",
     "GpuSpec",
+    "LoadSpec",
     "MLASpec",
     "MoESpec",
     "ModelSpec",
