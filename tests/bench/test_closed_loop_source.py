@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 from slotune.bench.load import Job
+
 from slotune.bench.worker import ClosedLoopSource
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from slotune.bench.load import LoadSpec, gaps_s, open_loop_times_s, plan_jobs, replay_times_s
+
 from slotune.errors import InputError
 from slotune.models import RequestSpec, Workload
 

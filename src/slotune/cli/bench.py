@@ -12,13 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slotune.bench.load import ARRIVALS, LoadSpec
 from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
 from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
 from slotune.bench.validity import ValidityThresholds
+from slotune.cli import load_options as lo
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
-from slotune.models import RequestSpec, Workload
+from slotune.models import LoadSpec, RequestSpec, Workload
 
 EXIT_INVALID = 3
 
@@ -68,75 +68,32 @@ def _fixed_workload(input_tokens: int, output_tokens: int) -> Workload:
     return Workload(name=f"fixed-{input_tokens}-{output_tokens}", requests=(spec,), source="slotune bench")
 
 
-def _load_workload(
+def _select(
     workload_file: Path | None,
     preset: str | None,
     fmt: str | None,
     tokenizer: str | None,
+    load: LoadSpec,
     *,
     input_tokens: int,
     output_tokens: int,
-    rate: float | None,
-    replay: bool,
-    num_requests: int | None,
-    duration_s: float | None,
     seed: int,
-) -> Workload:
-    if workload_file is not None and preset is not None:
-        raise InputError("workload", str(workload_file), "give --workload FILE or --preset NAME, not both")
-    if workload_file is not None:
-        if not workload_file.exists():
-            raise InputError("workload", str(workload_file), "give an existing workload or trace file")
-        from slotune.workload import read_workload
+) -> tuple[Workload, LoadSpec]:
+    """The workload and the load it runs with (slotune.workload.select, shared with `simulate`), or one
+    fixed-length request sent over and over."""
+    if workload_file is not None or preset is not None:
+        from slotune.workload.select import select_workload
 
-        return read_workload(workload_file, fmt=fmt, tokenizer_path=tokenizer)
-    if preset is not None:
-        from slotune.workload.synth import synthesize
-
-        if replay:
-            # The preset's own arrival process, at --rate if given.
-            return synthesize(
-                preset=preset, rate_rps=rate, num_requests=num_requests, duration_s=duration_s, seed=seed
-            )
-        # Lengths from the preset; the bench's load decides when requests go (the workload is cycled).
-        return synthesize(preset=preset, num_requests=max(num_requests or 0, 1000), seed=seed)
-    return _fixed_workload(input_tokens, output_tokens)
-
-
-def _choose_load(
-    *,
-    rate: float | None,
-    arrival: str,
-    cv: float | None,
-    concurrency: int | None,
-    replay: bool,
-    time_scale: float,
-    workload: Workload,
-) -> LoadSpec:
-    chosen = [
-        name
-        for name, on in (
-            ("--rate", rate is not None),
-            ("--concurrency", concurrency is not None),
-            ("--replay", replay),
+        return select_workload(workload_file, preset, load, seed=seed, fmt=fmt, tokenizer_path=tokenizer)
+    if load.kind == "replay":
+        raise InputError(
+            "--rate", None, "give --rate R or --concurrency N: fixed-length requests have no arrival times"
         )
-        if on
-    ]
-    if len(chosen) > 1:
-        raise InputError("load", " ".join(chosen), "choose one of --rate, --concurrency or --replay")
-    if arrival not in ARRIVALS:
-        raise InputError("arrival", arrival, f"use one of {', '.join(ARRIVALS)}")
-    if replay or not chosen:
-        if not replay and workload.duration_s <= 0:
-            raise InputError(
-                "load",
-                None,
-                "choose --rate R, --concurrency N or --replay (this workload has no arrival times)",
-            )
-        return LoadSpec(kind="replay", time_scale=time_scale)
-    if rate is not None:
-        return LoadSpec(kind="rate", rate_rps=rate, arrival=arrival, cv=cv)  # type: ignore[arg-type]
-    return LoadSpec(kind="concurrency", concurrency=concurrency)
+    if load.num_requests is None and load.duration_s is None:
+        raise InputError(
+            "--num-requests", None, "give --num-requests N or --duration S for fixed-length requests"
+        )
+    return _fixed_workload(input_tokens, output_tokens), load
 
 
 def _fmt_ms(v: float | None) -> str:
@@ -266,28 +223,20 @@ def register(app: typer.Typer) -> None:
             128, "--output-tokens", help="Output tokens without --workload/--preset."
         ),
         api: str = typer.Option("completions", "--api", help="completions or chat."),
-        rate: float | None = typer.Option(None, "--rate", help="Open loop: requests per second."),
-        arrival: str = typer.Option("poisson", "--arrival", help="poisson, gamma or constant (with --rate)."),
-        cv: float | None = typer.Option(
-            None, "--cv", help="Coefficient of variation of gamma inter-arrivals."
-        ),
-        concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop: N users."),
-        replay: bool = typer.Option(False, "--replay", help="Send at the workload's own arrival times."),
-        time_scale: float = typer.Option(
-            1.0, "--time-scale", help="Replay: arrival times x F (0.5 = twice as fast)."
-        ),
+        rate: float | None = lo.RATE,
+        arrival: str = lo.ARRIVAL,
+        cv: float | None = lo.CV,
+        concurrency: int | None = lo.CONCURRENCY,
+        think_time: float = lo.THINK_TIME,
+        time_scale: float = lo.TIME_SCALE,
+        num_requests: int | None = lo.NUM_REQUESTS,
+        duration: float | None = lo.DURATION,
+        warmup_s: float = lo.WARMUP,
         sweep: str | None = typer.Option(None, "--sweep", help="Levels '1,2,4' or 'auto' (to saturation)."),
         sweep_kind: str | None = typer.Option(
             None,
             "--sweep-kind",
             help="rate or concurrency (default: concurrency with --concurrency, else rate).",
-        ),
-        num_requests: int | None = typer.Option(
-            None, "--num-requests", help="Measured requests (after warm-up)."
-        ),
-        duration: float | None = typer.Option(None, "--duration", help="Measured window in seconds."),
-        warmup_s: float = typer.Option(
-            0.0, "--warmup-s", help="Seconds of load before measuring (excluded)."
         ),
         tokenizer: str | None = typer.Option(None, "--tokenizer", help="The served model's tokenizer.json."),
         seed: int = typer.Option(0, "--seed", help="Seed of the schedule and the prompts."),
@@ -331,46 +280,40 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
-        workload = _load_workload(
+        sweeping = sweep is not None
+        kind = sweep_kind or ("concurrency" if concurrency is not None else "rate")
+        if sweeping and kind not in ("rate", "concurrency"):
+            raise InputError("--sweep-kind", kind, "use rate or concurrency")
+        load = lo.load_from_flags(
+            # A sweep sets the rate or users of each level; this load carries the rest (arrival, amount).
+            rate=1.0 if sweeping and kind == "rate" else rate,
+            arrival=arrival,
+            cv=cv,
+            concurrency=1 if sweeping and kind == "concurrency" else concurrency,
+            think_time=think_time,
+            time_scale=time_scale,
+            num_requests=num_requests,
+            duration=duration,
+            warmup_s=warmup_s,
+        )
+        # A sweep runs one workload at every level: for a preset, a pool of requests.
+        workload, run_load = _select(
             workload_file,
             preset,
             fmt,
             tokenizer,
+            load.with_users(1) if sweeping else load,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            rate=rate,
-            replay=replay,
-            num_requests=num_requests,
-            duration_s=duration,
             seed=seed,
         )
-        load: LoadSpec
-        kind = sweep_kind or ("concurrency" if concurrency is not None else "rate")
-        if sweep is not None:
-            if kind not in ("rate", "concurrency"):
-                raise InputError("sweep-kind", kind, "use rate or concurrency")
-            if replay:
-                raise InputError("sweep", sweep, "a sweep varies --rate or --concurrency; drop --replay")
-            load = LoadSpec(kind="rate", rate_rps=1.0, arrival=arrival, cv=cv)  # type: ignore[arg-type]
-            load.check()
-        else:
-            load = _choose_load(
-                rate=rate,
-                arrival=arrival,
-                cv=cv,
-                concurrency=concurrency,
-                replay=replay,
-                time_scale=time_scale,
-                workload=workload,
-            )
+        if not sweeping:
+            load = run_load
         settings = BenchSettings(
             url=url,
             model=model,
             load=load,
             api=api,
-            num_requests=num_requests,
-            duration_s=duration,
-            warmup_s=warmup_s,
             seed=seed,
             slo=slo_value,
             out_dir=out,

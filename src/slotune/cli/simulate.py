@@ -11,17 +11,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.cli import load_options as lo
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.plan import parse_token_count
-from slotune.errors import InputError
 from slotune.metrics import Distribution
-from slotune.models import Workload
 from slotune.simulate.api import (
     SimulationReport,
     build_engine_config,
     load_engine_config_file,
     parse_speculative_config,
-    select_workload,
     simulate,
 )
 
@@ -29,34 +27,8 @@ JSON_HELP = "Machine-readable output on stdout only."
 ENGINE = "Engine flags (vLLM's names)"
 
 
-def _load_workload(
-    workload_path: Path | None,
-    preset: str | None,
-    *,
-    rate: float | None,
-    duration: float | None,
-    num_requests: int | None,
-    seed: int,
-) -> Workload:
-    from slotune.workload import read_workload, synthesize
-
-    if (workload_path is None) == (preset is None):
-        raise InputError(
-            "workload", workload_path or preset, "give exactly one of --workload FILE or --preset NAME"
-        )
-    if preset is not None:
-        if duration is None and num_requests is None:
-            duration = 60.0
-        return synthesize(
-            preset=preset, rate_rps=rate, duration_s=duration, num_requests=num_requests, seed=seed
-        )
-    assert workload_path is not None
-    workload = read_workload(workload_path)
-    return select_workload(workload, rate_rps=rate, duration_s=duration, num_requests=num_requests)
-
-
 @contextmanager
-def _progress(total: int, *, quiet: bool) -> Iterator[Progress | None]:
+def _progress(*, quiet: bool) -> Iterator[Progress | None]:
     if quiet or not err_console.is_terminal:
         yield None
         return
@@ -180,13 +152,15 @@ def register(app: typer.Typer) -> None:
             None, "--workload", help="Trace or request log (any slotune format)."
         ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
-        rate: float | None = typer.Option(None, "--rate", help="Mean arrival rate, req/s (scales a trace)."),
-        duration: float | None = typer.Option(
-            None, "--duration", help="Seconds of arrivals to simulate (a preset defaults to 60 s)."
-        ),
-        num_requests: int | None = typer.Option(
-            None, "--num-requests", help="Number of requests to simulate."
-        ),
+        rate: float | None = lo.RATE,
+        arrival: str = lo.ARRIVAL,
+        cv: float | None = lo.CV,
+        concurrency: int | None = lo.CONCURRENCY,
+        think_time: float = lo.THINK_TIME,
+        time_scale: float = lo.TIME_SCALE,
+        num_requests: int | None = lo.NUM_REQUESTS,
+        duration: float | None = lo.DURATION,
+        warmup_s: float = lo.WARMUP,
         max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", rich_help_panel=ENGINE),
         max_num_batched_tokens: int | None = typer.Option(
             None, "--max-num-batched-tokens", rich_help_panel=ENGINE
@@ -228,7 +202,9 @@ def register(app: typer.Typer) -> None:
         slo: str | None = typer.Option(
             None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed (workload synthesis, speculative acceptance)."),
+        seed: int = typer.Option(
+            0, "--seed", help="Seed of the schedule, preset synthesis and speculative acceptance."
+        ),
         profile: str | None = typer.Option(
             None, "--profile", help="Hardware profile: built-in name or YAML path."
         ),
@@ -261,22 +237,34 @@ def register(app: typer.Typer) -> None:
         file_values = load_engine_config_file(config) if config is not None else {}
         engine_config = build_engine_config(file_values, flags).model_copy(update={"model": model})
         slo_obj = resolve_slo(slo) if slo is not None else None
-        wl = _load_workload(
-            workload, preset, rate=rate, duration=duration, num_requests=num_requests, seed=seed
-        )
-        start = time.perf_counter()
-        with _progress(len(wl.requests), quiet=json_out) as progress:
-            task = progress.add_task("sim", total=len(wl.requests)) if progress is not None else None
+        from slotune.workload.select import select_workload
 
-            def on_progress(done: int) -> None:
+        load = lo.load_from_flags(
+            rate=rate,
+            arrival=arrival,
+            cv=cv,
+            concurrency=concurrency,
+            think_time=think_time,
+            time_scale=time_scale,
+            num_requests=num_requests,
+            duration=duration,
+            warmup_s=warmup_s,
+        )
+        wl, load = select_workload(workload, preset, load, seed=seed)
+        start = time.perf_counter()
+        with _progress(quiet=json_out) as progress:
+            task = progress.add_task("sim", total=None) if progress is not None else None
+
+            def on_progress(done: int, total: int | None) -> None:
                 if progress is not None and task is not None:
-                    progress.update(task, completed=done)
+                    progress.update(task, completed=done, total=total)
 
             report = simulate(
                 model,
                 gpu,
                 wl,
                 engine_config,
+                load=load,
                 slo=slo_obj,
                 seed=seed,
                 profile=profile,

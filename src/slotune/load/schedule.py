@@ -10,6 +10,7 @@ that needs more requests than the workload has goes through it again; pass c > 0
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -99,6 +100,8 @@ Schedule = OpenLoopSchedule | ClosedLoopSchedule
 
 def build_schedule(workload: Workload, load: LoadSpec, seed: int) -> Schedule:
     """The schedule of `workload` under `load`; randomness only from `seed` (see SCHEDULE_STREAM)."""
+    if seed < 0:
+        raise InputError("--seed", seed, "give a seed of 0 or more")
     reqs = in_arrival_order(workload)
     if not reqs:
         raise InputError("workload", workload.name, "the workload has no requests")
@@ -119,7 +122,7 @@ def build_schedule(workload: Workload, load: LoadSpec, seed: int) -> Schedule:
 
 def in_arrival_order(workload: Workload) -> tuple[RequestSpec, ...]:
     reqs = workload.requests
-    if all(a.arrival_s <= b.arrival_s for a, b in zip(reqs, reqs[1:], strict=False)):
+    if all(a.arrival_s <= b.arrival_s for a, b in itertools.pairwise(reqs)):
         return reqs
     return tuple(sorted(reqs, key=lambda r: r.arrival_s))
 
@@ -135,7 +138,9 @@ def _replay_jobs(reqs: tuple[RequestSpec, ...], load: LoadSpec) -> tuple[Job, ..
     arrivals = np.asarray([r.arrival_s for r in reqs], dtype=float)
     times = (arrivals - arrivals[0]) * load.time_scale
     warmup_s = load.warmup_s
-    jobs = [Job(i, r, 0, float(t), bool(t < warmup_s)) for i, (r, t) in enumerate(zip(reqs, times, strict=True))]
+    jobs = [
+        Job(i, r, 0, float(t), bool(t < warmup_s)) for i, (r, t) in enumerate(zip(reqs, times, strict=True))
+    ]
     warm = [j for j in jobs if j.warmup]
     measured = [j for j in jobs if not j.warmup]
     if load.duration_s is not None:

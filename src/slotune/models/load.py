@@ -71,12 +71,16 @@ class LoadSpec(Frozen):
     def _check_kind_fields(self) -> None:
         if self.kind == "rate":
             if not _positive(self.rate_rps):
-                raise InputError("--rate", self.rate_rps, "give a positive request rate in req/s, e.g. --rate 4")
+                raise InputError(
+                    "--rate", self.rate_rps, "give a positive request rate in req/s, e.g. --rate 4"
+                )
         elif self.rate_rps is not None:
             raise InputError("--rate", self.rate_rps, f"a {self.kind} load has no rate; drop --rate")
         if self.arrival == "gamma":
             if not _positive(self.cv):
-                raise InputError("--cv", self.cv, "gamma arrivals need a positive --cv (1 = Poisson, > 1 burstier)")
+                raise InputError(
+                    "--cv", self.cv, "gamma arrivals need a positive --cv (1 = Poisson, > 1 burstier)"
+                )
         elif self.cv is not None:
             raise InputError("--cv", self.cv, "--cv shapes --arrival gamma only; add --arrival gamma")
         if self.kind != "rate" and self.arrival != "poisson":
@@ -89,9 +93,13 @@ class LoadSpec(Frozen):
         if not (math.isfinite(self.think_time_s) and self.think_time_s >= 0):
             raise InputError("--think-time", self.think_time_s, "give a think time of 0 seconds or more")
         if self.think_time_s > 0 and self.kind != "concurrency":
-            raise InputError("--think-time", self.think_time_s, "think time belongs to a closed loop; add --concurrency N")
+            raise InputError(
+                "--think-time", self.think_time_s, "think time belongs to a closed loop; add --concurrency N"
+            )
         if not _positive(self.time_scale):
-            raise InputError("--time-scale", self.time_scale, "give a positive factor (0.5 replays twice as fast)")
+            raise InputError(
+                "--time-scale", self.time_scale, "give a positive factor (0.5 replays twice as fast)"
+            )
         if self.time_scale != 1.0 and self.kind != "replay":
             raise InputError(
                 "--time-scale", self.time_scale, "--time-scale applies to replay; drop --rate/--concurrency"

@@ -7,13 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slotune import __version__
+from slotune.load import ClosedLoopSchedule, Job, OpenLoopSchedule, Schedule, build_schedule
 from slotune.metrics import RunSummary, summarize
-from slotune.models import SLO, EngineConfig, GpuSpec, ModelSpec, Provenance, RequestSpec, RunResult, Workload
+from slotune.models import (
+    SLO,
+    EngineConfig,
+    GpuSpec,
+    LoadSpec,
+    ModelSpec,
+    Provenance,
+    RequestSpec,
+    RunResult,
+    Workload,
+)
 from slotune.simulate.block_manager import BlockManager
 from slotune.simulate.cost_model import CostModel, ModelCostFacts
 from slotune.simulate.deployment import Deployment, build_deployment
 from slotune.simulate.engine import Engine
-from slotune.simulate.feed import ArrivalFeed
+from slotune.simulate.feed import ArrivalFeed, ClosedLoopFeed, Feed
 from slotune.simulate.profile import HardwareProfile, load_profile
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
@@ -116,10 +127,10 @@ class Simulator:
     def _engine(
         self,
         deployment: Deployment,
-        specs: Iterable[RequestSpec],
+        schedule: Schedule | Iterable[Job],
         hash_block_size: int,
         sink: object,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> Engine:
         config = deployment.config
         assert config.max_model_len is not None and config.max_num_seqs is not None
@@ -143,7 +154,7 @@ class Simulator:
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=ArrivalFeed(specs, hash_block_size=hash_block_size, max_model_len=config.max_model_len),
+            feed=_feed(schedule, hash_block_size=hash_block_size, max_model_len=config.max_model_len),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -209,21 +220,23 @@ class Simulator:
         workload: Workload,
         engine_config: EngineConfig,
         *,
+        load: LoadSpec | None = None,
         slo: SLO | None = None,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> RunResult:
-        """Simulate every request; the result keeps per-request records and the (downsampled) timeline.
-        `on_progress` is called now and then with the number of requests that have arrived so far."""
+        """Simulate `workload` under `load` (default: replayed at its own arrival times) on the schedule
+        `slotune.load.build_schedule` makes with this simulator's seed, the one `bench` sends. The result keeps
+        per-request records (warm-up requests are simulated, not reported) and the (downsampled) timeline.
+        `on_progress` is called now and then with the requests sent so far and the number planned."""
         deployment = self.deployment(engine_config)
-        # Stable sort: requests arriving at the same instant keep their workload order (the tie-break).
-        specs = sorted(workload.requests, key=lambda r: r.arrival_s)
+        schedule = build_schedule(workload, load or LoadSpec(), self.seed)
         collector = RecordCollector()
-        engine = self._engine(deployment, specs, workload.hash_block_size, collector, on_progress)
+        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress)
         engine.run()
         engine.finalize_timeline()
         stats = self._engine_stats(engine, deployment)
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
-        duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
+        duration = _measured_s(engine)
         summary = summarize(records, duration_s=duration, slo=slo)
         self.last_engine_stats, self.last_summary = stats, summary
         return RunResult(
@@ -244,17 +257,19 @@ class Simulator:
         slo: SLO | None = None,
         hash_block_size: int = 16,
         workload_name: str = "stream",
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> RunResult:
-        """Simulate requests read lazily, in arrival order, keeping only running statistics: memory stays bounded
-        whatever the number of requests (records are dropped; percentiles come from quantile sketches)."""
+        """Simulate requests read lazily, in arrival order, at their own arrival times, keeping only running
+        statistics: memory stays bounded whatever the number of requests (records are dropped; percentiles come
+        from quantile sketches)."""
         deployment = self.deployment(engine_config)
         stats_sink = StreamingStats(slo)
-        engine = self._engine(deployment, requests, hash_block_size, stats_sink, on_progress)
+        jobs = (Job(i, spec, 0, spec.arrival_s, False) for i, spec in enumerate(requests))
+        engine = self._engine(deployment, jobs, hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
         stats = self._engine_stats(engine, deployment)
-        duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
+        duration = _measured_s(engine)
         summary = stats_sink.run_summary(duration)
         self.last_engine_stats, self.last_summary = stats, summary
         flat = self._flat_summary(summary, stats)
@@ -268,3 +283,24 @@ class Simulator:
             num_requests=stats_sink.num_requests,
             summary=flat,
         )
+
+
+def _feed(schedule: Schedule | Iterable[Job], *, hash_block_size: int, max_model_len: int) -> Feed:
+    if isinstance(schedule, ClosedLoopSchedule):
+        return ClosedLoopFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+    if isinstance(schedule, OpenLoopSchedule):
+        return ArrivalFeed(
+            schedule.jobs,
+            hash_block_size=hash_block_size,
+            max_model_len=max_model_len,
+            num_planned=len(schedule.jobs),
+        )
+    return ArrivalFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+
+
+def _measured_s(engine: Engine) -> float:
+    """From the first measured request's arrival (after the warm-up) to the end of the last step."""
+    first = engine.first_measured_arrival_s
+    if first is None:
+        first = engine.first_arrival_s or 0.0
+    return max(engine.now_s - first, 1e-9)
