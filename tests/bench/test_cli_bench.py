@@ -227,9 +227,7 @@ def test_replay_with_time_scale_and_prefix_sharing(capsys, tokenizer_path: str, 
     with FakeOpenAIServer() as server:
         code, _, _ = run_cli(
             capsys,
-            *bench_args(
-                server, tokenizer_path, out, "--workload", str(path), "--replay", "--time-scale", "0.5"
-            ),
+            *bench_args(server, tokenizer_path, out, "--workload", str(path), "--time-scale", "0.5"),
             "--json",
         )
     assert code == 0
@@ -382,7 +380,7 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
     "args, field",
     [
         (["--rate", "0", "--num-requests", "3"], "rate"),
-        (["--rate", "2", "--concurrency", "2", "--num-requests", "3"], "load"),
+        (["--rate", "2", "--concurrency", "2", "--num-requests", "3"], "concurrency"),
         (["--rate", "2", "--arrival", "weibull", "--num-requests", "3"], "arrival"),
         (["--rate", "2", "--cv", "2", "--num-requests", "3"], "cv"),
         (["--rate", "2"], "num-requests"),
@@ -391,7 +389,7 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
         (["--rate", "2", "--num-requests", "3", "--api", "embeddings"], "api"),
         (["--sweep", "1,x", "--num-requests", "3"], "sweep"),
         (["--rate", "2", "--num-requests", "3", "--slo", "ttft<2"], "slo"),
-        (["--workload", "/nonexistent/file.jsonl", "--replay"], "workload"),
+        (["--workload", "/nonexistent/file.jsonl"], "workload"),
         (["--rate", "2", "--num-requests", "3", "--event-loop", "gevent"], "event-loop"),
     ],
 )

@@ -44,13 +44,15 @@ def test_one_request_alone_is_one_prefill_plus_decode_steps(
     prompt, output = 500, 40
     result = sim.run(workload([(1.0, prompt, output)]), config)
     (rec,) = result.records
+    # A replay runs from the workload's first arrival, as `bench` sends it: the request arrives at 0.
+    assert rec.arrival_s == 0.0
     # Exactly: arrival + prefill step + (output - 1) decode steps, added in the same order.
-    t = 1.0 + prefill_s(cost, prompt)
+    t = 0.0 + prefill_s(cost, prompt)
     expected_chunks = [t]
     for i in range(1, output):
         t += decode_s(cost, prompt + i - 1)
         expected_chunks.append(t)
-    assert rec.scheduled_s == 1.0
+    assert rec.scheduled_s == 0.0
     assert rec.first_token_s == expected_chunks[0]
     assert rec.finish_s == t
     assert list(rec.chunk_times_s) == expected_chunks
@@ -81,7 +83,7 @@ def test_repeated_prefix_is_served_from_cache_and_skips_its_prefill(make_sim) ->
 
 
 def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
-    from slotune.simulate.api import select_workload
+    from slotune.models import LoadSpec
     from slotune.workload import analyze, read_workload
 
     trace = read_workload("tests/data/simulate/mooncake_200.jsonl")
@@ -90,9 +92,9 @@ def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
     config = EngineConfig(max_model_len=131072)
     # A pool that never evicts: the simulator's hit rate is the trace's reuse (the analysis, computed
     # independently on 512-token hash blocks), less the last-token rule and partial blocks.
-    slow = select_workload(trace, rate_rps=0.3, duration_s=None, num_requests=None)
+    slow = LoadSpec(kind="rate", rate_rps=0.3, arrival="trace")  # the trace's own gaps, slowed down
     roomy: Simulator = make_sim(num_gpu_blocks=400_000)
-    result = roomy.run(slow, config)
+    result = roomy.run(trace, config, load=slow)
     stats = roomy.last_engine_stats
     assert stats is not None and stats.prefix_hit_rate is not None and stats.num_evicted_blocks == 0
     assert stats.prefix_hit_rate == pytest.approx(expected.unbounded_token_fraction, abs=0.01)
@@ -103,7 +105,7 @@ def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
     assert roomy.last_engine_stats.prefix_hit_rate == pytest.approx(stats.prefix_hit_rate, abs=0.005)
     # A pool of 20,000 blocks evicts, and loses hits.
     tight: Simulator = make_sim(num_gpu_blocks=20_000)
-    tight.run(slow, EngineConfig(max_model_len=65536))
+    tight.run(trace, EngineConfig(max_model_len=65536), load=slow)
     small = tight.last_engine_stats
     assert small is not None and small.prefix_hit_rate is not None
     assert small.num_evicted_blocks > 0 and small.prefix_hit_rate < stats.prefix_hit_rate - 0.1

@@ -103,8 +103,8 @@ def build_schedule(workload: Workload, load: LoadSpec, seed: int) -> Schedule:
     if seed < 0:
         raise InputError("--seed", seed, "give a seed of 0 or more")
     reqs = in_arrival_order(workload)
-    if not reqs:
-        raise InputError("workload", workload.name, "the workload has no requests")
+    if not reqs and load.kind != "replay":
+        raise InputError("workload", workload.name, "the workload has no requests to send")
     if load.kind == "concurrency":
         assert load.concurrency is not None
         return ClosedLoopSchedule(
@@ -135,6 +135,8 @@ def _measured_count(load: LoadSpec, num_workload_requests: int) -> int | None:
 
 
 def _replay_jobs(reqs: tuple[RequestSpec, ...], load: LoadSpec) -> tuple[Job, ...]:
+    if not reqs:
+        return ()
     arrivals = np.asarray([r.arrival_s for r in reqs], dtype=float)
     times = (arrivals - arrivals[0]) * load.time_scale
     warmup_s = load.warmup_s

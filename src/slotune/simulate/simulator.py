@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,13 +259,12 @@ class Simulator:
         workload_name: str = "stream",
         on_progress: Callable[[int, int | None], None] | None = None,
     ) -> RunResult:
-        """Simulate requests read lazily, in arrival order, at their own arrival times, keeping only running
-        statistics: memory stays bounded whatever the number of requests (records are dropped; percentiles come
-        from quantile sketches)."""
+        """Simulate requests read lazily, in arrival order, replayed at their own arrival times (from the first
+        one's, as `run` does), keeping only running statistics: memory stays bounded whatever the number of
+        requests (records are dropped; percentiles come from quantile sketches)."""
         deployment = self.deployment(engine_config)
         stats_sink = StreamingStats(slo)
-        jobs = (Job(i, spec, 0, spec.arrival_s, False) for i, spec in enumerate(requests))
-        engine = self._engine(deployment, jobs, hash_block_size, stats_sink, on_progress)
+        engine = self._engine(deployment, _replayed(requests), hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
         stats = self._engine_stats(engine, deployment)
@@ -296,6 +295,15 @@ def _feed(schedule: Schedule | Iterable[Job], *, hash_block_size: int, max_model
             num_planned=len(schedule.jobs),
         )
     return ArrivalFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+
+
+def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
+    """A stream of requests as a replay's jobs: sent at their arrival times less the first one's."""
+    first_s: float | None = None
+    for i, spec in enumerate(requests):
+        if first_s is None:
+            first_s = spec.arrival_s
+        yield Job(i, spec, 0, spec.arrival_s - first_s, False)
 
 
 def _measured_s(engine: Engine) -> float:

@@ -40,6 +40,8 @@ def select_workload(
     if preset is not None:
         return preset_workload(preset, load, seed=seed)
     assert path is not None
+    if not path.exists():
+        raise InputError("--workload", str(path), "give an existing workload or trace file")
     workload = read_workload(path, fmt=fmt, tokenizer_path=tokenizer_path)
     if load.kind == "replay" and len(workload.requests) > 1 and workload.duration_s <= 0:
         log.warning(
