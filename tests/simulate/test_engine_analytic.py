@@ -221,6 +221,22 @@ def test_an_arrival_at_a_step_end_is_seen_by_the_next_schedule(make_sim) -> None
     assert b.scheduled_s == a.chunk_times_s[1]
 
 
+def test_a_step_end_frees_its_finished_requests_before_same_time_arrivals(make_sim) -> None:
+    """The tie-break at one instant: step end (finished requests free their KV blocks), then arrivals, then
+    the next schedule. Two 1,000-token requests do not fit the pool together; one alone does."""
+    config = EngineConfig(max_model_len=1536, async_scheduling=False)
+    sim: Simulator = make_sim(num_gpu_blocks=101)  # 100 usable blocks of 16 tokens; each request needs 64
+    (alone,) = sim.run(workload([(0.0, 1000, 10)]), config).records
+    finish = alone.finish_s
+    assert finish is not None
+    a, b = sim.run(workload([(0.0, 1000, 10), (finish, 1000, 10)]), config).records
+    assert a.finish_s == finish and b.arrival_s == finish
+    assert b.scheduled_s == finish  # admitted in the schedule made at that very instant, into a's freed blocks
+    # Arriving a hair earlier, b waits for a's blocks all the same.
+    _, early = sim.run(workload([(0.0, 1000, 10), (finish - 1e-6, 1000, 10)]), config).records
+    assert early.scheduled_s == finish
+
+
 def test_step_log_counts_every_computed_token(make_sim) -> None:
     sim: Simulator = make_sim()
     result = sim.run(poisson_workload(10.0, 300, seed=5), ASYNC)
