@@ -182,6 +182,30 @@ def test_stale_keepalive_connection_is_resent_not_failed(capsys, tokenizer_path:
     assert summary["client"]["requests_resent_on_stale_connection"] >= 1
 
 
+def test_closed_loop_users_wait_their_think_time(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(token_delay_s=0.001)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(server, tokenizer_path, out, "--concurrency", "1", "--think-time", "0.1"),
+            "--num-requests",
+            "4",
+            "--input-tokens",
+            "10",
+            "--output-tokens",
+            "3",
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert summary["load"]["think_time_s"] == 0.1
+    ordered = sorted(records, key=lambda r: r.arrival_s)
+    gaps = [b.arrival_s - a.finish_s for a, b in pairwise(ordered)]  # type: ignore[operator]
+    assert len(gaps) == 3 and all(0.099 <= g < 0.15 for g in gaps), (
+        gaps
+    )  # asyncio timers may fire a hair early
+
+
 def test_warmup_is_recorded_apart_and_excluded(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     with FakeOpenAIServer() as server:

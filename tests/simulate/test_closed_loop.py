@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from sim_helpers import ASYNC, SYNC, poisson_workload, workload
@@ -27,7 +29,7 @@ def test_one_user_runs_requests_back_to_back(make_sim, config: EngineConfig) -> 
     result = sim.run(fixed, config, load=closed(1, num_requests=12))
     records = sorted(result.records, key=lambda r: r.arrival_s)
     assert [r.request_id for r in records[:4]] == ["r0", "r1", "r2", "r0~1"]  # drawn in order, cycled
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after.arrival_s == before.finish_s  # sent the instant the previous one finished
         assert after.scheduled_s == after.arrival_s  # an idle engine takes it at once
     e2e = np.array([r.finish_s - r.arrival_s for r in records])  # type: ignore[operator]
@@ -41,7 +43,7 @@ def test_think_time_is_exactly_the_gap_after_each_response(make_sim) -> None:
     sim: Simulator = make_sim()
     result = sim.run(workload([(0.0, 300, 20)]), SYNC, load=closed(1, num_requests=5, think_time_s=0.75))
     records = sorted(result.records, key=lambda r: r.arrival_s)
-    gaps = [b.arrival_s - a.finish_s for a, b in zip(records, records[1:], strict=False)]  # type: ignore[operator]
+    gaps = [b.arrival_s - a.finish_s for a, b in itertools.pairwise(records)]  # type: ignore[operator]
     assert gaps == pytest.approx([0.75] * 4, abs=1e-12)
 
 

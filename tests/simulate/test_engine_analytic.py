@@ -231,7 +231,9 @@ def test_a_step_end_frees_its_finished_requests_before_same_time_arrivals(make_s
     assert finish is not None
     a, b = sim.run(workload([(0.0, 1000, 10), (finish, 1000, 10)]), config).records
     assert a.finish_s == finish and b.arrival_s == finish
-    assert b.scheduled_s == finish  # admitted in the schedule made at that very instant, into a's freed blocks
+    assert (
+        b.scheduled_s == finish
+    )  # admitted in the schedule made at that very instant, into a's freed blocks
     # Arriving a hair earlier, b waits for a's blocks all the same.
     _, early = sim.run(workload([(0.0, 1000, 10), (finish - 1e-6, 1000, 10)]), config).records
     assert early.scheduled_s == finish
