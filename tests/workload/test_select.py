@@ -16,7 +16,9 @@ from slotune.workload.synth import synthesize
 def test_an_open_loop_on_a_preset_is_the_synthesized_workload_replayed() -> None:
     load = LoadSpec(kind="rate", rate_rps=6.0, duration_s=20.0)
     workload, run_load = select_workload(None, "chatbot", load, seed=3)
-    assert workload == synthesize(preset="chatbot", rate_rps=6.0, duration_s=20.0, seed=3)  # = `workload synth`
+    assert workload == synthesize(
+        preset="chatbot", rate_rps=6.0, duration_s=20.0, seed=3
+    )  # = `workload synth`
     assert run_load == LoadSpec(duration_s=20.0)
     schedule = build_schedule(workload, run_load, 3)
     assert isinstance(schedule, OpenLoopSchedule)

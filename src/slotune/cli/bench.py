@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("bench")
+    @lo.with_load_flags
     def bench(
         url: str = typer.Option(..., "--url", help="Server base URL, e.g. http://127.0.0.1:8000"),
         model: str = typer.Option(..., "--model", help="Model name as the server serves it."),
@@ -223,15 +225,6 @@ def register(app: typer.Typer) -> None:
             128, "--output-tokens", help="Output tokens without --workload/--preset."
         ),
         api: str = typer.Option("completions", "--api", help="completions or chat."),
-        rate: float | None = lo.RATE,
-        arrival: str = lo.ARRIVAL,
-        cv: float | None = lo.CV,
-        concurrency: int | None = lo.CONCURRENCY,
-        think_time: float = lo.THINK_TIME,
-        time_scale: float = lo.TIME_SCALE,
-        num_requests: int | None = lo.NUM_REQUESTS,
-        duration: float | None = lo.DURATION,
-        warmup_s: float = lo.WARMUP,
         sweep: str | None = typer.Option(None, "--sweep", help="Levels '1,2,4' or 'auto' (to saturation)."),
         sweep_kind: str | None = typer.Option(
             None,
@@ -269,6 +262,8 @@ def register(app: typer.Typer) -> None:
         ),
         strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
+        *,
+        load: lo.LoadFlags,
     ) -> None:
         """Measure a running OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas."""
         if timeout <= 0:
@@ -281,38 +276,33 @@ def register(app: typer.Typer) -> None:
 
         slo_value = resolve_slo(slo) if slo else None
         sweeping = sweep is not None
-        kind = sweep_kind or ("concurrency" if concurrency is not None else "rate")
+        kind = sweep_kind or ("concurrency" if load.concurrency is not None else "rate")
         if sweeping and kind not in ("rate", "concurrency"):
             raise InputError("--sweep-kind", kind, "use rate or concurrency")
-        load = lo.load_from_flags(
-            # A sweep sets the rate or users of each level; this load carries the rest (arrival, amount).
-            rate=1.0 if sweeping and kind == "rate" else rate,
-            arrival=arrival,
-            cv=cv,
-            concurrency=1 if sweeping and kind == "concurrency" else concurrency,
-            think_time=think_time,
-            time_scale=time_scale,
-            num_requests=num_requests,
-            duration=duration,
-            warmup_s=warmup_s,
+        # A sweep sets the rate or users of each level; this load carries the rest (arrival, amount).
+        flags = replace(
+            load,
+            rate=1.0 if sweeping and kind == "rate" else load.rate,
+            concurrency=1 if sweeping and kind == "concurrency" else load.concurrency,
         )
+        spec = flags.spec()
         # A sweep runs one workload at every level: for a preset, a pool of requests.
         workload, run_load = _select(
             workload_file,
             preset,
             fmt,
             tokenizer,
-            load.with_users(1) if sweeping else load,
+            spec.with_users(1) if sweeping else spec,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             seed=seed,
         )
         if not sweeping:
-            load = run_load
+            spec = run_load
         settings = BenchSettings(
             url=url,
             model=model,
-            load=load,
+            load=spec,
             api=api,
             seed=seed,
             slo=slo_value,
@@ -335,7 +325,7 @@ def register(app: typer.Typer) -> None:
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
             levels = parse_levels(sweep)
-            cap = rate if kind == "rate" else concurrency
+            cap = load.rate if kind == "rate" else load.concurrency
             if levels != "auto" and cap is not None:
                 raise InputError(
                     "sweep",

@@ -143,6 +143,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("simulate")
+    @lo.with_load_flags
     def simulate_cmd(
         model: str = typer.Option(
             ..., "--model", help="Catalog id (llama-3.1-8b), HF id or config.json path."
@@ -152,15 +153,6 @@ def register(app: typer.Typer) -> None:
             None, "--workload", help="Trace or request log (any slotune format)."
         ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
-        rate: float | None = lo.RATE,
-        arrival: str = lo.ARRIVAL,
-        cv: float | None = lo.CV,
-        concurrency: int | None = lo.CONCURRENCY,
-        think_time: float = lo.THINK_TIME,
-        time_scale: float = lo.TIME_SCALE,
-        num_requests: int | None = lo.NUM_REQUESTS,
-        duration: float | None = lo.DURATION,
-        warmup_s: float = lo.WARMUP,
         max_num_seqs: int | None = typer.Option(None, "--max-num-seqs", rich_help_panel=ENGINE),
         max_num_batched_tokens: int | None = typer.Option(
             None, "--max-num-batched-tokens", rich_help_panel=ENGINE
@@ -210,6 +202,8 @@ def register(app: typer.Typer) -> None:
         ),
         trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+        *,
+        load: lo.LoadFlags,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
@@ -239,18 +233,7 @@ def register(app: typer.Typer) -> None:
         slo_obj = resolve_slo(slo) if slo is not None else None
         from slotune.workload.select import select_workload
 
-        load = lo.load_from_flags(
-            rate=rate,
-            arrival=arrival,
-            cv=cv,
-            concurrency=concurrency,
-            think_time=think_time,
-            time_scale=time_scale,
-            num_requests=num_requests,
-            duration=duration,
-            warmup_s=warmup_s,
-        )
-        wl, load = select_workload(workload, preset, load, seed=seed)
+        wl, run_load = select_workload(workload, preset, load.spec(), seed=seed)
         start = time.perf_counter()
         with _progress(quiet=json_out) as progress:
             task = progress.add_task("sim", total=None) if progress is not None else None
@@ -264,7 +247,7 @@ def register(app: typer.Typer) -> None:
                 gpu,
                 wl,
                 engine_config,
-                load=load,
+                load=run_load,
                 slo=slo_obj,
                 seed=seed,
                 profile=profile,
