@@ -141,9 +141,7 @@ def _replay_jobs(reqs: tuple[RequestSpec, ...], load: LoadSpec) -> tuple[Job, ..
     arrivals = np.asarray([r.arrival_s for r in reqs], dtype=float)
     times = (arrivals - arrivals[0]) * load.time_scale
     warmup_s = load.warmup_s
-    jobs = [
-        Job(i, r, 0, float(t), bool(t < warmup_s)) for i, (r, t) in enumerate(zip(reqs, times, strict=True))
-    ]
+    jobs = [Job(i, r, 0, t, t < warmup_s) for i, (r, t) in enumerate(zip(reqs, times.tolist(), strict=True))]
     warm = [j for j in jobs if j.warmup]
     measured = [j for j in jobs if not j.warmup]
     if load.duration_s is not None:
@@ -170,7 +168,8 @@ def _open_loop_jobs(reqs: tuple[RequestSpec, ...], load: LoadSpec, seed: int) ->
         num_warm = len(_open_loop_times_s(reqs, load, seed, until_s=warmup_s)) if warmup_s > 0 else 0
         times = _open_loop_times_s(reqs, load, seed, count=num_warm + measured)
     n = len(reqs)
-    return tuple(Job(i, reqs[i % n], i // n, float(t), bool(t < warmup_s)) for i, t in enumerate(times))
+    # Python floats (tolist), not numpy scalars: a run makes one job per request.
+    return tuple(Job(i, reqs[i % n], i // n, t, t < warmup_s) for i, t in enumerate(times.tolist()))
 
 
 def _open_loop_times_s(
