@@ -40,7 +40,7 @@ def test_num_requests_counts_measured_requests_after_the_warmup() -> None:
         ("r4", 0, "r4"),
         ("r0", 1, "r0~1"),
     ]
-    assert [j.index for j in jobs] == list(range(30))
+    assert [j.seq for j in jobs] == list(range(30))
 
 
 def test_poisson_warmup_split_keeps_the_same_schedule() -> None:
@@ -146,7 +146,7 @@ def test_closed_loop_window_and_shares() -> None:
     share = build_schedule(_workload(), LoadSpec(kind="concurrency", concurrency=2, num_requests=5), 0)
     assert isinstance(share, ClosedLoopSchedule)
     odd = share.draw(start=1, step=2, quota=2)
-    assert [j.index for j in (odd.next(0), odd.next(0)) if j] == [1, 3] and odd.next(0) is None
+    assert [j.seq for j in (odd.next(0), odd.next(0)) if j] == [1, 3] and odd.next(0) is None
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ class RequestFactory:
     def make(self, job: Job) -> WireJob:
         spec = job.spec
         if self.builder is not None:
-            built = self.builder.build(spec, job_index=job.index, cycle=job.cycle)
+            built = self.builder.build(spec, job_index=job.seq, cycle=job.cycle)
             prompt, expected_prompt = built.prompt, built.expected_prompt_tokens
         else:
             prompt, expected_prompt = spec.text or "", spec.prompt_tokens
@@ -77,9 +77,7 @@ class RequestFactory:
         path = "/v1/chat/completions" if self.api == "chat" else "/v1/completions"
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream", **dict(self.headers)}
         request = build_request_raw("POST", self.host_header, self.base_path + path, body, headers)
-        return WireJob(
-            job.index, job.request_id, job.send_s, job.warmup, request, expected_prompt, max_tokens
-        )
+        return WireJob(job.seq, job.request_id, job.send_s, job.warmup, request, expected_prompt, max_tokens)
 
 
 @dataclass(slots=True)

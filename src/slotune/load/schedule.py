@@ -29,7 +29,7 @@ class Job(NamedTuple):
     """One request of a run: which workload request it sends and, in an open loop, when. (A named tuple: a
     run makes one per request, and a frozen dataclass costs three times as much to build.)"""
 
-    index: int  # position in send order (open loop) or draw order (closed loop): the per-run sequence number
+    seq: int  # the per-run sequence number: position in send order (open loop) or draw order (closed loop)
     spec: RequestSpec
     cycle: int  # pass through the workload, from 0
     send_s: float | None  # seconds after the run's start; None in a closed loop (sent when a user is free)
@@ -54,7 +54,7 @@ class OpenLoopSchedule:
 @dataclass(frozen=True, slots=True)
 class ClosedLoopSchedule:
     """`users` users, each sending its next request `think_time_s` after its previous one finished. Jobs are
-    drawn in index order (`draw`); warm-up until `warmup_s`, then `quota` measured jobs or every send before
+    drawn in sequence order (`draw`); warm-up until `warmup_s`, then `quota` measured jobs or every send before
     `measure_end_s` (seconds after the run's start)."""
 
     requests: tuple[RequestSpec, ...]
@@ -64,9 +64,9 @@ class ClosedLoopSchedule:
     measure_end_s: float | None
     quota: int | None
 
-    def job(self, index: int, *, warmup: bool) -> Job:
+    def job(self, seq: int, *, warmup: bool) -> Job:
         n = len(self.requests)
-        return Job(index, self.requests[index % n], index // n, None, warmup)
+        return Job(seq, self.requests[seq % n], seq // n, None, warmup)
 
     def draw(self, *, start: int = 0, step: int = 1, quota: int | None = None) -> ClosedLoopDraw:
         """The jobs' source; `start`/`step`/`quota` give one worker process its share (default: all)."""
@@ -78,7 +78,7 @@ class ClosedLoopDraw:
     """Next job for a user free at `now_s` (seconds after the run's start), or None when the run is over."""
 
     schedule: ClosedLoopSchedule
-    next_index: int
+    next_seq: int
     step: int
     quota: int | None
 
@@ -91,8 +91,8 @@ class ClosedLoopDraw:
             if self.quota <= 0:
                 return None
             self.quota -= 1
-        job = s.job(self.next_index, warmup=warmup)
-        self.next_index += self.step
+        job = s.job(self.next_seq, warmup=warmup)
+        self.next_seq += self.step
         return job
 
 

@@ -19,7 +19,7 @@ from slotune.simulate.request_state import FINISHED, SimRequest
 def new_request(job: Job, arrival_s: float, *, hash_block_size: int, max_model_len: int) -> SimRequest:
     spec = job.spec
     req = SimRequest(
-        index=job.index,
+        index=job.seq,
         request_id=job.request_id,
         arrival_s=arrival_s,
         prompt_tokens=spec.prompt_tokens,
