@@ -41,6 +41,9 @@ def _positive(value: float | None) -> bool:
 
 
 class LoadSpec(Frozen):
+    """When requests are sent (`kind` and its fields) and how much is measured; see the module docstring.
+    `think_time_s` is fixed, not drawn: a closed-loop user waits exactly that long after each response."""
+
     kind: LoadKind = "replay"
     rate_rps: float | None = None
     arrival: ArrivalKind = "poisson"
