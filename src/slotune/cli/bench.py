@@ -74,18 +74,33 @@ def _select(
     preset: str | None,
     fmt: str | None,
     tokenizer: str | None,
-    load: LoadSpec,
+    flags: lo.LoadFlags,
     *,
+    sweep_kind: str | None,
     input_tokens: int,
     output_tokens: int,
     seed: int,
 ) -> tuple[Workload, LoadSpec]:
     """The workload and the load it runs with (slotune.workload.select, shared with `simulate`), or one
-    fixed-length request sent over and over."""
+    fixed-length request sent over and over. A sweep (`sweep_kind`) sets each level's rate or users; its
+    load carries the rest (arrival, amount), and it runs one workload at every level: a preset's pool."""
+    if sweep_kind is not None:
+        if sweep_kind not in ("rate", "concurrency"):
+            raise InputError("--sweep-kind", sweep_kind, "use rate or concurrency")
+        flags = replace(
+            flags,
+            rate=1.0 if sweep_kind == "rate" else flags.rate,
+            concurrency=1 if sweep_kind == "concurrency" else flags.concurrency,
+        )
+    load = flags.spec()
     if workload_file is not None or preset is not None:
         from slotune.workload.select import select_workload
 
-        return select_workload(workload_file, preset, load, seed=seed, fmt=fmt, tokenizer_path=tokenizer)
+        chosen = load.with_users(1) if sweep_kind is not None else load
+        workload, run_load = select_workload(
+            workload_file, preset, chosen, seed=seed, fmt=fmt, tokenizer_path=tokenizer
+        )
+        return workload, load if sweep_kind is not None else run_load
     if load.kind == "replay":
         raise InputError(
             "--rate", None, "give --rate R or --concurrency N: fixed-length requests have no arrival times"
@@ -275,30 +290,18 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
-        sweeping = sweep is not None
         kind = sweep_kind or ("concurrency" if load.concurrency is not None else "rate")
-        if sweeping and kind not in ("rate", "concurrency"):
-            raise InputError("--sweep-kind", kind, "use rate or concurrency")
-        # A sweep sets the rate or users of each level; this load carries the rest (arrival, amount).
-        flags = replace(
-            load,
-            rate=1.0 if sweeping and kind == "rate" else load.rate,
-            concurrency=1 if sweeping and kind == "concurrency" else load.concurrency,
-        )
-        spec = flags.spec()
-        # A sweep runs one workload at every level: for a preset, a pool of requests.
-        workload, run_load = _select(
+        workload, spec = _select(
             workload_file,
             preset,
             fmt,
             tokenizer,
-            spec.with_users(1) if sweeping else spec,
+            load,
+            sweep_kind=None if sweep is None else kind,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             seed=seed,
         )
-        if not sweeping:
-            spec = run_load
         settings = BenchSettings(
             url=url,
             model=model,
