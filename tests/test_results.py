@@ -32,13 +32,12 @@ def _simulation(tmp_path: Path) -> SavedResult:
 
 def _bench_settings(tmp_path: Path, url: str, model: str):  # type: ignore[no-untyped-def]
     from slotune.bench import BenchSettings
-    from slotune.bench.load import LoadSpec
+    from slotune.models import LoadSpec
 
     return BenchSettings(
         url=url,
         model=model,
-        load=LoadSpec(kind="rate", rate_rps=50.0, arrival="constant"),
-        num_requests=6,
+        load=LoadSpec(kind="rate", rate_rps=50.0, arrival="constant", num_requests=6),
         tokenizer=TOKENIZER,
         out_dir=tmp_path / "bench",
         thresholds=__import__("slotune.bench", fromlist=["ValidityThresholds"]).ValidityThresholds(

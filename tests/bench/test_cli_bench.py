@@ -188,6 +188,30 @@ def test_stale_keepalive_connection_is_resent_not_failed(capsys, tokenizer_path:
     assert summary.result.client.requests_resent_on_stale_connection >= 1
 
 
+def test_closed_loop_users_wait_their_think_time(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    with FakeOpenAIServer(Behaviour(token_delay_s=0.001)) as server:
+        code, _, stderr = run_cli(
+            capsys,
+            *bench_args(server, tokenizer_path, out, "--concurrency", "1", "--think-time", "0.1"),
+            "--num-requests",
+            "4",
+            "--input-tokens",
+            "10",
+            "--output-tokens",
+            "3",
+            "--json",
+        )
+    assert code == 0, stderr
+    summary, records = load_out(out)
+    assert summary.load.spec.think_time_s == 0.1 and summary.result.load == summary.load.spec
+    ordered = sorted(records, key=lambda r: r.arrival_s)
+    gaps = [b.arrival_s - a.finish_s for a, b in pairwise(ordered)]  # type: ignore[operator]
+    assert len(gaps) == 3 and all(0.099 <= g < 0.15 for g in gaps), (
+        gaps
+    )  # asyncio timers may fire a hair early
+
+
 def test_warmup_is_recorded_apart_and_excluded(capsys, tokenizer_path: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     with FakeOpenAIServer() as server:
@@ -233,9 +257,7 @@ def test_replay_with_time_scale_and_prefix_sharing(capsys, tokenizer_path: str, 
     with FakeOpenAIServer() as server:
         code, _, _ = run_cli(
             capsys,
-            *bench_args(
-                server, tokenizer_path, out, "--workload", str(path), "--replay", "--time-scale", "0.5"
-            ),
+            *bench_args(server, tokenizer_path, out, "--workload", str(path), "--time-scale", "0.5"),
             "--json",
         )
     assert code == 0
@@ -395,7 +417,7 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
     "args, field",
     [
         (["--rate", "0", "--num-requests", "3"], "rate"),
-        (["--rate", "2", "--concurrency", "2", "--num-requests", "3"], "load"),
+        (["--rate", "2", "--concurrency", "2", "--num-requests", "3"], "concurrency"),
         (["--rate", "2", "--arrival", "weibull", "--num-requests", "3"], "arrival"),
         (["--rate", "2", "--cv", "2", "--num-requests", "3"], "cv"),
         (["--rate", "2"], "num-requests"),
@@ -404,7 +426,7 @@ def test_api_key_is_sent_but_never_written(capsys, tokenizer_path: str, tmp_path
         (["--rate", "2", "--num-requests", "3", "--api", "embeddings"], "api"),
         (["--sweep", "1,x", "--num-requests", "3"], "sweep"),
         (["--rate", "2", "--num-requests", "3", "--slo", "ttft<2"], "slo"),
-        (["--workload", "/nonexistent/file.jsonl", "--replay"], "workload"),
+        (["--workload", "/nonexistent/file.jsonl"], "workload"),
         (["--rate", "2", "--num-requests", "3", "--event-loop", "gevent"], "event-loop"),
     ],
 )

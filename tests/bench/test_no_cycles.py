@@ -27,7 +27,7 @@ import asyncio, gc, json, sys
 from pathlib import Path
 from time import perf_counter
 from slotune.bench.client import OutputControl
-from slotune.bench.load import Job
+from slotune.load import Job
 from slotune.bench.loops import run_with_loop
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.transport import ConnectionPool, Endpoint

@@ -10,13 +10,12 @@ from fake_server import FakeOpenAIServer
 
 from slotune.bench.client import StreamHandler, StreamResult
 from slotune.bench.fetch import fetch
-from slotune.bench.load import LoadSpec
 from slotune.bench.runner import _prewarm_count, _spare_count
 from slotune.bench.settings import BenchSettings
 from slotune.bench.summary import send_times
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
-from slotune.models import RequestRecord
+from slotune.models import LoadSpec, RequestRecord
 
 
 async def _settle(pool: ConnectionPool, idle: int) -> None:

@@ -279,7 +279,6 @@ def test_trace_replay_time_scaled(vllm_server: VllmServer, tmp_path: Path) -> No
         tmp_path / "out",
         "--workload",
         str(REPLAY_TRACE),
-        "--replay",
         "--time-scale",
         str(time_scale),
         "--seed",

@@ -153,6 +153,13 @@ def test_trace_is_valid_chrome_trace_json(tmp_path: Path) -> None:
         (["--preset", "chatbot", "--profile", "no-such-profile"], "profile"),
         (["--preset", "chatbot", "--tensor-parallel-size", "3"], "tensor_parallel_size"),
         (["--preset", "chatbot", "--gpu-memory-utilization", "1.5"], "gpu_memory_utilization"),
+        (["--preset", "chatbot", "--rate", "2", "--concurrency", "4"], "--concurrency=4"),
+        (["--preset", "chatbot", "--rate", "-1"], "--rate=-1"),
+        (["--preset", "chatbot", "--rate", "2", "--arrival", "weibull"], "--arrival='weibull'"),
+        (["--preset", "chatbot", "--rate", "2", "--arrival", "gamma"], "--cv=None"),
+        (["--preset", "chatbot", "--think-time", "1"], "--think-time=1.0"),
+        (["--workload", AZURE, "--num-requests", "900"], "--num-requests=900"),
+        (["--workload", AZURE, "--num-requests", "5", "--seed", "-1"], "--seed=-1"),
     ],
 )
 def test_bad_input_exits_2_with_a_message_naming_the_field(args: list[str], message: str) -> None:
@@ -168,3 +175,28 @@ def test_bad_config_file_exits_2(tmp_path: Path) -> None:
     assert out.returncode == 2 and "max-num-seqz" in out.stderr
     out = slotune("simulate", "--model", "no-such-model", "--gpu", "h100", "--preset", "chatbot")
     assert out.returncode == 2 and "no-such-model" in out.stderr
+
+
+def test_load_flags_mean_what_they_mean_on_bench() -> None:
+    """--rate is an open loop over the workload's requests (Poisson by default); --arrival trace keeps the
+    trace's burstiness; --concurrency is a closed loop; the whole workload's digest is recorded."""
+
+    def run(*args: str) -> dict[str, object]:
+        result = runner.invoke(app, [*BASE, "--workload", AZURE, *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["result"]  # type: ignore[no-any-return]
+
+    replay = run("--num-requests", "100")
+    poisson = run("--rate", "3", "--num-requests", "100")
+    trace = run("--rate", "3", "--arrival", "trace", "--num-requests", "100")
+    closed = run("--concurrency", "4", "--think-time", "0.5", "--num-requests", "100", "--warmup-s", "5")
+    digests = {d["provenance"]["workload_digest"] for d in (replay, poisson, trace, closed)}  # type: ignore[index]
+    assert len(digests) == 1 and "" not in digests
+    assert all(d["num_requests"] == 100 for d in (replay, poisson, trace, closed))
+    assert [d["load"]["kind"] for d in (replay, poisson, trace, closed)] == [
+        "replay",
+        "rate",
+        "rate",
+        "concurrency",
+    ]
+    assert poisson["summary"] != trace["summary"]  # type: ignore[index]

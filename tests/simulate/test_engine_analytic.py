@@ -44,13 +44,15 @@ def test_one_request_alone_is_one_prefill_plus_decode_steps(
     prompt, output = 500, 40
     result = sim.run(workload([(1.0, prompt, output)]), config)
     (rec,) = result.records
+    # A replay runs from the workload's first arrival, as `bench` sends it: the request arrives at 0.
+    assert rec.arrival_s == 0.0
     # Exactly: arrival + prefill step + (output - 1) decode steps, added in the same order.
-    t = 1.0 + prefill_s(cost, prompt)
+    t = 0.0 + prefill_s(cost, prompt)
     expected_chunks = [t]
     for i in range(1, output):
         t += decode_s(cost, prompt + i - 1)
         expected_chunks.append(t)
-    assert rec.scheduled_s == 1.0
+    assert rec.scheduled_s == 0.0
     assert rec.first_token_s == expected_chunks[0]
     assert rec.finish_s == t
     assert list(rec.chunk_times_s) == expected_chunks
@@ -82,7 +84,7 @@ def test_repeated_prefix_is_served_from_cache_and_skips_its_prefill(make_sim) ->
 
 
 def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
-    from slotune.simulate.api import select_workload
+    from slotune.models import LoadSpec
     from slotune.workload import analyze, read_workload
 
     trace = read_workload("tests/data/simulate/mooncake_200.jsonl")
@@ -91,9 +93,9 @@ def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
     config = EngineConfig(max_model_len=131072)
     # A pool that never evicts: the simulator's hit rate is the trace's reuse (the analysis, computed
     # independently on 512-token hash blocks), less the last-token rule and partial blocks.
-    slow = select_workload(trace, rate_rps=0.3, duration_s=None, num_requests=None)
+    slow = LoadSpec(kind="rate", rate_rps=0.3, arrival="trace")  # the trace's own gaps, slowed down
     roomy: Simulator = make_sim(num_gpu_blocks=400_000)
-    result = roomy.run(slow, config)
+    result = roomy.run(trace, config, load=slow)
     stats = result.engine
     assert stats is not None and stats.prefix_hit_rate is not None
     assert result.simulator is not None and result.simulator.num_evicted_blocks == 0
@@ -105,7 +107,7 @@ def test_mooncake_prefix_reuse_matches_the_workload_analysis(make_sim) -> None:
     assert overloaded.prefix_hit_rate == pytest.approx(stats.prefix_hit_rate, abs=0.005)
     # A pool of 20,000 blocks evicts, and loses hits.
     tight: Simulator = make_sim(num_gpu_blocks=20_000)
-    evicting = tight.run(slow, EngineConfig(max_model_len=65536))
+    evicting = tight.run(trace, EngineConfig(max_model_len=65536), load=slow)
     small = evicting.engine
     assert small is not None and small.prefix_hit_rate is not None and evicting.simulator is not None
     assert evicting.simulator.num_evicted_blocks > 0 and small.prefix_hit_rate < stats.prefix_hit_rate - 0.1
@@ -218,6 +220,24 @@ def test_an_arrival_at_a_step_end_is_seen_by_the_next_schedule(make_sim) -> None
     a, b = sim.run(workload(rows), ASYNC).records
     # Async: step 2 was scheduled while step 1 ran (before b arrived), so b starts with step 3.
     assert b.scheduled_s == a.chunk_times_s[1]
+
+
+def test_a_step_end_frees_its_finished_requests_before_same_time_arrivals(make_sim) -> None:
+    """The tie-break at one instant: step end (finished requests free their KV blocks), then arrivals, then
+    the next schedule. Two 1,000-token requests do not fit the pool together; one alone does."""
+    config = EngineConfig(max_model_len=1536, async_scheduling=False)
+    sim: Simulator = make_sim(num_gpu_blocks=101)  # 100 usable blocks of 16 tokens; each request needs 64
+    (alone,) = sim.run(workload([(0.0, 1000, 10)]), config).records
+    finish = alone.finish_s
+    assert finish is not None
+    a, b = sim.run(workload([(0.0, 1000, 10), (finish, 1000, 10)]), config).records
+    assert a.finish_s == finish and b.arrival_s == finish
+    assert (
+        b.scheduled_s == finish
+    )  # admitted in the schedule made at that very instant, into a's freed blocks
+    # Arriving a hair earlier, b waits for a's blocks all the same.
+    _, early = sim.run(workload([(0.0, 1000, 10), (finish - 1e-6, 1000, 10)]), config).records
+    assert early.scheduled_s == finish
 
 
 def test_step_log_counts_every_computed_token(make_sim) -> None:

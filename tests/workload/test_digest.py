@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from slotune.models import RequestSpec, Workload
-from slotune.simulate.api import select_workload
 from slotune.workload import read_workload, synthesize, write_workload
 from slotune.workload.digest import with_digest, workload_digest
 
@@ -17,15 +16,17 @@ def test_a_synthesized_workload_and_its_file_have_one_digest(tmp_path: Path):
     assert _round_trip(w, tmp_path / "w.jsonl").digest == w.digest
 
 
-def test_a_selection_of_a_trace_gets_the_digest_of_its_own_requests(tmp_path: Path):
+def test_a_simulated_run_records_the_digest_of_the_workload_file_it_read(tmp_path: Path):
+    from slotune.models import EngineConfig, LoadSpec
+    from slotune.simulate.api import simulate
+
     trace = synthesize(preset="chatbot", num_requests=300, seed=4)
-    for selected in (
-        select_workload(trace, rate_rps=5.0, duration_s=None, num_requests=None),
-        select_workload(trace, rate_rps=None, duration_s=10.0, num_requests=None),
-        select_workload(trace, rate_rps=None, duration_s=None, num_requests=50),
-    ):
-        assert selected.digest and selected.digest != trace.digest
-        assert _round_trip(selected, tmp_path / "sel.jsonl").digest == selected.digest
+    read_back = _round_trip(trace, tmp_path / "trace.jsonl")
+    load = LoadSpec(kind="rate", rate_rps=5.0, num_requests=50)
+    result = simulate("llama-3.1-8b", "h100", read_back, EngineConfig(), load=load).result
+    # The load cuts and times the requests; the digest names the workload they were drawn from.
+    assert result.provenance.workload_digest == trace.digest
+    assert result.load == load and result.num_requests == 50
 
 
 def test_names_and_sources_do_not_change_the_digest_and_requests_do():

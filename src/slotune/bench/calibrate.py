@@ -9,14 +9,14 @@ from typing import Any
 
 from slotune.bench.client import OutputControl, StreamHandler, StreamResult
 from slotune.bench.fetch import post_json
-from slotune.bench.load import closed_loop_job
 from slotune.bench.prompts import PromptBuilder
 from slotune.bench.server_info import ServerInfo
 from slotune.bench.settings import BenchSettings
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import RequestFactory
 from slotune.errors import BackendError
-from slotune.models import RequestSpec, Workload
+from slotune.load import Job
+from slotune.models import RequestSpec
 
 _PROBE_CONTENT_TOKENS = 32
 _PROBE_OUTPUT_TOKENS = 4
@@ -66,7 +66,7 @@ async def calibrate(
         prompt_tokens=_PROBE_CONTENT_TOKENS,
         output_tokens=_PROBE_OUTPUT_TOKENS,
     )
-    probe_job = closed_loop_job(Workload(name="probe", requests=(probe_spec,)), _PROBE_JOB_INDEX, warmup=True)
+    probe_job = Job(_PROBE_JOB_INDEX, probe_spec, 0, None, warmup=True)
     if info.is_vllm and builder is not None:
         built = builder.build(probe_spec, job_index=_PROBE_JOB_INDEX)
         body: dict[str, Any] = {"model": settings.model}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import multiprocessing as mp
 import os
 import signal
@@ -20,12 +19,11 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from slotune.bench.load import closed_loop_job
 from slotune.bench.loops import run_with_loop
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import ClosedLoopSource, LoadWorker, Outcome, RequestFactory, WireJob, telemetry_of
 from slotune.errors import BackendError
-from slotune.models import Workload
+from slotune.load import ClosedLoopSchedule
 
 _BATCH = 256
 _FLUSH_S = 0.02
@@ -33,26 +31,23 @@ _FLUSH_S = 0.02
 
 @dataclass(frozen=True)
 class ClosedLoopPlan:
+    """A closed-loop schedule, or one worker process's share of it: its users, its part of the measured quota
+    and every `step`-th job index from `start`."""
+
     factory: RequestFactory
-    workload: Workload
+    schedule: ClosedLoopSchedule
     users: int
-    warmup_s: float
-    duration_s: float | None
     quota: int | None
     start: int = 0
     step: int = 1
 
+    @classmethod
+    def of(cls, factory: RequestFactory, schedule: ClosedLoopSchedule) -> ClosedLoopPlan:
+        return cls(factory, schedule, schedule.users, schedule.quota)
+
     def source(self, t0: float) -> ClosedLoopSource:
-        workload = self.workload
-        return ClosedLoopSource(
-            factory=self.factory,
-            make_job=lambda i, w: closed_loop_job(workload, i, warmup=w),
-            indices=itertools.count(self.start, self.step),
-            t0=t0,
-            warmup_end_t=t0 + self.warmup_s,
-            measure_end_t=None if self.duration_s is None else t0 + self.warmup_s + self.duration_s,
-            quota=self.quota,
-        )
+        draw = self.schedule.draw(start=self.start, step=self.step, quota=self.quota)
+        return ClosedLoopSource(factory=self.factory, draw=draw, t0=t0)
 
     def share(self, k: int, n: int) -> ClosedLoopPlan:
         quota = None if self.quota is None else _share(self.quota, k, n)

@@ -1,16 +1,15 @@
 """`HttpBackend`: the Backend protocol against a running OpenAI-compatible server.
 
-It replays the workload at its own arrival times by default (what the simulator does with the same
-workload), so simulated and measured runs produce RequestRecords that compare field by field.
+It replays the workload at its own arrival times by default (`load`: any `LoadSpec`, run on the same
+schedule as the simulator's), so simulated and measured runs produce RequestRecords that compare field by field.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from slotune.bench.load import LoadSpec
 from slotune.bench.runner import BenchSettings, api_key_from_env, run_bench
-from slotune.models import SLO, EngineConfig, RunResult, Workload
+from slotune.models import SLO, EngineConfig, LoadSpec, RunResult, Workload
 
 
 class HttpBackend:
@@ -25,9 +24,6 @@ class HttpBackend:
         tokenizer: str | None = None,
         api_key: str | None = None,
         load: LoadSpec | None = None,
-        num_requests: int | None = None,
-        duration_s: float | None = None,
-        warmup_s: float = 0.0,
         seed: int = 0,
         slo: SLO | None = None,
         out_dir: Path | None = None,
@@ -39,10 +35,7 @@ class HttpBackend:
         self.api = api
         self.tokenizer = tokenizer
         self._api_key = api_key if api_key is not None else api_key_from_env()
-        self.load = load or LoadSpec(kind="replay")
-        self.num_requests = num_requests
-        self.duration_s = duration_s
-        self.warmup_s = warmup_s
+        self.load = load or LoadSpec()
         self.seed = seed
         self.slo = slo
         self.out_dir = out_dir
@@ -60,9 +53,6 @@ class HttpBackend:
             model=self.model,
             load=self.load,
             api=self.api,
-            num_requests=self.num_requests,
-            duration_s=self.duration_s,
-            warmup_s=self.warmup_s,
             seed=self.seed,
             slo=slo or self.slo,
             out_dir=self.out_dir,

@@ -17,7 +17,6 @@ from tokenizers import Tokenizer
 
 from slotune.bench.calibrate import calibrate, make_factory
 from slotune.bench.executors import ClosedLoopPlan, make_load
-from slotune.bench.load import plan_jobs
 from slotune.bench.loops import run_with_loop
 from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
@@ -31,6 +30,7 @@ from slotune.bench.telemetry import GpuTelemetry, HostCpuMeter, is_this_host
 from slotune.bench.transport import ConnectionPool, Endpoint
 from slotune.bench.worker import WireJob
 from slotune.errors import InputError
+from slotune.load import OpenLoopSchedule, build_schedule
 from slotune.models import Workload
 from slotune.workload.tokenizer import load_tokenizer, tokenizer_file
 
@@ -111,6 +111,7 @@ async def _run_async(
     settings: BenchSettings, workload: Workload, progress: ProgressReporter | None
 ) -> BenchOutcome:
     settings.check()
+    schedule = build_schedule(workload, settings.load, settings.seed)  # bad input fails before any request
     endpoint = Endpoint(settings.url)
     headers = auth_headers(settings.api_key)
     control_pool = ConnectionPool(endpoint)
@@ -136,36 +137,18 @@ async def _run_async(
     builder = make_builder(calibration.overhead_tokens)
     factory = make_factory(settings, endpoint, calibration.control, builder, headers)
 
-    open_loop = settings.load.kind in ("rate", "replay")
+    open_loop = isinstance(schedule, OpenLoopSchedule)
     wire_jobs: list[WireJob] = []
-    if open_loop:
-        jobs = plan_jobs(
-            workload,
-            settings.load,
-            seed=settings.seed,
-            num_requests=settings.num_requests,
-            duration_s=settings.duration_s,
-            warmup_s=settings.warmup_s,
-        )
-        wire_jobs = [factory.make(j) for j in jobs]
-
-    keep_text = settings.check_tokens and tokenizer is not None
     closed_plan = None
-    if not open_loop:
-        assert settings.load.concurrency is not None
-        closed_plan = ClosedLoopPlan(
-            factory=factory,
-            workload=workload,
-            users=settings.load.concurrency,
-            warmup_s=settings.warmup_s,
-            duration_s=settings.duration_s,
-            quota=settings.num_requests,
-        )
-    workers = (
-        min(settings.workers, settings.load.concurrency or settings.workers)
-        if not open_loop
-        else settings.workers
-    )
+    if isinstance(schedule, OpenLoopSchedule):
+        wire_jobs = [factory.make(j) for j in schedule.jobs]
+        num_measured_planned: int | None = schedule.num_measured
+        workers = settings.workers
+    else:
+        closed_plan = ClosedLoopPlan.of(factory, schedule)
+        num_measured_planned = schedule.quota
+        workers = min(settings.workers, schedule.users)
+    keep_text = settings.check_tokens and tokenizer is not None
     spare = _spare_count(wire_jobs) if open_loop else 0
     load = make_load(
         url=settings.url,
@@ -193,7 +176,8 @@ async def _run_async(
         control_pool, headers, perf_counter(), settings.scrape_interval_s, gpu, enabled=info.metrics_available
     )
     before: Snapshot | None = None
-    if settings.warmup_s <= 0:
+    warmup_s = settings.load.warmup_s
+    if warmup_s <= 0:
         # Before t0 is fixed: a slow /metrics must not eat into the first requests' send times.
         before = await scraper.scrape()
     host_cpu = HostCpuMeter()
@@ -210,7 +194,6 @@ async def _run_async(
             loop.remove_signal_handler(signal.SIGINT)
 
     sigint = _install_sigint(loop, on_interrupt)
-    num_measured_planned = sum(1 for j in wire_jobs if not j.warmup) if open_loop else settings.num_requests
     if progress is not None:
         progress.start(num_measured_planned, f"{settings.load.describe()} -> {endpoint.url('')}")
     tasks: list[asyncio.Task[Any]] = [loop.create_task(scraper.run())]
@@ -219,10 +202,10 @@ async def _run_async(
 
     async def scrape_at_warmup_end() -> None:
         nonlocal before
-        await asyncio.sleep(max(0.0, t0 + settings.warmup_s - perf_counter()))
+        await asyncio.sleep(max(0.0, t0 + warmup_s - perf_counter()))
         before = await scraper.scrape()
 
-    if settings.warmup_s > 0:
+    if warmup_s > 0:
         tasks.append(loop.create_task(scrape_at_warmup_end()))
     try:
         await load.run(t0, collector)

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from slotune.bench.load import LoadSpec
 from slotune.bench.loops import loop_factory
 from slotune.bench.validity import ValidityThresholds
 from slotune.errors import InputError
-from slotune.models import SLO, EngineConfig
+from slotune.models import SLO, EngineConfig, LoadSpec
 
 
 class ProgressReporter(Protocol):
@@ -26,11 +25,8 @@ class ProgressReporter(Protocol):
 class BenchSettings:
     url: str
     model: str
-    load: LoadSpec
+    load: LoadSpec  # also the measured amount: num_requests, duration_s, warmup_s
     api: str = "completions"
-    num_requests: int | None = None
-    duration_s: float | None = None
-    warmup_s: float = 0.0
     seed: int = 0
     slo: SLO | None = None
     out_dir: Path | None = None
@@ -49,7 +45,6 @@ class BenchSettings:
     event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
 
     def check(self) -> None:
-        self.load.check()
         if self.seed < 0:
             raise InputError("seed", self.seed, "give a seed of 0 or more")
         loop_factory(self.event_loop)  # checks the name (and that uvloop is there when asked for)
@@ -57,16 +52,6 @@ class BenchSettings:
             raise InputError("workers", self.workers, "give between 1 and 256 load-generator processes")
         if self.api not in ("completions", "chat"):
             raise InputError("api", self.api, "use completions or chat")
-        if self.load.kind != "replay" and self.num_requests is None and self.duration_s is None:
-            raise InputError("num-requests", None, "give --num-requests N or --duration S")
-        if self.num_requests is not None and self.duration_s is not None:
-            raise InputError("duration", self.duration_s, "give --num-requests or --duration, not both")
-        if self.num_requests is not None and self.num_requests < 1:
-            raise InputError("num-requests", self.num_requests, "give at least 1 request")
-        if self.duration_s is not None and not self.duration_s > 0:
-            raise InputError("duration", self.duration_s, "give a positive duration in seconds")
-        if self.warmup_s < 0:
-            raise InputError("warmup-s", self.warmup_s, "give a warm-up of 0 seconds or more")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout", self.timeout_s, "give a positive per-request timeout in seconds")
 

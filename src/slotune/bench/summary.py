@@ -381,18 +381,10 @@ def _provenance(run: RunInputs, server: ServerMetricsReport | None) -> Provenanc
 
 
 def _load_report(run: RunInputs) -> LoadReport:
-    settings, load = run.settings, run.settings.load
+    settings = run.settings
     return LoadReport(
-        kind=load.kind,
-        description=load.describe(),
-        rate_rps=load.rate_rps,
-        arrival=load.arrival if load.kind == "rate" else None,
-        cv=load.cv,
-        concurrency=load.concurrency,
-        time_scale=load.time_scale if load.kind == "replay" else None,
-        num_requests=settings.num_requests,
-        duration_s=settings.duration_s,
-        warmup_s=settings.warmup_s,
+        spec=settings.load,
+        description=settings.load.describe(),
         seed=settings.seed,
         api=settings.api,
         exact_output=run.calibration.exact_output,
@@ -426,6 +418,7 @@ def build_outcome(run: RunInputs) -> BenchOutcome:
     result = RunResult(
         provenance=_provenance(run, server),
         engine_config=settings.engine_config,
+        load=settings.load,
         slo=settings.slo,
         records=tuple(records),
         timeline=tuple(timeline_samples(run.scraper.snapshots)),

@@ -16,7 +16,6 @@ from typing import Literal
 
 import numpy as np
 
-from slotune.bench.load import LoadSpec
 from slotune.bench.runner import BenchOutcome, BenchSettings, ProgressReporter, run_bench
 from slotune.errors import InputError
 from slotune.models import Workload
@@ -123,10 +122,10 @@ def run_sweep(
 
     def run_level(level: float, level_kind: SweepKind) -> SweepPoint:
         if level_kind == "rate":
-            load = LoadSpec(kind="rate", rate_rps=level, arrival=settings.load.arrival, cv=settings.load.cv)
+            load = settings.load.at_rate(level)
             name = f"rate-{level:g}"
         else:
-            load = LoadSpec(kind="concurrency", concurrency=int(level))
+            load = settings.load.with_users(int(level))
             name = f"concurrency-{int(level)}"
         out = None if base_dir is None else base_dir / name
         outcome = run_bench(replace(settings, load=load, out_dir=out), workload, progress=progress)

@@ -10,17 +10,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
 from slotune.bench.client import ApiKind, OutputControl, StreamHandler, StreamResult, request_body
-from slotune.bench.load import Job
 from slotune.bench.prompts import PromptBuilder
 from slotune.bench.telemetry import CpuMeter, LoopLagMonitor
 from slotune.bench.timer import OneShotTimer, make_timer
 from slotune.bench.transport import ConnectionPool, build_request_raw
+from slotune.load import ClosedLoopDraw, Job
 
 # A job due within this margin is sent now rather than after one more timer round trip.
 _EARLY_S = 20e-6
@@ -61,7 +61,7 @@ class RequestFactory:
     def make(self, job: Job) -> WireJob:
         spec = job.spec
         if self.builder is not None:
-            built = self.builder.build(spec, job_index=job.index, cycle=job.cycle)
+            built = self.builder.build(spec, job_index=job.seq, cycle=job.cycle)
             prompt, expected_prompt = built.prompt, built.expected_prompt_tokens
         else:
             prompt, expected_prompt = spec.text or "", spec.prompt_tokens
@@ -77,33 +77,24 @@ class RequestFactory:
         path = "/v1/chat/completions" if self.api == "chat" else "/v1/completions"
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream", **dict(self.headers)}
         request = build_request_raw("POST", self.host_header, self.base_path + path, body, headers)
-        request_id = spec.request_id if job.cycle == 0 else f"{spec.request_id}~{job.cycle}"
-        return WireJob(job.index, request_id, job.send_s, job.warmup, request, expected_prompt, max_tokens)
+        return WireJob(job.seq, job.request_id, job.send_s, job.warmup, request, expected_prompt, max_tokens)
 
 
 @dataclass(slots=True)
 class ClosedLoopSource:
-    """Next job for a free user: warm-up until `warmup_end_t`, then measured ones until the quota or deadline."""
+    """Next job for a user free at `now` (perf_counter): the schedule's draw (slotune.load), as request bytes."""
 
     factory: RequestFactory
-    make_job: Callable[[int, bool], Job]
-    indices: Iterator[int]
+    draw: ClosedLoopDraw
     t0: float
-    warmup_end_t: float
-    measure_end_t: float | None
-    quota: int | None
+
+    @property
+    def think_time_s(self) -> float:
+        return self.draw.schedule.think_time_s
 
     def next(self, now: float) -> WireJob | None:
-        if self.measure_end_t is not None and now >= self.measure_end_t:
-            return None
-        # No warm-up asked (end == start) means none at all, even for a job made a hair before t0.
-        warmup = self.t0 < self.warmup_end_t and now < self.warmup_end_t
-        if not warmup and self.quota is not None:
-            if self.quota <= 0:
-                return None
-            self.quota -= 1
-        job = self.make_job(next(self.indices), warmup)
-        return self.factory.make(job)
+        job = self.draw.next(now - self.t0)
+        return None if job is None else self.factory.make(job)
 
 
 class LoadWorker:
@@ -141,9 +132,15 @@ class LoadWorker:
     def _done(self, handler: StreamHandler) -> None:
         self._inflight.discard(handler)
         self.on_outcome(Outcome(handler.context, handler.result))
-        if self._source is not None:
-            # After the current read is parsed, so the connection is back in the pool for the next send.
-            asyncio.get_running_loop().call_soon(self._next_closed)
+        source = self._source
+        if source is not None:
+            # After the current read is parsed, so the connection is back in the pool for the next send; a
+            # user with a think time waits exactly that long.
+            loop = asyncio.get_running_loop()
+            if source.think_time_s > 0:
+                loop.call_later(source.think_time_s, self._next_closed)
+            else:
+                loop.call_soon(self._next_closed)
         self._check_idle()
 
     def _check_idle(self) -> None:

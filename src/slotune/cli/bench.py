@@ -6,6 +6,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,11 +14,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slotune.bench.load import ARRIVALS, LoadSpec
 from slotune.bench.results import RECORDS_FILE
 from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
 from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
 from slotune.bench.validity import ValidityThresholds
+from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.vllm_engine import (
@@ -30,7 +31,7 @@ from slotune.cli.vllm_engine import (
 from slotune.errors import InputError
 from slotune.launch import VllmLauncher
 from slotune.launch.bench import bench_launched
-from slotune.models import EngineConfig, RequestSpec, Workload
+from slotune.models import EngineConfig, LoadSpec, RequestSpec, Workload
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
@@ -86,75 +87,47 @@ def _fixed_workload(input_tokens: int, output_tokens: int) -> Workload:
     )
 
 
-def _load_workload(
+def _select(
     workload_file: Path | None,
     preset: str | None,
     fmt: str | None,
     tokenizer: str | None,
+    flags: lo.LoadFlags,
     *,
+    sweep_kind: str | None,
     input_tokens: int,
     output_tokens: int,
-    rate: float | None,
-    replay: bool,
-    num_requests: int | None,
-    duration_s: float | None,
     seed: int,
-) -> Workload:
-    if workload_file is not None and preset is not None:
-        raise InputError("workload", str(workload_file), "give --workload FILE or --preset NAME, not both")
-    if workload_file is not None:
-        if not workload_file.exists():
-            raise InputError("workload", str(workload_file), "give an existing workload or trace file")
-        from slotune.workload import read_workload
-
-        return read_workload(workload_file, fmt=fmt, tokenizer_path=tokenizer)
-    if preset is not None:
-        from slotune.workload.synth import synthesize
-
-        if replay:
-            # The preset's own arrival process, at --rate if given.
-            return synthesize(
-                preset=preset, rate_rps=rate, num_requests=num_requests, duration_s=duration_s, seed=seed
-            )
-        # Lengths from the preset; the bench's load decides when requests go (the workload is cycled).
-        return synthesize(preset=preset, num_requests=max(num_requests or 0, 1000), seed=seed)
-    return _fixed_workload(input_tokens, output_tokens)
-
-
-def _choose_load(
-    *,
-    rate: float | None,
-    arrival: str,
-    cv: float | None,
-    concurrency: int | None,
-    replay: bool,
-    time_scale: float,
-    workload: Workload,
-) -> LoadSpec:
-    chosen = [
-        name
-        for name, on in (
-            ("--rate", rate is not None),
-            ("--concurrency", concurrency is not None),
-            ("--replay", replay),
+) -> tuple[Workload, LoadSpec]:
+    """The workload and the load it runs with (slotune.workload.select, shared with `simulate`), or one
+    fixed-length request sent over and over. A sweep (`sweep_kind`) sets each level's rate or users; its
+    load carries the rest (arrival, amount), and it runs one workload at every level: a preset's pool."""
+    if sweep_kind is not None:
+        if sweep_kind not in ("rate", "concurrency"):
+            raise InputError("--sweep-kind", sweep_kind, "use rate or concurrency")
+        flags = replace(
+            flags,
+            rate=1.0 if sweep_kind == "rate" else flags.rate,
+            concurrency=1 if sweep_kind == "concurrency" else flags.concurrency,
         )
-        if on
-    ]
-    if len(chosen) > 1:
-        raise InputError("load", " ".join(chosen), "choose one of --rate, --concurrency or --replay")
-    if arrival not in ARRIVALS:
-        raise InputError("arrival", arrival, f"use one of {', '.join(ARRIVALS)}")
-    if replay or not chosen:
-        if not replay and workload.duration_s <= 0:
-            raise InputError(
-                "load",
-                None,
-                "choose --rate R, --concurrency N or --replay (this workload has no arrival times)",
-            )
-        return LoadSpec(kind="replay", time_scale=time_scale)
-    if rate is not None:
-        return LoadSpec(kind="rate", rate_rps=rate, arrival=arrival, cv=cv)  # type: ignore[arg-type]
-    return LoadSpec(kind="concurrency", concurrency=concurrency)
+    load = flags.spec()
+    if workload_file is not None or preset is not None:
+        from slotune.workload.select import select_workload
+
+        chosen = load.with_users(1) if sweep_kind is not None else load
+        workload, run_load = select_workload(
+            workload_file, preset, chosen, seed=seed, fmt=fmt, tokenizer_path=tokenizer
+        )
+        return workload, load if sweep_kind is not None else run_load
+    if load.kind == "replay":
+        raise InputError(
+            "--rate", None, "give --rate R or --concurrency N: fixed-length requests have no arrival times"
+        )
+    if load.num_requests is None and load.duration_s is None:
+        raise InputError(
+            "--num-requests", None, "give --num-requests N or --duration S for fixed-length requests"
+        )
+    return _fixed_workload(input_tokens, output_tokens), load
 
 
 def _fmt_ms(v: float | None) -> str:
@@ -271,6 +244,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("bench")
     @engine_options
+    @lo.with_load_flags
     def bench(
         url: str | None = typer.Option(
             None, "--url", help="Server base URL, e.g. http://127.0.0.1:8000 (with --engine http)."
@@ -310,28 +284,11 @@ def register(app: typer.Typer) -> None:
             128, "--output-tokens", help="Output tokens without --workload/--preset."
         ),
         api: str = typer.Option("completions", "--api", help="completions or chat."),
-        rate: float | None = typer.Option(None, "--rate", help="Open loop: requests per second."),
-        arrival: str = typer.Option("poisson", "--arrival", help="poisson, gamma or constant (with --rate)."),
-        cv: float | None = typer.Option(
-            None, "--cv", help="Coefficient of variation of gamma inter-arrivals."
-        ),
-        concurrency: int | None = typer.Option(None, "--concurrency", help="Closed loop: N users."),
-        replay: bool = typer.Option(False, "--replay", help="Send at the workload's own arrival times."),
-        time_scale: float = typer.Option(
-            1.0, "--time-scale", help="Replay: arrival times x F (0.5 = twice as fast)."
-        ),
         sweep: str | None = typer.Option(None, "--sweep", help="Levels '1,2,4' or 'auto' (to saturation)."),
         sweep_kind: str | None = typer.Option(
             None,
             "--sweep-kind",
             help="rate or concurrency (default: concurrency with --concurrency, else rate).",
-        ),
-        num_requests: int | None = typer.Option(
-            None, "--num-requests", help="Measured requests (after warm-up)."
-        ),
-        duration: float | None = typer.Option(None, "--duration", help="Measured window in seconds."),
-        warmup_s: float = typer.Option(
-            0.0, "--warmup-s", help="Seconds of load before measuring (excluded)."
         ),
         tokenizer: str | None = typer.Option(
             None,
@@ -371,6 +328,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
         *,
         engine: EngineConfig,
+        load: lo.LoadFlags,
     ) -> None:
         """Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.
 
@@ -398,46 +356,23 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
-        workload = _load_workload(
+        kind = sweep_kind or ("concurrency" if load.concurrency is not None else "rate")
+        workload, spec = _select(
             workload_file,
             preset,
             fmt,
             tokenizer,
+            load,
+            sweep_kind=None if sweep is None else kind,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-            rate=rate,
-            replay=replay,
-            num_requests=num_requests,
-            duration_s=duration,
             seed=seed,
         )
-        load: LoadSpec
-        kind = sweep_kind or ("concurrency" if concurrency is not None else "rate")
-        if sweep is not None:
-            if kind not in ("rate", "concurrency"):
-                raise InputError("sweep-kind", kind, "use rate or concurrency")
-            if replay:
-                raise InputError("sweep", sweep, "a sweep varies --rate or --concurrency; drop --replay")
-            load = LoadSpec(kind="rate", rate_rps=1.0, arrival=arrival, cv=cv)  # type: ignore[arg-type]
-            load.check()
-        else:
-            load = _choose_load(
-                rate=rate,
-                arrival=arrival,
-                cv=cv,
-                concurrency=concurrency,
-                replay=replay,
-                time_scale=time_scale,
-                workload=workload,
-            )
         settings = BenchSettings(
             url=url or "",  # --engine vllm: the launched server's
             model=model,
-            load=load,
+            load=spec,
             api=api,
-            num_requests=num_requests,
-            duration_s=duration,
-            warmup_s=warmup_s,
             seed=seed,
             slo=slo_value,
             out_dir=out,
@@ -459,7 +394,7 @@ def register(app: typer.Typer) -> None:
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
             levels = parse_levels(sweep)
-            cap = rate if kind == "rate" else concurrency
+            cap = load.rate if kind == "rate" else load.concurrency
             if levels != "auto" and cap is not None:
                 raise InputError(
                     "sweep",

@@ -10,45 +10,19 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
-from slotune.errors import InputError
-from slotune.models import Distribution, EngineConfig, Workload
+from slotune.models import Distribution, EngineConfig
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
-from slotune.simulate.api import select_workload, simulate
+from slotune.simulate.api import simulate
 
 JSON_HELP = "Machine-readable output on stdout only."
 
 
-def _load_workload(
-    workload_path: Path | None,
-    preset: str | None,
-    *,
-    rate: float | None,
-    duration: float | None,
-    num_requests: int | None,
-    seed: int,
-) -> Workload:
-    from slotune.workload import read_workload, synthesize
-
-    if (workload_path is None) == (preset is None):
-        raise InputError(
-            "workload", workload_path or preset, "give exactly one of --workload FILE or --preset NAME"
-        )
-    if preset is not None:
-        if duration is None and num_requests is None:
-            duration = 60.0
-        return synthesize(
-            preset=preset, rate_rps=rate, duration_s=duration, num_requests=num_requests, seed=seed
-        )
-    assert workload_path is not None
-    workload = read_workload(workload_path)
-    return select_workload(workload, rate_rps=rate, duration_s=duration, num_requests=num_requests)
-
-
 @contextmanager
-def _progress(total: int, *, quiet: bool) -> Iterator[Progress | None]:
+def _progress(*, quiet: bool) -> Iterator[Progress | None]:
     if quiet or not err_console.is_terminal:
         yield None
         return
@@ -167,6 +141,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     @engine_options
+    @lo.with_load_flags
     def simulate_cmd(
         model: str = typer.Option(
             ..., "--model", help="Catalog id (llama-3.1-8b), HF id or config.json path."
@@ -176,17 +151,12 @@ def register(app: typer.Typer) -> None:
             None, "--workload", help="Trace or request log (any slotune format)."
         ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
-        rate: float | None = typer.Option(None, "--rate", help="Mean arrival rate, req/s (scales a trace)."),
-        duration: float | None = typer.Option(
-            None, "--duration", help="Seconds of arrivals to simulate (a preset defaults to 60 s)."
-        ),
-        num_requests: int | None = typer.Option(
-            None, "--num-requests", help="Number of requests to simulate."
-        ),
         slo: str | None = typer.Option(
             None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
         ),
-        seed: int = typer.Option(0, "--seed", help="Seed (workload synthesis, speculative acceptance)."),
+        seed: int = typer.Option(
+            0, "--seed", help="Seed of the schedule, preset synthesis and speculative acceptance."
+        ),
         profile: str | None = typer.Option(
             None, "--profile", help="Hardware profile: built-in name or YAML path."
         ),
@@ -197,26 +167,28 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         *,
         engine: EngineConfig,
+        load: lo.LoadFlags,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
 
         slo_obj = resolve_slo(slo) if slo is not None else None
-        wl = _load_workload(
-            workload, preset, rate=rate, duration=duration, num_requests=num_requests, seed=seed
-        )
-        with _progress(len(wl.requests), quiet=json_out) as progress:
-            task = progress.add_task("sim", total=len(wl.requests)) if progress is not None else None
+        from slotune.workload.select import select_workload
 
-            def on_progress(done: int) -> None:
+        wl, run_load = select_workload(workload, preset, load.spec(), seed=seed)
+        with _progress(quiet=json_out) as progress:
+            task = progress.add_task("sim", total=None) if progress is not None else None
+
+            def on_progress(done: int, total: int | None) -> None:
                 if progress is not None and task is not None:
-                    progress.update(task, completed=done)
+                    progress.update(task, completed=done, total=total)
 
             report = simulate(
                 model,
                 gpu,
                 wl,
                 engine,
+                load=run_load,
                 slo=slo_obj,
                 seed=seed,
                 profile=profile,

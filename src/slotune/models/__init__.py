@@ -16,6 +16,7 @@ from slotune.models.distribution import Distribution
 from slotune.models.engine_config import EngineConfig, ResolvedEngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
 from slotune.models.hardware_profile import HardwareProfile, ProfileCoefficients, ProfileProvenance
+from slotune.models.load import LoadSpec
 from slotune.models.model_spec import MLASpec, ModelSpec, MoESpec
 from slotune.models.records import FinishReason, Provenance, RequestRecord, RunResult, StepSample
 from slotune.models.run_parts import (
@@ -50,6 +51,7 @@ __all__ = [
     "KvPlan",
     "LagStats",
     "LatencyPlan",
+    "LoadSpec",
     "MLASpec",
     "MemoryBudget",
     "MoESpec",

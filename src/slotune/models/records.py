@@ -14,6 +14,7 @@ from pydantic import Field
 from slotune.models.base import Frozen
 from slotune.models.engine_config import EngineConfig
 from slotune.models.launch import LaunchInfo
+from slotune.models.load import LoadSpec
 from slotune.models.run_parts import (
     ClientReport,
     EngineCounters,
@@ -108,6 +109,8 @@ class RunResult(Frozen):
 
     provenance: Provenance
     engine_config: EngineConfig | None = None
+    # How the requests were sent: trace replay, open loop at a rate, or N users (and how many were measured).
+    load: LoadSpec | None = None
     slo: SLO | None = None
     records: tuple[RequestRecord, ...] = ()
     timeline: tuple[StepSample, ...] = ()

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from slotune.models.base import Frozen
 from slotune.models.launch import LaunchInfo
+from slotune.models.load import LoadSpec
 from slotune.models.records import RunResult
 from slotune.models.run_summary import RunSummary
 
@@ -40,18 +41,10 @@ class SimulationReport(SavedResult):
 
 
 class LoadReport(Frozen):
-    """How a benchmark's load was generated and how much of it was measured."""
+    """How a benchmark's load was generated (the LoadSpec, including how much was measured) and sent."""
 
-    kind: str
+    spec: LoadSpec
     description: str
-    rate_rps: float | None = None
-    arrival: str | None = None
-    cv: float | None = None
-    concurrency: int | None = None
-    time_scale: float | None = None
-    num_requests: int | None = None
-    duration_s: float | None = None
-    warmup_s: float = 0.0
     seed: int = 0
     api: str = "completions"
     exact_output: bool = False

@@ -55,8 +55,9 @@ def prefix_hashes(req: SimRequest, block_size: int) -> list[int]:
 
     With prompt token ids, a block's identity is its tokens (vLLM hashes token ids). With prefix block ids
     (Mooncake-style `hash_ids`, `hash_block_size` tokens each), the tokens up to the end of a block are equal for
-    two requests when their ids covering those tokens are equal. Tokens beyond the known prefix are unique to
-    the request (a freshly generated answer, or a prompt tail nobody else sends).
+    two requests when their ids covering those tokens are equal; a later pass through a cycled workload
+    (`req.cycle`) gets fresh content for the same ids, as `bench` sends it. Tokens beyond the known prefix are
+    unique to the request (a freshly generated answer, or a prompt tail nobody else sends).
     """
     hashes: list[int] = []
     h = _HASH_ROOT
@@ -66,6 +67,8 @@ def prefix_hashes(req: SimRequest, block_size: int) -> list[int]:
             h = hash((h, ids[j * block_size : (j + 1) * block_size]))
             hashes.append(h)
     elif req.prefix_block_ids:
+        if req.cycle:
+            h = hash((_HASH_ROOT, "cycle", req.cycle))
         ids = req.prefix_block_ids
         per_id = req.hash_block_size
         covered = min(req.prompt_tokens, len(ids) * per_id)
@@ -119,29 +122,32 @@ class BlockManager:
         q[key] = Segment(key, count, None)
 
     # --- prefix cache ------------------------------------------------------------------------------------
-    def ensure_hashes(self, req: SimRequest) -> None:
-        if req.num_shareable_blocks < 0:
+    def ensure_hashes(self, req: SimRequest) -> int:
+        """The request's number of shareable blocks, hashing its prefix on first use."""
+        num = req.num_shareable_blocks
+        if num is None:
             req.hashes = prefix_hashes(req, self.block_size) if self.enable_caching else []
-            req.num_shareable_blocks = len(req.hashes)
+            num = req.num_shareable_blocks = len(req.hashes)
+        return num
 
     def lookup(self, req: SimRequest) -> tuple[list[SharedBlock], int]:
         """get_computed_blocks: the longest cached prefix, in full blocks, below the request's last token.
         Returns the shared blocks hit and how many blocks of the request's own cached chain follow them."""
         if not self.enable_caching:
             return [], 0
-        self.ensure_hashes(req)
+        num_shareable = self.ensure_hashes(req)
         max_blocks = (req.num_tokens - 1) // self.block_size
         hits: list[SharedBlock] = []
         hashes = req.hashes
         assert hashes is not None
         cache = self.cache
-        for j in range(min(req.num_shareable_blocks, max_blocks)):
+        for j in range(min(num_shareable, max_blocks)):
             block = cache.get(hashes[j])
             if block is None:
                 break
             hits.append(block)
         own = req.private_segment
-        if own is None or len(hits) < req.num_shareable_blocks:
+        if own is None or len(hits) < num_shareable:
             return hits, 0
         return hits, min(own.count, max_blocks - len(hits))
 
@@ -262,8 +268,7 @@ class BlockManager:
         if need:
             self._pop_free(need)
             start = req.num_blocks
-            self.ensure_hashes(req)
-            shareable = req.num_shareable_blocks
+            shareable = self.ensure_hashes(req)
             if req.num_private_blocks == 0 and start < shareable:
                 hashes = req.hashes
                 assert hashes is not None

@@ -1,9 +1,12 @@
 """The loop that joins scheduler, block manager and cost model: a discrete-event simulation of vLLM's engine core.
 
-Events and their order at equal times (the explicit tie-break): a step's end (its outputs are processed and
-finished requests free their blocks) comes first, then arrivals at that instant in workload order (the per-run
-sequence number), then the next step is scheduled. So a request arriving exactly when a step ends is visible to
-the next schedule.
+Events and their order at equal times (the explicit tie-break, by the structure of the loop rather than by
+event priorities): a step's end (its outputs are processed, finished requests free their blocks and, in a
+closed loop, their users send their next requests) comes first; then the arrivals at that instant in job order
+(the per-run sequence number: position in the schedule, or draw order in a closed loop); then the next step is
+scheduled. So a request arriving exactly when a step ends is visible to the next schedule, and finds the blocks
+of the requests that finished at that step free. `run` is that order: pull arrivals up to now, make them
+visible, schedule one step (or a run of them), apply its end, repeat.
 
 Time: a step starts when the previous one ends (or when a request arrives at an idle engine) and lasts the cost
 model's duration; its sampled tokens are streamed at its end. With async scheduling (vLLM's default) the
@@ -14,9 +17,10 @@ Fast path: while every running request is decoding one token per step, nothing c
 finishes, consecutive steps differ only in total context (+1 token per request per step), so a whole run of
 steps is evaluated at once with numpy: durations from the cost model's array form, times by a sequential
 cumulative sum (bit-identical to adding them one by one), KV blocks allocated in bulk (block boundaries are
-periodic), the timeline written as slices. A run stops at the first step that finishes a request, would need
-more KV blocks than are free (preemption), or would see an arrival it could admit. `fast_forward=False` runs
-every step through the scheduler instead; both give identical results.
+periodic), the timeline written as slices. A run stops at the first step that finishes a request (in a closed
+loop that is also what makes the next arrivals), would need more KV blocks than are free (preemption), or would
+see an arrival it could admit. `fast_forward=False` runs every step through the scheduler instead; both give
+identical results.
 """
 
 from __future__ import annotations
@@ -30,16 +34,11 @@ import numpy as np
 from slotune.plan.step_cost import causal_pairs, window_keys
 from slotune.simulate.block_manager import BlockManager
 from slotune.simulate.cost_model import CostModel, window_key_sums
-from slotune.simulate.feed import ArrivalFeed
+from slotune.simulate.feed import Feed
 from slotune.simulate.request_state import FINISHED, SimRequest
 from slotune.simulate.scheduler import Scheduler
 from slotune.simulate.spec_decode import AcceptanceSampler
 from slotune.simulate.timeline import Downsampler, StepLog
-
-# Tie-break priorities of same-time events (lower first); see the module docstring.
-EVENT_STEP_END = 0
-EVENT_ARRIVAL = 1
-EVENT_SCHEDULE = 2
 
 _FOLD_EVERY_STEPS = 1 << 18  # timeline rows kept at full resolution before old ones are folded away
 _MIN_FAST_RUN_STEPS = 3  # below this a plain step is cheaper than setting up a run
@@ -55,13 +54,13 @@ class Engine:
         *,
         scheduler: Scheduler,
         cost_model: CostModel,
-        feed: ArrivalFeed,
+        feed: Feed,
         sink: RequestSink,
         async_scheduling: bool,
         acceptance: AcceptanceSampler | None = None,
         fast_forward: bool = True,
         max_timeline_samples: int = 20_000,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.on_progress = on_progress
@@ -77,6 +76,7 @@ class Engine:
         self.inbox: deque[SimRequest] = deque()  # arrived, not yet visible to the scheduler (async lag)
         self.now_s = 0.0
         self.first_arrival_s: float | None = None
+        self.first_measured_arrival_s: float | None = None  # the first after the warm-up
         self.num_fast_runs = 0
         self.num_fast_steps = 0
         self._all_decoding = True  # every running request wants exactly one token
@@ -94,8 +94,11 @@ class Engine:
             req = feed.pop()
             if self.first_arrival_s is None:
                 self.first_arrival_s = req.arrival_s
-            if req.status == FINISHED:  # rejected at the door
-                self.sink.finish(req, np.empty(0), ())
+            if self.first_measured_arrival_s is None and not req.is_warmup:
+                self.first_measured_arrival_s = req.arrival_s
+            if req.status is FINISHED:  # rejected at the door
+                if not req.is_warmup:
+                    self.sink.finish(req, np.empty(0), ())
             else:
                 self.inbox.append(req)
 
@@ -111,13 +114,13 @@ class Engine:
         while True:
             iterations += 1
             if self.on_progress is not None and iterations % 4096 == 0:
-                self.on_progress(self.feed.num_read)
+                self.on_progress(self.feed.num_read, self.feed.num_planned)
             self._pull_arrivals()
             if not sched.running and not sched.waiting and not self.inbox:
                 t = self.feed.peek_time()
                 if t is None:
                     if self.on_progress is not None:
-                        self.on_progress(self.feed.num_read)
+                        self.on_progress(self.feed.num_read, self.feed.num_planned)
                     break
                 self.now_s = max(self.now_s, t)
                 self._prev_start_s = None
@@ -252,7 +255,7 @@ class Engine:
         running = self.scheduler.running
         keep = []
         for req in running:
-            if req.status == FINISHED:
+            if req.status is FINISHED:
                 self.block_manager.free(req, preempted=False)
                 self._report(req)
             else:
@@ -260,23 +263,27 @@ class Engine:
         running[:] = keep
 
     def _report(self, req: SimRequest) -> None:
+        if not req.is_warmup:
+            self.sink.finish(req, *self._chunks(req))
+        req.token_runs = []
+        req.hashes = None
+        self.feed.request_done(req)
+
+    def _chunks(self, req: SimRequest) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The request's streamed chunks: end time of each step that sampled it, and its tokens."""
         runs = req.token_runs
         log = self.log
         if len(runs) == 3:
             times = log.end_times(runs[0], runs[1]).copy()
             tokens = (runs[2],) * (runs[1] - runs[0] + 1) if runs[2] != 1 else (1,) * len(times)
-        else:
-            parts = []
-            token_list: list[int] = []
-            for i in range(0, len(runs), 3):
-                first, last, per_step = runs[i], runs[i + 1], runs[i + 2]
-                parts.append(log.end_times(first, last))
-                token_list += [per_step] * (last - first + 1)
-            times = np.concatenate(parts)
-            tokens = tuple(token_list)
-        req.token_runs = []
-        req.hashes = None
-        self.sink.finish(req, times, tokens)
+            return times, tokens
+        parts = []
+        token_list: list[int] = []
+        for i in range(0, len(runs), 3):
+            first, last, per_step = runs[i], runs[i + 1], runs[i + 2]
+            parts.append(log.end_times(first, last))
+            token_list += [per_step] * (last - first + 1)
+        return np.concatenate(parts), tuple(token_list)
 
     # --- a run of decode-only steps at once --------------------------------------------------------------
     def _decode_run(self) -> bool:

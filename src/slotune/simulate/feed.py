@@ -1,56 +1,73 @@
-"""The arrival stream: requests in arrival order, read lazily (a million requests need not sit in memory)."""
+"""The arrival stream of a run: the schedule's jobs as simulator requests, in arrival order.
+
+Open loop (and replay): the schedule's send times, read lazily (a million requests need not sit in memory).
+Closed loop: arrivals are made by finishes: a user's next request arrives `think_time_s` after its previous
+one finished. Both order same-time arrivals by the job index (the per-run sequence number).
+"""
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Iterator
 
 from slotune.errors import InputError
-from slotune.models import RequestSpec
+from slotune.load import ClosedLoopSchedule, Job
 from slotune.simulate.request_state import FINISHED, SimRequest
 
 
-class ArrivalFeed:
-    """Requests in (arrival time, position in the workload) order: the position is the per-run sequence number
-    that breaks ties between requests arriving at the same instant."""
+def new_request(job: Job, arrival_s: float, *, hash_block_size: int, max_model_len: int) -> SimRequest:
+    spec = job.spec
+    req = SimRequest(
+        index=job.seq,
+        request_id=job.request_id,
+        arrival_s=arrival_s,
+        prompt_tokens=spec.prompt_tokens,
+        max_output_tokens=spec.output_tokens,
+        prefix_block_ids=spec.prefix_block_ids,
+        prompt_token_ids=spec.prompt_token_ids,
+        hash_block_size=hash_block_size,
+        cycle=job.cycle,
+        is_warmup=job.warmup,
+    )
+    if spec.prompt_tokens + spec.output_tokens > max_model_len:
+        # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
+        req.status = FINISHED
+        req.finish_reason = "rejected"
+        req.finish_s = arrival_s
+    return req
 
-    def __init__(self, specs: Iterable[RequestSpec], *, hash_block_size: int, max_model_len: int) -> None:
-        self._specs: Iterator[RequestSpec] = iter(specs)
+
+class ArrivalFeed:
+    """Open-loop jobs in send order, read lazily; `num_planned` (when known) is how many there are."""
+
+    def __init__(
+        self, jobs: Iterable[Job], *, hash_block_size: int, max_model_len: int, num_planned: int | None = None
+    ) -> None:
+        self._jobs: Iterator[Job] = iter(jobs)
         self._buffer: deque[SimRequest] = deque()
-        self._next_index = 0
         self._last_arrival_s = float("-inf")
         self._hash_block_size = hash_block_size
         self._max_model_len = max_model_len
+        self.num_planned = num_planned
         self.num_read = 0
 
     def _load(self) -> bool:
-        spec = next(self._specs, None)
-        if spec is None:
+        job = next(self._jobs, None)
+        if job is None:
             return False
-        if spec.arrival_s < self._last_arrival_s:
+        assert job.send_s is not None
+        if job.send_s < self._last_arrival_s:
             raise InputError(
                 "workload arrival_s",
-                spec.arrival_s,
-                f"requests must come in arrival order (request {spec.request_id!r} arrives before the one "
+                job.send_s,
+                f"requests must come in arrival order (request {job.request_id!r} arrives before the one "
                 "before it); sort the workload by arrival time",
             )
-        self._last_arrival_s = spec.arrival_s
-        req = SimRequest(
-            index=self._next_index,
-            request_id=spec.request_id,
-            arrival_s=float(spec.arrival_s),
-            prompt_tokens=spec.prompt_tokens,
-            max_output_tokens=spec.output_tokens,
-            prefix_block_ids=spec.prefix_block_ids,
-            prompt_token_ids=spec.prompt_token_ids,
-            hash_block_size=self._hash_block_size,
+        self._last_arrival_s = job.send_s
+        req = new_request(
+            job, float(job.send_s), hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
         )
-        if spec.prompt_tokens + spec.output_tokens > self._max_model_len:
-            # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
-            req.status = FINISHED
-            req.finish_reason = "rejected"
-            req.finish_s = req.arrival_s
-        self._next_index += 1
         self.num_read += 1
         self._buffer.append(req)
         return True
@@ -75,6 +92,64 @@ class ArrivalFeed:
             req = self._buffer[i]
             if req.arrival_s > time_s:
                 return out
-            if req.status != FINISHED:
+            if req.status is not FINISHED:
                 out.append(req.arrival_s)
             i += 1
+
+    def request_done(self, req: SimRequest) -> None:
+        """An open loop does not wait for the engine."""
+
+
+class ClosedLoopFeed:
+    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time)."""
+
+    def __init__(self, schedule: ClosedLoopSchedule, *, hash_block_size: int, max_model_len: int) -> None:
+        if all(r.prompt_tokens + r.output_tokens > max_model_len for r in schedule.requests):
+            # Each user would be refused at once, forever: with no think time, time would never advance.
+            raise InputError(
+                "max_model_len",
+                max_model_len,
+                "every request of the workload is longer (prompt + output) than that; raise --max-model-len",
+            )
+        self._draw = schedule.draw()
+        self._think_s = schedule.think_time_s
+        self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
+        self._hash_block_size = hash_block_size
+        self._max_model_len = max_model_len
+        self.num_planned = schedule.quota
+        self.num_read = 0
+        for _ in range(schedule.users):
+            self._send(0.0)
+
+    def _send(self, time_s: float) -> None:
+        """A free user's next request at `time_s`; one refused at the door is followed by the user's next after
+        the think time (it finished at its arrival)."""
+        while True:
+            job = self._draw.next(time_s)
+            if job is None:
+                return  # this user is done
+            req = new_request(
+                job, time_s, hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
+            )
+            heapq.heappush(self._pending, (time_s, req.index, req))
+            self.num_read += 1
+            if req.status is not FINISHED:
+                return
+            time_s += self._think_s
+
+    def peek_time(self) -> float | None:
+        return self._pending[0][0] if self._pending else None
+
+    def pop(self) -> SimRequest:
+        return heapq.heappop(self._pending)[2]
+
+    def accepted_arrivals_upto(self, time_s: float) -> list[float]:
+        return sorted(t for t, _, req in self._pending if t <= time_s and req.status is not FINISHED)
+
+    def request_done(self, req: SimRequest) -> None:
+        """The user whose request finished sends its next one after the think time."""
+        assert req.finish_s is not None
+        self._send(req.finish_s + self._think_s)
+
+
+Feed = ArrivalFeed | ClosedLoopFeed

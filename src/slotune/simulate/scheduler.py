@@ -113,9 +113,9 @@ class Scheduler:
                 waiting.popleft()
                 running.append(req)
                 req.num_computed = hit_tokens
-                if req.cached_prompt_tokens < 0:
+                if req.cached_prompt_tokens is None:
                     req.cached_prompt_tokens = hit_tokens
-                if req.status == WAITING and bm.enable_caching:
+                if req.status is WAITING and bm.enable_caching:
                     # vLLM's prefix-cache counters leave out lookups of resumed (preempted) requests.
                     batch.prefix_query_tokens += req.num_tokens
                     batch.prefix_hit_tokens += hit_tokens

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from slotune import __version__
 from slotune.catalog.hardware_profiles import load_profile
+from slotune.load import ClosedLoopSchedule, Job, OpenLoopSchedule, Schedule, build_schedule
 from slotune.metrics import summarize
 from slotune.models import (
     SLO,
     EngineConfig,
     EngineCounters,
     GpuSpec,
+    LoadSpec,
     ModelSpec,
     Provenance,
     RequestSpec,
@@ -27,7 +29,7 @@ from slotune.simulate.block_manager import BlockManager
 from slotune.simulate.cost_model import CostModel
 from slotune.simulate.deployment import Deployment, build_deployment
 from slotune.simulate.engine import Engine
-from slotune.simulate.feed import ArrivalFeed
+from slotune.simulate.feed import ArrivalFeed, ClosedLoopFeed, Feed
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
@@ -89,10 +91,10 @@ class Simulator:
     def _engine(
         self,
         deployment: Deployment,
-        specs: Iterable[RequestSpec],
+        schedule: Schedule | Iterable[Job],
         hash_block_size: int,
         sink: object,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> Engine:
         config = deployment.config
         spec = config.speculative_config
@@ -114,7 +116,7 @@ class Simulator:
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=ArrivalFeed(specs, hash_block_size=hash_block_size, max_model_len=config.max_model_len),
+            feed=_feed(schedule, hash_block_size=hash_block_size, max_model_len=config.max_model_len),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -190,25 +192,29 @@ class Simulator:
         workload: Workload,
         engine_config: EngineConfig,
         *,
+        load: LoadSpec | None = None,
         slo: SLO | None = None,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> RunResult:
-        """Simulate every request; the result keeps per-request records and the (downsampled) timeline.
-        `on_progress` is called now and then with the number of requests that have arrived so far."""
+        """Simulate `workload` under `load` (default: replayed at its own arrival times) on the schedule
+        `slotune.load.build_schedule` makes with this simulator's seed, the one `bench` sends. The result keeps
+        per-request records (warm-up requests are simulated, not reported) and the (downsampled) timeline.
+        `on_progress` is called now and then with the requests sent so far and the number planned."""
         deployment = self.deployment(engine_config)
-        # Stable sort: requests arriving at the same instant keep their workload order (the tie-break).
-        specs = sorted(workload.requests, key=lambda r: r.arrival_s)
+        load = load or LoadSpec()
+        schedule = build_schedule(workload, load, self.seed)
         collector = RecordCollector()
-        engine = self._engine(deployment, specs, workload.hash_block_size, collector, on_progress)
+        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress)
         engine.run()
         engine.finalize_timeline()
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
-        duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
+        duration = _measured_s(engine)
         summary = summarize(records, duration_s=duration, slo=slo)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
             provenance=self._provenance(workload.name, workload_digest(workload), streamed=False),
             engine_config=deployment.config,
+            load=load,
             slo=slo,
             records=records,
             timeline=engine.sampler.samples(deployment.num_gpu_blocks - 1),
@@ -227,16 +233,17 @@ class Simulator:
         slo: SLO | None = None,
         hash_block_size: int = 16,
         workload_name: str = "stream",
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> RunResult:
-        """Simulate requests read lazily, in arrival order, keeping only running statistics: memory stays bounded
-        whatever the number of requests (records are dropped; percentiles come from quantile sketches)."""
+        """Simulate requests read lazily, in arrival order, replayed at their own arrival times (from the first
+        one's, as `run` does), keeping only running statistics: memory stays bounded whatever the number of
+        requests (records are dropped; percentiles come from quantile sketches)."""
         deployment = self.deployment(engine_config)
         stats_sink = StreamingStats(slo)
-        engine = self._engine(deployment, requests, hash_block_size, stats_sink, on_progress)
+        engine = self._engine(deployment, _replayed(requests), hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
-        duration = max(engine.now_s - (engine.first_arrival_s or 0.0), 1e-9)
+        duration = _measured_s(engine)
         summary = stats_sink.run_summary(duration)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
@@ -251,3 +258,33 @@ class Simulator:
             engine=counters,
             simulator=stats,
         )
+
+
+def _feed(schedule: Schedule | Iterable[Job], *, hash_block_size: int, max_model_len: int) -> Feed:
+    if isinstance(schedule, ClosedLoopSchedule):
+        return ClosedLoopFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+    if isinstance(schedule, OpenLoopSchedule):
+        return ArrivalFeed(
+            schedule.jobs,
+            hash_block_size=hash_block_size,
+            max_model_len=max_model_len,
+            num_planned=len(schedule.jobs),
+        )
+    return ArrivalFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+
+
+def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
+    """A stream of requests as a replay's jobs: sent at their arrival times less the first one's."""
+    first_s: float | None = None
+    for i, spec in enumerate(requests):
+        if first_s is None:
+            first_s = spec.arrival_s
+        yield Job(i, spec, 0, spec.arrival_s - first_s, False)
+
+
+def _measured_s(engine: Engine) -> float:
+    """From the first measured request's arrival (after the warm-up) to the end of the last step."""
+    first = engine.first_measured_arrival_s
+    if first is None:
+        first = engine.first_arrival_s or 0.0
+    return max(engine.now_s - first, 1e-9)

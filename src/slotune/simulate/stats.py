@@ -34,7 +34,7 @@ def build_record(req: SimRequest, times: np.ndarray, tokens: tuple[int, ...]) ->
         chunk_tokens=tokens,
         finish_reason=req.finish_reason,
         prompt_tokens=req.prompt_tokens,
-        cached_prompt_tokens=max(0, req.cached_prompt_tokens),
+        cached_prompt_tokens=req.cached_prompt_tokens or 0,
         output_tokens=req.num_output,
         num_preemptions=req.num_preemptions,
         error=None if req.finish_reason != "rejected" else "prompt + max_tokens exceeds max_model_len",
@@ -170,7 +170,7 @@ class StreamingStats:
             return
         self.num_ok += 1
         self.prompt_tokens += req.prompt_tokens
-        self.cached_prompt_tokens += max(0, req.cached_prompt_tokens)
+        self.cached_prompt_tokens += req.cached_prompt_tokens or 0
         self.output_tokens += req.num_output
         assert req.first_token_s is not None and req.finish_s is not None
         self._ttft.append(req.first_token_s - req.arrival_s)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from slotune.errors import InputError
+from slotune.load.arrivals import DRAWN_ARRIVALS, arrival_times_s
 from slotune.models import RequestSpec, SamplingParams, Workload
-from slotune.workload.arrivals import ARRIVAL_KINDS, arrival_times_s
 from slotune.workload.digest import with_digest
 from slotune.workload.presets import PRESETS, Preset
 from slotune.workload.profile import DrawnRequest, draw_requests, fit_profile
@@ -47,8 +47,8 @@ def _check_args(
         raise InputError("--duration", duration_s, "give a positive duration in seconds")
     if num_requests is not None and num_requests < 1:
         raise InputError("--num-requests", num_requests, "give at least 1 request")
-    if arrival not in ARRIVAL_KINDS:
-        raise InputError("--arrival", arrival, f"use one of: {', '.join(ARRIVAL_KINDS)}", problem="unknown")
+    if arrival not in DRAWN_ARRIVALS:
+        raise InputError("--arrival", arrival, f"use one of: {', '.join(DRAWN_ARRIVALS)}", problem="unknown")
     if cv is not None and arrival != "gamma":
         raise InputError(
             "--cv", cv, "add --arrival gamma: the CV shapes gamma arrivals only (Poisson has CV 1)"

@@ -1,0 +1,133 @@
+"""The load flags of `simulate` and `bench`: declared once here, one meaning (docs/load.md).
+
+`@with_load_flags` gives a command the flags and hands them to it as one `load: LoadFlags` argument.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from slotune.errors import InputError
+from slotune.models import LoadSpec
+
+PANEL = "Load (docs/load.md)"
+
+
+@dataclass(frozen=True)
+class LoadFlags:
+    """The load flags as given on the command line."""
+
+    rate: float | None
+    arrival: str
+    cv: float | None
+    concurrency: int | None
+    think_time: float
+    time_scale: float
+    num_requests: int | None
+    duration: float | None
+    warmup_s: float
+
+    def spec(self) -> LoadSpec:
+        """--rate: open loop; --concurrency: closed loop; neither: replay at the workload's own times."""
+        if self.rate is not None and self.concurrency is not None:
+            raise InputError(
+                "--concurrency",
+                self.concurrency,
+                "give --rate R (open loop) or --concurrency N (closed loop), not both",
+            )
+        kind = (
+            "rate" if self.rate is not None else "concurrency" if self.concurrency is not None else "replay"
+        )
+        return LoadSpec.model_validate(
+            {
+                "kind": kind,
+                "rate_rps": self.rate,
+                "arrival": self.arrival,
+                "cv": self.cv,
+                "concurrency": self.concurrency,
+                "think_time_s": self.think_time,
+                "time_scale": self.time_scale,
+                "num_requests": self.num_requests,
+                "duration_s": self.duration,
+                "warmup_s": self.warmup_s,
+            }
+        )
+
+
+_FLAGS: dict[str, tuple[Any, Any]] = {
+    "rate": (
+        float | None,
+        typer.Option(None, "--rate", help="Open loop: mean requests per second, gaps from --arrival."),
+    ),
+    "arrival": (
+        str,
+        typer.Option(
+            "poisson",
+            "--arrival",
+            help="Open-loop gaps: poisson, gamma (with --cv), constant, or trace (the workload's own, "
+            "scaled to --rate).",
+        ),
+    ),
+    "cv": (float | None, typer.Option(None, "--cv", help="Coefficient of variation of gamma gaps.")),
+    "concurrency": (
+        int | None,
+        typer.Option(
+            None, "--concurrency", help="Closed loop: N users, each sending when its last request finished."
+        ),
+    ),
+    "think_time": (
+        float,
+        typer.Option(
+            0.0, "--think-time", help="Closed loop: seconds a user waits after each response (fixed)."
+        ),
+    ),
+    "time_scale": (
+        float,
+        typer.Option(
+            1.0,
+            "--time-scale",
+            help="Replay (neither --rate nor --concurrency): arrival times x F (0.5 = twice as fast).",
+        ),
+    ),
+    "num_requests": (
+        int | None,
+        typer.Option(
+            None, "--num-requests", help="Measured requests, after the warm-up (default: each request once)."
+        ),
+    ),
+    "duration": (
+        float | None,
+        typer.Option(None, "--duration", help="Measured window of sends in seconds, after the warm-up."),
+    ),
+    "warmup_s": (
+        float,
+        typer.Option(0.0, "--warmup-s", help="Seconds of load sent before measuring (not measured)."),
+    ),
+}
+for _hint, _option in _FLAGS.values():
+    _option.rich_help_panel = PANEL
+
+
+def with_load_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the load flags to a typer command that takes `load: LoadFlags` (typer reads the signature)."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "load"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
+        for name, (hint, option) in _FLAGS.items()
+    ]
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        flags = LoadFlags(**{name: kwargs.pop(name) for name in _FLAGS})
+        command(**kwargs, load=flags)
+
+    run.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
+    annotations = {k: v for k, v in command.__annotations__.items() if k != "load"}
+    run.__annotations__ = annotations | {name: hint for name, (hint, _) in _FLAGS.items()}
+    return run
