@@ -26,7 +26,14 @@ V25, V32 = "0.25.0", "0.32.0"
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("0.32.0", V32), ("0.32", V32), ("v0.32.0", V32), ("0.32.0+cpu", V32), ("0.32.1", V32), (" 0.25.0 ", V25)],
+    [
+        ("0.32.0", V32),
+        ("0.32", V32),
+        ("v0.32.0", V32),
+        ("0.32.0+cpu", V32),
+        ("0.32.1", V32),
+        (" 0.25.0 ", V25),
+    ],
 )
 def test_version_strings_resolve_to_the_minor_release_catalogue(given: str, expected: str) -> None:
     assert catalogued_version(given) == expected
@@ -85,7 +92,11 @@ def test_the_core_histograms_have_vllms_edges() -> None:
 
 
 def test_what_changed_between_the_two_versions() -> None:
-    only_32 = {"vllm:request_num_preemptions", "vllm:admission_rejections", "vllm:prompt_tokens_cached_by_source"}
+    only_32 = {
+        "vllm:request_num_preemptions",
+        "vllm:admission_rejections",
+        "vllm:prompt_tokens_cached_by_source",
+    }
     for name in only_32:
         assert catalogue(V32).family(name) is not None
         assert catalogue(V25).family(name) is None
@@ -227,7 +238,9 @@ def test_replacements_without_a_single_family() -> None:
     assert swapped.removed is not None and swapped.removed.removed_in == "before 0.25"
     assert swapped.text.startswith("no replacement; ")
     hit_rate = replacement_for("vllm:gpu_prefix_cache_hit_rate")
-    assert hit_rate is not None and hit_rate.expr is not None and "vllm:prefix_cache_hits_total" in hit_rate.expr
+    assert (
+        hit_rate is not None and hit_rate.expr is not None and "vllm:prefix_cache_hits_total" in hit_rate.expr
+    )
     assert replacement_for("vllm:cpu_cache_usage_perc") is not None
     assert replacement_for("vllm:tokens_total") is not None
 
@@ -278,7 +291,11 @@ def test_histogram_buckets_refuses_other_types_and_unknown_names() -> None:
 
 def test_custom_histogram_buckets_replace_a_bucket_familys_edges() -> None:
     custom = {"time_to_first_token": [0.05, 0.1, 0.2], "request_tokens": [128, 4096]}
-    assert histogram_buckets("vllm:time_to_first_token_seconds", V32, custom_buckets=custom) == (0.05, 0.1, 0.2)
+    assert histogram_buckets("vllm:time_to_first_token_seconds", V32, custom_buckets=custom) == (
+        0.05,
+        0.1,
+        0.2,
+    )
     assert histogram_buckets("vllm:request_prompt_tokens", V32, custom_buckets=custom) == (128.0, 4096.0)
     itl = histogram_buckets("vllm:inter_token_latency_seconds", V32)
     assert histogram_buckets("vllm:inter_token_latency_seconds", V32, custom_buckets=custom) == itl

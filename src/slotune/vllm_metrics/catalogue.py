@@ -190,8 +190,13 @@ def histogram_buckets(
     custom_buckets: the server's --custom-histogram-buckets (vLLM 0.32+), keyed by bucket family."""
     family = _family_or_error(name, version)
     if family.type is not MetricType.HISTOGRAM:
-        raise InputError("metric", name, "give a histogram (a name whose series end in _bucket)", problem=f"a {family.type}")
-    if custom_buckets and family.bucket_family in custom_buckets:
+        raise InputError(
+            "metric",
+            name,
+            "give a histogram (a name whose series end in _bucket)",
+            problem=f"a {family.type}",
+        )
+    if custom_buckets and family.bucket_family is not None and family.bucket_family in custom_buckets:
         return tuple(float(b) for b in custom_buckets[family.bucket_family])
     if family.bucket_rule is not None:
         if max_model_len is None or max_model_len < 1:

@@ -72,7 +72,14 @@ def _always_table() -> list[str]:
     for by_version in rows.values():
         family = by_version[max(by_version)]
         marks = " | ".join("yes" if v in by_version else "" for v in versions)
-        cells = [_series(family), family.type.value, _labels(family), marks, _buckets(family), _cell(family.help)]
+        cells = [
+            _series(family),
+            family.type.value,
+            _labels(family),
+            marks,
+            _buckets(family),
+            _cell(family.help),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -83,7 +90,12 @@ def _conditional_table() -> list[str]:
         for family in catalogue(version).families:
             if family.condition is not None:
                 by_condition[family.condition][family.series(created=False)[0]].add(version)
-    lines = ["## Exposed only with a setting", "", "| condition | series (versions where not all) |", "|---|---|"]
+    lines = [
+        "## Exposed only with a setting",
+        "",
+        "| condition | series (versions where not all) |",
+        "|---|---|",
+    ]
     for condition, series in by_condition.items():
         names = []
         for name, versions in series.items():
@@ -101,16 +113,26 @@ def _removed_table() -> list[str]:
         "|---|---|---|---|---|",
     ]
     for r in removed_metrics():
-        use = f"`{r.replaced_by}`" if r.replaced_by else (f"`{r.replacement_expr}`" if r.replacement_expr else "")
+        use = (
+            f"`{r.replaced_by}`"
+            if r.replaced_by
+            else (f"`{r.replacement_expr}`" if r.replacement_expr else "")
+        )
         if r.advice:
             use = f"{use}; {r.advice}" if use else r.advice
-        cells = [f"`{r.name}` ({r.type.value})", _cell(use), r.deprecated_in or "", r.removed_in, _cell(r.evidence)]
+        cells = [
+            f"`{r.name}` ({r.type.value})",
+            _cell(use),
+            r.deprecated_in or "",
+            r.removed_in,
+            _cell(r.evidence),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def _notes() -> list[str]:
-    notes = []
+    notes: list[str] = []
     for version in CATALOGUED_VERSIONS:
         notes.extend(f"- {version}: {note}" for note in catalogue(version).notes)
     return ["## Notes", "", *notes]

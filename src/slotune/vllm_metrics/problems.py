@@ -87,7 +87,8 @@ def _name_problem(name: str, version: str) -> MetricProblem:
     return MetricProblem(
         kind="unknown",
         name=name,
-        message=f"no vLLM {release} metric is named {name}" + (f"; did you mean {close[0]}?" if close else ""),
+        message=f"no vLLM {release} metric is named {name}"
+        + (f"; did you mean {close[0]}?" if close else ""),
         replacement=close[0] if close else None,
     )
 
@@ -132,7 +133,10 @@ class _Checker:
             if ref.family.bucket_family not in custom:
                 return None
         return histogram_buckets(
-            ref.family.name, self.version, max_model_len=self.max_model_len, custom_buckets=self.custom_buckets
+            ref.family.name,
+            self.version,
+            max_model_len=self.max_model_len,
+            custom_buckets=self.custom_buckets,
         )
 
     def expression(self, expr: str) -> list[MetricProblem]:
@@ -159,7 +163,9 @@ class _Checker:
             if problem is not None:
                 problems.append(problem.model_copy(update={"offset": offset}))
             if ref is not None and ref.suffix == "_bucket":
-                problems.extend(p.model_copy(update={"offset": offset}) for p in self.bucket_use(ref, ancestors))
+                problems.extend(
+                    p.model_copy(update={"offset": offset}) for p in self.bucket_use(ref, ancestors)
+                )
                 problems.extend(self.le_matchers(ref, sel))
         return problems
 
@@ -296,12 +302,18 @@ def _compared_scalar(nodes: list[promql.Node], i: int) -> promql.Scalar | None:
     if op_in(at(j - 1), _ARITHMETIC) or op_in(at(j + 1), _ARITHMETIC):
         return None
     after, before = at(j + 2), at(j - 2)
-    if op_in(at(j + 1), promql.COMPARISONS) and isinstance(after, promql.Scalar):
-        if not op_in(at(j + 3), _ARITHMETIC):
-            return after
-    if op_in(at(j - 1), promql.COMPARISONS) and isinstance(before, promql.Scalar):
-        if not op_in(at(j - 3), _ARITHMETIC):
-            return before
+    if (
+        op_in(at(j + 1), promql.COMPARISONS)
+        and isinstance(after, promql.Scalar)
+        and not op_in(at(j + 3), _ARITHMETIC)
+    ):
+        return after
+    if (
+        op_in(at(j - 1), promql.COMPARISONS)
+        and isinstance(before, promql.Scalar)
+        and not op_in(at(j - 3), _ARITHMETIC)
+    ):
+        return before
     return None
 
 
@@ -325,7 +337,9 @@ def find_problems(
     those edges are skipped). recording_rules: rule names to leave alone (names with a second colon, the
     recording-rule convention, are never judged)."""
     release = catalogued_version(version)
-    expressions = [promql_or_metric_names] if isinstance(promql_or_metric_names, str) else list(promql_or_metric_names)
+    expressions = (
+        [promql_or_metric_names] if isinstance(promql_or_metric_names, str) else list(promql_or_metric_names)
+    )
     for i, expr in enumerate(expressions):
         if not isinstance(expr, str):
             raise InputError(f"expressions[{i}]", expr, "give PromQL expressions or metric names as strings")

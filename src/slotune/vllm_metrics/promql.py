@@ -59,15 +59,28 @@ class Token:
     text: str
     start: int
     end: int
+    templated: bool = False  # an identifier joined with template variables: `vllm:${metric}_total`
 
 
 def tokenize(expr: str) -> list[Token]:
-    """Every token but whitespace and comments."""
-    tokens = []
+    """Every token but whitespace and comments; an identifier touching a template variable is one templated
+    identifier (Grafana interpolates the variable into the name)."""
+    tokens: list[Token] = []
     for m in _TOKEN.finditer(expr):
         kind = m.lastgroup or "other"
-        if kind not in ("ws", "comment"):
-            tokens.append(Token(kind, m.group(), m.start(), m.end()))
+        if kind in ("ws", "comment"):
+            continue
+        tok = Token(kind, m.group(), m.start(), m.end())
+        last = tokens[-1] if tokens else None
+        if (
+            last is not None
+            and last.end == tok.start
+            and {last.kind, tok.kind} <= {"ident", "var"}
+            and "ident" in (last.kind, tok.kind)
+        ):
+            tokens[-1] = Token("ident", last.text + tok.text, last.start, tok.end, templated=True)
+            continue
+        tokens.append(tok)
     return tokens
 
 
@@ -186,7 +199,12 @@ class _Reader:
                 self.i += 1
                 break
             op, value = self.peek(1), self.peek(2)
-            if tok.kind in ("ident", "string") and op is not None and op.kind == "op" and op.text in _MATCH_OPS:
+            if (
+                tok.kind in ("ident", "string")
+                and op is not None
+                and op.kind == "op"
+                and op.text in _MATCH_OPS
+            ):
                 label = tok.text if tok.kind == "ident" else unquote(tok.text)
                 if value is not None and value.kind == "string":
                     found.append(Matcher(label, op.text, unquote(value.text), value.start + 1))
@@ -199,18 +217,10 @@ class _Reader:
             self.i += 1
         return tuple(found), quoted_name
 
-    def adjacent_var(self, tok: Token) -> bool:
-        """A template variable touching the token: `vllm:$name`, `${prefix}vllm:x`."""
-        before = self.tokens[self.i - 1] if self.i > 0 else None
-        after = self.peek(1)
-        return (after is not None and after.kind == "var" and after.start == tok.end) or (
-            before is not None and before.kind == "var" and before.end == tok.start
-        )
-
     def selector(self, tok: Token | None) -> Selector:
         """At a metric name (tok) or at `{` (tok None): the selector, consumed with its range and modifiers."""
         if tok is not None:
-            sel = Selector(name=tok.text, start=tok.start, templated=self.adjacent_var(tok))
+            sel = Selector(name=tok.text, start=tok.start, templated=tok.templated)
             self.i += 1
         else:
             start = self.peek()
