@@ -158,6 +158,25 @@ def test_is_vllm_metric_name() -> None:
     assert not is_vllm_metric_name("vllm_num_requests_running")
 
 
+def test_a_label_value_vllm_never_sets() -> None:
+    expr = 'sum(rate(vllm:request_success_total{finished_reason="eos"}[5m]))'
+    problem = only(find_problems(expr, V32))
+    assert (problem.kind, problem.name) == ("unknown_label_value", "eos")
+    assert "stop, length, abort, error, repetition" in problem.message
+    assert expr[problem.offset :].startswith('eos"')
+    assert (
+        only(find_problems('vllm:request_success_total{finished_reason="lenght"}', V32)).replacement
+        == "length"
+    )
+    fine = [
+        'vllm:request_success_total{finished_reason="length"}',
+        'vllm:request_success_total{finished_reason=~"eos|stop"}',  # a regex may list values that never come
+        'vllm:request_success_total{finished_reason="$reason"}',
+        'vllm:num_requests_running{model_name="anything"}',  # model_name's values are the server's
+    ]
+    assert find_problems(fine, V32) == []
+
+
 # --- histogram misuse -------------------------------------------------------------------------------------
 
 

@@ -145,6 +145,7 @@ ProblemKind = Literal[
     "quantile_without_rate",  # histogram_quantile over _bucket counters not inside rate()/increase()
     "quantile_drops_le",  # an aggregation under histogram_quantile that does not keep `le`
     "le_not_an_edge",  # a `le` matcher whose value is not a bucket edge: it selects nothing
+    "unknown_label_value",  # `label="v"` where vLLM gives the label a fixed set of values without v
     "threshold_not_an_edge",  # a quantile compared against a value between two bucket edges
 ]
 

