@@ -20,8 +20,8 @@ In Python: `slotune.vllm_metrics.catalogue(version)`, `series_names`, `lookup` (
 `replacement_for` (removed names), `histogram_buckets` / `nearest_bucket_edges` (a server's edges, SLO thresholds)
 and `find_problems` (PromQL that will not work against a version: missing `_total`, removed names, `histogram_quantile`
 without `rate()` or without `le`, `le` values and thresholds that are not bucket edges, label values vLLM never
-sets, such as `finished_reason="eos"`). PromQL is read by a tolerant
-reader of its own, because dashboards carry Grafana variables (`[$__rate_interval]`) that strict parsers reject.
+sets, such as `finished_reason="eos"`). PromQL is read by a tolerant reader of its own, because dashboards carry
+Grafana variables (`[$__rate_interval]`) that strict parsers reject (the PyPI `promql-parser` does).
 
 Series: a counter `x` is `x_total`; a histogram `x` is `x_bucket` (label `le`), `x_sum`, `x_count`. With one
 API-server process, counters and histograms also expose `x_created`; with `--api-server-count > 1` they do not.
