@@ -8,9 +8,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+import slotune.vllm_metrics.promql as promql
 from slotune.errors import InputError
 from slotune.models.vllm_metrics import MetricProblem, MetricType, SeriesRef
-from slotune.vllm_metrics import promql
 from slotune.vllm_metrics.catalogue import (
     CATALOGUED_VERSIONS,
     catalogue,
