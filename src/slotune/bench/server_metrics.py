@@ -1,8 +1,9 @@
 """The server's Prometheus `/metrics`: parsing, periodic scrapes, and deltas over the measured window.
 
-Names are vLLM's as exposed (VLLM_FACTS.md): counters with `_total`, histograms as `_sum`/`_count`/
-`_bucket`, gauges for running/waiting requests and KV usage. Samples of one name are summed over label
-sets (e.g. one per `finished_reason`), except histogram buckets, which are kept per `le`.
+Names are vLLM's as exposed (slotune.vllm_metrics.names, checked against the catalogue of vLLM's
+metrics): counters with `_total`, histograms as `_sum`/`_count`/`_bucket`, gauges for running/waiting
+requests and KV usage. Samples of one name are summed over label sets (e.g. one per `finished_reason`),
+except histogram buckets, which are kept per `le`.
 A counter that goes down between two scrapes means the server restarted: the delta is then counted from
 zero and the restart is reported.
 """
@@ -14,25 +15,27 @@ import math
 from dataclasses import dataclass, field
 
 from slotune.models import GaugeStats, HistogramWindow, ServerWindow, StepSample
+from slotune.vllm_metrics import names as vllm_names
 
 Labels = tuple[tuple[str, str], ...]
 
-RUNNING = "vllm:num_requests_running"
-WAITING = "vllm:num_requests_waiting"
-KV_USAGE = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
-PREFIX_HITS = ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total")
-PREFIX_QUERIES = ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total")
-PREEMPTIONS = "vllm:num_preemptions_total"
-PROMPT_TOKENS = "vllm:prompt_tokens_total"
-GENERATION_TOKENS = "vllm:generation_tokens_total"
-REQUEST_SUCCESS = "vllm:request_success_total"
+RUNNING = vllm_names.NUM_REQUESTS_RUNNING
+WAITING = vllm_names.NUM_REQUESTS_WAITING
+# The current name first; servers older than the catalogued vLLM versions expose the legacy one.
+KV_USAGE = (vllm_names.KV_CACHE_USAGE, vllm_names.LEGACY_KV_CACHE_USAGE)
+PREFIX_HITS = (vllm_names.PREFIX_CACHE_HITS, vllm_names.LEGACY_PREFIX_CACHE_HITS)
+PREFIX_QUERIES = (vllm_names.PREFIX_CACHE_QUERIES, vllm_names.LEGACY_PREFIX_CACHE_QUERIES)
+PREEMPTIONS = vllm_names.NUM_PREEMPTIONS
+PROMPT_TOKENS = vllm_names.PROMPT_TOKENS
+GENERATION_TOKENS = vllm_names.GENERATION_TOKENS
+REQUEST_SUCCESS = vllm_names.REQUEST_SUCCESS
 HISTOGRAMS = {
-    "queue_time_s": "vllm:request_queue_time_seconds",
-    "ttft_s": "vllm:time_to_first_token_seconds",
-    "itl_s": "vllm:inter_token_latency_seconds",
-    "e2e_s": "vllm:e2e_request_latency_seconds",
-    "prefill_time_s": "vllm:request_prefill_time_seconds",
-    "decode_time_s": "vllm:request_decode_time_seconds",
+    "queue_time_s": vllm_names.REQUEST_QUEUE_TIME,
+    "ttft_s": vllm_names.TIME_TO_FIRST_TOKEN,
+    "itl_s": vllm_names.INTER_TOKEN_LATENCY,
+    "e2e_s": vllm_names.E2E_REQUEST_LATENCY,
+    "prefill_time_s": vllm_names.REQUEST_PREFILL_TIME,
+    "decode_time_s": vllm_names.REQUEST_DECODE_TIME,
 }
 COUNTERS = {
     "prefix_cache_hits": PREFIX_HITS,
