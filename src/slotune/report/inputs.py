@@ -1,0 +1,57 @@
+"""The saved results a report draws: each loaded once (without its records: what plots need of them is in the
+report's `plot_data`), with a short label that tells them apart."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from slotune.errors import InputError
+from slotune.models import RunResult
+from slotune.models.reports import RunPlotData, SavedResult
+from slotune.results import RESULT_FILE, load_result
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    label: str  # unique among the report's inputs
+    path: Path  # the report file itself
+    report: SavedResult
+
+    @property
+    def result(self) -> RunResult | None:
+        value = getattr(self.report, "result", None)
+        return value if isinstance(value, RunResult) else None
+
+    @property
+    def plot_data(self) -> RunPlotData | None:
+        value = getattr(self.report, "plot_data", None)
+        return value if isinstance(value, RunPlotData) else None
+
+
+def _report_file(path: Path) -> Path:
+    return path / RESULT_FILE if path.is_dir() else path
+
+
+def _labels(files: list[Path]) -> list[str]:
+    """The shortest trailing part of each path that is unique ("run.json", "bench-a/result.json")."""
+    parts = [f.resolve().parts for f in files]
+    depth = 1
+    while True:
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
+            return labels
+        depth += 1
+
+
+def load_inputs(paths: list[str | os.PathLike[str]]) -> list[Loaded]:
+    if not paths:
+        raise InputError(
+            "RESULT", "", "give at least one result file (e.g. run.json from `slotune simulate --out`)"
+        )
+    files = [_report_file(Path(p)) for p in paths]
+    return [
+        Loaded(label=label, path=f, report=load_result(f, with_records=False))
+        for f, label in zip(files, _labels(files), strict=True)
+    ]

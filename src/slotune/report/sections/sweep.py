@@ -1,0 +1,135 @@
+"""A load sweep (`bench --sweep ... --out`): latency against achieved throughput across the levels, with the
+SLO lines, and the goodput at each level."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slotune.errors import InputError
+from slotune.models import RunSummary, TargetResult
+from slotune.models.reports import BenchReport, SweepPoint, SweepReport
+from slotune.report import cells, charts
+from slotune.report.inputs import Loaded
+from slotune.report.page import Cell, Figure, Section, Table, Verdict
+from slotune.report.provenance import report_provenance, run_provenance
+from slotune.report.latency import METRIC_TITLES, METRICS, distribution, slo_thresholds
+from slotune.results import load_result
+
+CURVE_STATS = ("p50", "p90", "p99")
+
+
+def _targets(points: tuple[SweepPoint, ...]) -> tuple[TargetResult, ...]:
+    return next((p.summary.targets for p in points if p.summary is not None and p.summary.targets), ())
+
+
+def _latency_figure(metric: str, measured: list[tuple[SweepPoint, RunSummary]], targets: tuple[TargetResult, ...]) -> Figure | None:
+    rows: list[dict[str, Any]] = []
+    for point, s in measured:
+        d = distribution(s, metric)
+        for stat in CURVE_STATS:
+            value = d.stat(stat)
+            if value is not None:
+                rows.append({"throughput": s.request_throughput_rps, "series": stat, "value": value * 1e3, "level": point.level})
+    if not rows:
+        return None
+    thresholds = slo_thresholds(targets, metric)
+    title = METRIC_TITLES[metric]
+    spec = charts.lines(
+        rows, x="throughput", x_title="achieved throughput (req/s)", y_title=f"{title} (ms)",
+        thresholds=thresholds, with_points=True,
+    )  # fmt: skip
+    return Figure(f"{metric}-vs-throughput", f"{title} vs throughput", spec)
+
+
+def _goodput_figure(report: SweepReport, measured: list[tuple[SweepPoint, RunSummary]]) -> Figure | None:
+    unit = "req/s offered" if report.sweep_kind == "rate" else "concurrent requests"
+    rows: list[dict[str, Any]] = []
+    for point, s in measured:
+        rows.append({"level": point.level, "series": "throughput", "value": s.request_throughput_rps})
+        if s.goodput_rps is not None:
+            rows.append({"level": point.level, "series": "goodput (met the SLO)", "value": s.goodput_rps})
+    if not rows:
+        return None
+    spec = charts.lines(rows, x="level", x_title=f"load level ({unit})", y_title="req/s", with_points=True)
+    return Figure("goodput", "Throughput and goodput per load level", spec)
+
+
+def _row(point: SweepPoint) -> tuple[Cell, ...]:
+    s = point.summary
+    if s is None:
+        return (cells.num(point.level, ",.3g"), cells.verdict(point.valid, "yes", "no"), *(cells.text(None),) * 11)
+    return (
+        cells.num(point.level, ",.3g"),
+        cells.verdict(point.valid, "yes", "no"),
+        cells.text({None: None, True: "yes", False: "no"}[point.saturated]),
+        cells.num(s.request_throughput_rps, ",.2f"),
+        cells.num(point.completion_rate_rps, ",.2f"),
+        cells.num(s.output_tokens_per_s, ",.0f"),
+        cells.ms(s.ttft_s.p50),
+        cells.ms(s.ttft_s.p99),
+        cells.ms(s.itl_s.p99),
+        cells.ms(s.e2e_s.p99),
+        cells.pct(s.slo_attainment),
+        cells.num(s.goodput_rps, ",.2f"),
+        cells.verdict(s.slo_met),
+    )
+
+
+_COLUMNS = (
+    "level", "valid", "saturated", "req/s", "completions/s", "output tok/s", "TTFT p50", "TTFT p99",
+    "ITL p99", "E2E p99", "SLO attainment", "goodput req/s", "SLO",
+)  # fmt: skip
+
+
+def _first_level(item: Loaded, report: SweepReport) -> BenchReport | None:
+    """The first level's own bench report: the sweep's provenance (model, server, engine, workload)."""
+    for point in report.points:
+        if point.result_path:
+            try:
+                return load_result(item.path.parent / point.result_path, BenchReport, with_records=False)
+            except InputError:
+                return None
+    return None
+
+
+def _provenance(item: Loaded, report: SweepReport) -> list[tuple[str, str]]:
+    levels = "auto" if report.levels == "auto" else ", ".join(f"{v:g}" for v in report.levels)
+    extra = [
+        ("sweep", f"{report.sweep_kind} levels: {levels}"),
+        ("max sustained rate", "-" if report.max_sustained_rate_rps is None else f"{report.max_sustained_rate_rps:,.2f} req/s"),
+    ]
+    first = _first_level(item, report)
+    if first is None:
+        return report_provenance(report, item.label, extra + [("levels' results", "not found beside the sweep")])
+    rows = run_provenance(first, first.result, item.label)
+    return [*rows[:3], *extra, *rows[3:]]
+
+
+def _verdict(report: SweepReport) -> Verdict:
+    if not report.valid:
+        return Verdict(False, "some levels are not valid measurements (see the table)")
+    if report.max_sustained_rate_rps is not None:
+        return Verdict(True, f"sustains {report.max_sustained_rate_rps:,.2f} req/s")
+    return Verdict(None, "no level saturated the server")
+
+
+def section(item: Loaded) -> Section:
+    report = item.report
+    assert isinstance(report, SweepReport)
+    measured = [(p, p.summary) for p in report.points if p.summary is not None and p.valid]
+    targets = _targets(report.points)
+    figures = [f for m in METRICS if (f := _latency_figure(m, measured, targets)) is not None]
+    if (goodput := _goodput_figure(report, measured)) is not None:
+        figures.append(goodput)
+    table = Table("Levels", _COLUMNS, tuple(_row(p) for p in report.points))
+    notes = () if len(measured) == len(report.points) else ("Invalid levels are left out of the curves.",)
+    return Section(
+        title=f"Load sweep ({report.sweep_kind}), {len(report.points)} levels",
+        kind="sweep",
+        source=item.label,
+        provenance=tuple(_provenance(item, report)),
+        verdict=_verdict(report),
+        figures=tuple(figures),
+        tables=(table,),
+        notes=notes,
+    )
