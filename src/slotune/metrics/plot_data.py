@@ -17,7 +17,8 @@ from slotune.models.reports import CdfPoints, NotableRequest, RunPlotData
 EXACT_CDF_MAX = 200  # up to this many values the CDF keeps every value
 NUM_SLOWEST = 10
 NUM_FAILED = 20
-MAX_RATE_BINS = 300
+MAX_RATE_BINS = 120
+MIN_PER_BIN = 5  # completions a bin holds on average, so a short run's curve is not all spikes
 _BODY_P = np.linspace(0.0, 1.0, 101)
 _TAIL_P = 1.0 - np.array([5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5])
 
@@ -42,11 +43,12 @@ def _column(values: list[float | None]) -> np.ndarray:
 
 def itl_gaps_s(records: Sequence[RequestRecord]) -> np.ndarray:
     """All chunk gaps at once: chunk times end to end, differenced, less the gaps across two requests."""
-    lengths = np.array([len(r.chunk_times_s) for r in records], dtype=np.int64)
+    streamed = [r for r in records if r.chunk_times_s]
+    lengths = np.array([len(r.chunk_times_s) for r in streamed], dtype=np.int64)
     total = int(lengths.sum())
     if total < 2:
         return np.empty(0)
-    times = np.fromiter(chain.from_iterable(r.chunk_times_s for r in records), dtype=np.float64, count=total)
+    times = np.fromiter(chain.from_iterable(r.chunk_times_s for r in streamed), dtype=np.float64, count=total)
     gaps = np.diff(times)
     keep = np.ones(gaps.size, dtype=bool)
     last_chunks = np.cumsum(lengths)[:-1] - 1  # gap i joins the last chunk of one request to the next's first
@@ -66,7 +68,8 @@ def completions_over_time(finish_s: np.ndarray, output_tokens: np.ndarray) -> tu
     if finish_s.size < 2 or float(finish_s.max() - finish_s.min()) <= 0:
         return ()
     start = float(finish_s.min())
-    bin_s = round_bin_s(float(finish_s.max() - start) / MAX_RATE_BINS)
+    span = float(finish_s.max() - start)
+    bin_s = round_bin_s(max(span / MAX_RATE_BINS, MIN_PER_BIN * span / finish_s.size))
     bins = np.floor((finish_s - start) / bin_s).astype(np.int64)
     requests = np.bincount(bins)
     tokens = np.bincount(bins, weights=output_tokens)

@@ -115,12 +115,14 @@ def lines(
     thresholds: Sequence[Threshold] = (),
     with_points: bool = False,
     x_log: bool = False,
+    step: bool = False,
 ) -> Spec:
-    """Lines of `points` ({x: ..., "value": ..., series: ...}) coloured by series, with horizontal SLO lines."""
+    """Lines of `points` ({x: ..., "value": ..., series: ...}) coloured by series, with horizontal SLO lines;
+    `step`: values that hold over a bin from its start (rates counted in bins)."""
     num_series = len({p[series] for p in points})
     y_axis: Spec = {"format": y_format} if y_format else {}
     line = {
-        "mark": {"type": "line", "point": with_points, "strokeWidth": 2},
+        "mark": {"type": "line", "point": with_points, "strokeWidth": 2, "interpolate": "step-after" if step else "linear"},
         "encoding": {
             "x": {
                 "field": x,

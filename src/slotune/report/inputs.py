@@ -35,14 +35,22 @@ def _report_file(path: Path) -> Path:
 
 
 def _labels(files: list[Path]) -> list[str]:
-    """The shortest trailing part of each path that is unique ("run.json", "bench-a/result.json")."""
+    """Short names that tell the inputs apart: the file name ("run.json"), the folder's for a result.json
+    ("bench-a"), with more of the path only where two would read the same."""
     parts = [f.resolve().parts for f in files]
-    depth = 1
+    depths = [2 if f.name == RESULT_FILE and len(p) > 1 else 1 for f, p in zip(files, parts, strict=True)]
+
+    def label(i: int) -> str:
+        shown = parts[i][-depths[i] :]
+        return "/".join(shown[:-1] if files[i].name == RESULT_FILE and len(shown) > 1 else shown).lstrip("/")
+
     while True:
-        labels = ["/".join(p[-depth:]) for p in parts]
-        if len(set(labels)) == len(labels) or depth >= max(len(p) for p in parts):
-            return labels
-        depth += 1
+        labels = [label(i) for i in range(len(files))]
+        clashing = [i for i, name in enumerate(labels) if labels.count(name) > 1 and depths[i] < len(parts[i])]
+        if not clashing:  # the same file given twice: number the copies
+            return [name if labels.count(name) == 1 else f"{name} #{labels[:i].count(name) + 1}" for i, name in enumerate(labels)]
+        for i in clashing:
+            depths[i] += 1
 
 
 def load_inputs(paths: list[str | os.PathLike[str]]) -> list[Loaded]:

@@ -48,10 +48,13 @@ def _timeline_figures(result: RunResult) -> list[Figure]:
     note = f"From {len(result.timeline):,} samples of {source}" + (
         f", averaged into {len(points):,} buckets." if len(points) < len(result.timeline) else "."
     )
+    bucketed = len(points) < len(result.timeline)
     kv = [
         {"t": p.time_s, "series": name, "value": value}
         for p in points
-        for name, value in (("mean", p.kv_usage_mean), ("max", p.kv_usage_max))
+        for name, value in (
+            (("bucket mean", p.kv_usage_mean), ("bucket max", p.kv_usage_max)) if bucketed else (("usage", p.kv_usage_mean),)
+        )
     ]
     queue = [
         {"t": p.time_s, "series": name, "value": value}
@@ -77,9 +80,9 @@ def _completion_figures(plot_data: RunPlotData | None) -> list[Figure]:
     tokens = [{"t": t, "series": "output tokens/s", "value": v} for t, _, v in plot_data.completions]
     return [
         Figure("completions", "Completed requests per second",
-               charts.lines(requests, x="t", x_title="time (s)", y_title="requests/s")),
+               charts.lines(requests, x="t", x_title="time (s)", y_title="requests/s", step=True)),
         Figure("output-tokens", "Output tokens per second (counted at completion)",
-               charts.lines(tokens, x="t", x_title="time (s)", y_title="tokens/s")),
+               charts.lines(tokens, x="t", x_title="time (s)", y_title="tokens/s", step=True)),
     ]  # fmt: skip
 
 

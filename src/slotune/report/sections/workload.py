@@ -30,7 +30,7 @@ def _arrival_figure(report: WorkloadReport) -> list[Figure]:
     points = [{"t": i * rate.bin_s, "series": "arrivals", "value": v} for i, v in enumerate(rate.requests_per_s)]
     mean = report.stats.mean_rate_rps
     thresholds = [charts.Threshold(mean, f"mean {mean:,.2f} req/s")] if mean else []
-    spec = charts.lines(points, x="t", x_title="time (s)", y_title="requests/s", thresholds=thresholds)
+    spec = charts.lines(points, x="t", x_title="time (s)", y_title="requests/s", thresholds=thresholds, step=True)
     return [Figure("arrival-rate", f"Arrival rate ({rate.bin_s:g} s bins)", spec)]
 
 
