@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -34,14 +35,12 @@ GOAL_INTERACTIVE_S = 2.0
 
 def machine() -> str:
     cpu = platform.machine()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     return f"{os.cpu_count()}-core {platform.machine()} ({cpu}), Python {platform.python_version()}"
 
 
@@ -58,11 +57,15 @@ def save_run(folder: Path, num_requests: int) -> Path:
         return path
     workload = synthesize(preset="chatbot", rate_rps=20.0, num_requests=num_requests, seed=0)
     started = time.perf_counter()
-    report = simulate("llama-3.1-8b", "h100-sxm", workload, EngineConfig(), slo=resolve_slo("interactive-chat"))
+    report = simulate(
+        "llama-3.1-8b", "h100-sxm", workload, EngineConfig(), slo=resolve_slo("interactive-chat")
+    )
     simulated_s = time.perf_counter() - started
     started = time.perf_counter()
     save_result(report, path)
-    print(f"run: {num_requests:,} requests simulated in {simulated_s:,.1f} s, saved in {time.perf_counter() - started:,.1f} s")
+    print(
+        f"run: {num_requests:,} requests simulated in {simulated_s:,.1f} s, saved in {time.perf_counter() - started:,.1f} s"
+    )
     records = path.with_name("run.records.jsonl")
     print(f"     {path.stat().st_size / 1e6:,.2f} MB report + {records.stat().st_size / 1e6:,.0f} MB records")
     return path

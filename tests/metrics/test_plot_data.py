@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -65,8 +67,10 @@ chunk_lists = st.lists(
 
 @given(chunk_lists)
 def test_itl_gaps_are_each_requests_own_gaps(chunks: list[list[float]]) -> None:
-    records = [RequestRecord(request_id=str(i), arrival_s=0.0, chunk_times_s=tuple(c)) for i, c in enumerate(chunks)]
-    expected = [b - a for c in chunks for a, b in zip(c, c[1:], strict=False)]
+    records = [
+        RequestRecord(request_id=str(i), arrival_s=0.0, chunk_times_s=tuple(c)) for i, c in enumerate(chunks)
+    ]
+    expected = [b - a for c in chunks for a, b in itertools.pairwise(c)]
     assert itl_gaps_s(records).tolist() == pytest.approx(expected)
 
 

@@ -73,7 +73,9 @@ class CdpPage:
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
         e = self.events
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            e.console_errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+            e.console_errors.append(
+                " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             e.console_errors.append(f"{params['entry'].get('source')}: {params['entry'].get('text')}")
         elif method == "Runtime.exceptionThrown":
@@ -109,7 +111,9 @@ class CdpPage:
                 return dict(message.get("result", {}))
 
     def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -153,7 +157,9 @@ def _devtools_port(profile: Path, process: subprocess.Popen[bytes], timeout_s: f
     deadline = time.monotonic() + timeout_s
     while not marker.is_file() or not marker.read_text().strip():
         if process.poll() is not None:
-            raise RuntimeError(f"chromium exited with {process.returncode} before it opened its DevTools port")
+            raise RuntimeError(
+                f"chromium exited with {process.returncode} before it opened its DevTools port"
+            )
         if time.monotonic() > deadline:
             raise TimeoutError(f"chromium opened no DevTools port in {timeout_s:.0f} s")
         time.sleep(0.05)
@@ -161,7 +167,9 @@ def _devtools_port(profile: Path, process: subprocess.Popen[bytes], timeout_s: f
 
 
 @contextmanager
-def chromium_page(binary: str, *, width: int = 1400, height: int = 1000, timeout_s: float = 60.0) -> Iterator[CdpPage]:
+def chromium_page(
+    binary: str, *, width: int = 1400, height: int = 1000, timeout_s: float = 60.0
+) -> Iterator[CdpPage]:
     """A fresh headless Chromium (own profile, stopped at the end) and its first page, with events enabled."""
     with tempfile.TemporaryDirectory(prefix="slotune-chromium-") as profile:
         process = subprocess.Popen(

@@ -55,9 +55,19 @@ def _saved_results(tmp: Path) -> list[str]:
         _cli("bench", *common, "--rate", "40", "--num-requests", "24", "--out", str(tmp / "bench"), ok=(0, 3))
         _cli("bench", *common, "--sweep", "20,40", "--sweep-kind", "rate", "--num-requests", "10",
              "--out", str(tmp / "sweep"), ok=(0, 3))  # fmt: skip
-    _cli("workload", "analyze", str(DATA / "workload" / "mooncake_slice.jsonl"), "--out", str(tmp / "mooncake.json"), "--json")
+    _cli(
+        "workload",
+        "analyze",
+        str(DATA / "workload" / "mooncake_slice.jsonl"),
+        "--out",
+        str(tmp / "mooncake.json"),
+        "--json",
+    )
     _cli("workload", "analyze", str(hostile), "--out", str(tmp / "hostile-profile.json"), "--json")
-    return [str(tmp / n) for n in ("azure.json", "hostile-sim.json", "bench", "sweep", "mooncake.json", "hostile-profile.json")]
+    return [
+        str(tmp / n)
+        for n in ("azure.json", "hostile-sim.json", "bench", "sweep", "mooncake.json", "hostile-profile.json")
+    ]
 
 
 DOM_CHECK = """(() => {

@@ -64,7 +64,9 @@ def round_bin_s(wanted_s: float) -> float:
     return next(m * 10**exponent for m in (1.0, 2.0, 5.0, 10.0) if m * 10**exponent >= wanted_s)
 
 
-def completions_over_time(finish_s: np.ndarray, output_tokens: np.ndarray) -> tuple[tuple[float, float, float], ...]:
+def completions_over_time(
+    finish_s: np.ndarray, output_tokens: np.ndarray
+) -> tuple[tuple[float, float, float], ...]:
     if finish_s.size < 2 or float(finish_s.max() - finish_s.min()) <= 0:
         return ()
     start = float(finish_s.min())
@@ -74,7 +76,8 @@ def completions_over_time(finish_s: np.ndarray, output_tokens: np.ndarray) -> tu
     requests = np.bincount(bins)
     tokens = np.bincount(bins, weights=output_tokens)
     return tuple(
-        (start + i * bin_s, float(n) / bin_s, float(t) / bin_s) for i, (n, t) in enumerate(zip(requests, tokens, strict=True))
+        (start + i * bin_s, float(n) / bin_s, float(t) / bin_s)
+        for i, (n, t) in enumerate(zip(requests, tokens, strict=True))
     )
 
 
@@ -105,7 +108,9 @@ def run_plot_data(records: Sequence[RequestRecord]) -> RunPlotData:
             np.array([r.finish_s for r in finished], dtype=np.float64),
             np.array([r.output_tokens for r in finished], dtype=np.float64),
         ),
-        slowest=tuple(notable(r) for r in heapq.nlargest(NUM_SLOWEST, finished, key=lambda r: r.e2e_s or 0.0)),
+        slowest=tuple(
+            notable(r) for r in heapq.nlargest(NUM_SLOWEST, finished, key=lambda r: r.e2e_s or 0.0)
+        ),
         failed=tuple(notable(r) for r in failed[:NUM_FAILED]),
         num_failed=len(failed),
     )

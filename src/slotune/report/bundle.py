@@ -4,10 +4,15 @@ cache folder keyed by vl-convert's version; later reports read it back in millis
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+
+# What the page's own script uses: vega-embed (which compiles Vega-Lite and draws with Vega).
+SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega;"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +35,25 @@ def _safe_in_script(js: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
 
 
+def bundle_path() -> Path:
+    """Where the bundle is cached: named by vl-convert's version and the snippet that exposes the library."""
+    import vl_convert as vlc
+
+    tag = hashlib.sha256(SNIPPET.encode()).hexdigest()[:10]
+    return cache_dir() / f"vega-bundle-vl-convert-{getattr(vlc, '__version__', 'unknown')}-{tag}.js"
+
+
 def vega_bundle() -> Bundle:
     import vl_convert as vlc
 
-    version = getattr(vlc, "__version__", "unknown")
     versions = (
         f"Vega {vlc.get_vega_version()}, Vega-Lite {vlc.get_vegalite_versions()[-1]}, "
         f"vega-embed {vlc.get_vega_embed_version()}"
     )
-    path = cache_dir() / f"vega-bundle-vl-convert-{version}.js"
+    path = bundle_path()
     if path.is_file():
         return Bundle(path.read_text(encoding="utf-8"), versions, cached=True)
-    script = _safe_in_script(vlc.javascript_bundle())
+    script = _safe_in_script(vlc.javascript_bundle(SNIPPET))
     try:  # a cache that cannot be written only costs the next report the same ten seconds
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")

@@ -22,7 +22,9 @@ class Threshold:
     label: str
 
 
-def _base(values: list[dict[str, Any]], layers: list[Spec], *, width: int = WIDTH, height: int = HEIGHT) -> Spec:
+def _base(
+    values: list[dict[str, Any]], layers: list[Spec], *, width: int = WIDTH, height: int = HEIGHT
+) -> Spec:
     return {
         "width": width,
         "height": height,
@@ -51,7 +53,14 @@ def _x_rules(thresholds: Sequence[Threshold], x_title: str) -> list[Spec]:
         },
         {
             "data": {"values": values},
-            "mark": {"type": "text", "color": SLO_COLOR, "align": "left", "dx": 4, "dy": 8, "baseline": "top"},
+            "mark": {
+                "type": "text",
+                "color": SLO_COLOR,
+                "align": "left",
+                "dx": 4,
+                "dy": 8,
+                "baseline": "top",
+            },
             "encoding": {"x": x, "y": {"value": 0}, "text": {"field": "label"}},
         },
     ]
@@ -122,7 +131,12 @@ def lines(
     num_series = len({p[series] for p in points})
     y_axis: Spec = {"format": y_format} if y_format else {}
     line = {
-        "mark": {"type": "line", "point": with_points, "strokeWidth": 2, "interpolate": "step-after" if step else "linear"},
+        "mark": {
+            "type": "line",
+            "point": with_points,
+            "strokeWidth": 2,
+            "interpolate": "step-after" if step else "linear",
+        },
         "encoding": {
             "x": {
                 "field": x,
@@ -151,7 +165,12 @@ def histogram(edges: Sequence[float], counts: Sequence[int], *, x_title: str) ->
     bars = {
         "mark": {"type": "rect", "stroke": "white", "strokeWidth": 0.5},
         "encoding": {
-            "x": {"field": "lo", "type": "quantitative", "title": x_title, "scale": {"type": "log"} if log else {}},
+            "x": {
+                "field": "lo",
+                "type": "quantitative",
+                "title": x_title,
+                "scale": {"type": "log"} if log else {},
+            },
             "x2": {"field": "hi"},
             "y": {"field": "count", "type": "quantitative", "title": "requests"},
             "tooltip": [

@@ -46,9 +46,14 @@ def _labels(files: list[Path]) -> list[str]:
 
     while True:
         labels = [label(i) for i in range(len(files))]
-        clashing = [i for i, name in enumerate(labels) if labels.count(name) > 1 and depths[i] < len(parts[i])]
+        clashing = [
+            i for i, name in enumerate(labels) if labels.count(name) > 1 and depths[i] < len(parts[i])
+        ]
         if not clashing:  # the same file given twice: number the copies
-            return [name if labels.count(name) == 1 else f"{name} #{labels[:i].count(name) + 1}" for i, name in enumerate(labels)]
+            return [
+                name if labels.count(name) == 1 else f"{name} #{labels[:i].count(name) + 1}"
+                for i, name in enumerate(labels)
+            ]
         for i in clashing:
             depths[i] += 1
 

@@ -25,10 +25,18 @@ def cdf_ms(item: Loaded, metric: str) -> tuple[list[tuple[float, float]], bool]:
     assert result is not None
     plot_data = item.plot_data
     exact = plot_data is not None and metric in plot_data.cdf
-    cdf = plot_data.cdf[metric] if plot_data is not None and exact else cdf_from_distribution(distribution(result.summary, metric))
+    cdf = (
+        plot_data.cdf[metric]
+        if plot_data is not None and exact
+        else cdf_from_distribution(distribution(result.summary, metric))
+    )
     return [(x * 1e3, p) for x, p in zip(cdf.value_s, cdf.p, strict=True)], exact
 
 
 def slo_thresholds(targets: Iterable[SLOTarget | TargetResult], metric: str) -> list[Threshold]:
     """Lines for the SLO's latency targets on `metric`, in milliseconds."""
-    return [Threshold(t.threshold * 1e3, f"SLO {t.stat} {t.threshold * 1e3:g} ms") for t in targets if t.metric == metric]
+    return [
+        Threshold(t.threshold * 1e3, f"SLO {t.stat} {t.threshold * 1e3:g} ms")
+        for t in targets
+        if t.metric == metric
+    ]

@@ -21,7 +21,9 @@ def _header(report: SavedResult, source: str) -> Rows:
 def _engine_flags(result: RunResult) -> str:
     if result.engine_config is not None:
         return " ".join(result.engine_config.vllm_args())
-    published = {k.removeprefix("engine."): v for k, v in result.provenance.extra.items() if k.startswith("engine.")}
+    published = {
+        k.removeprefix("engine."): v for k, v in result.provenance.extra.items() if k.startswith("engine.")
+    }
     if result.server is not None:
         published = {**result.server.engine_info, **published}
     return ", ".join(f"{k}={v}" for k, v in sorted(published.items())) or "not recorded"
@@ -47,8 +49,11 @@ def run_provenance(report: SavedResult, result: RunResult, source: str) -> Rows:
     engine = p.engine_version or "-"
     rows += [
         ("backend", p.backend + (f" at {p.server_url}" if p.server_url else "")),
-        ("versions", f"slotune {p.slotune_version}; engine {engine}"
-         + (f"; python {p.extra['python']}" if "python" in p.extra else "")),
+        (
+            "versions",
+            f"slotune {p.slotune_version}; engine {engine}"
+            + (f"; python {p.extra['python']}" if "python" in p.extra else ""),
+        ),
         ("model", p.model or "-"),
         ("hardware", _hardware(report, result)),
         ("engine flags", _engine_flags(result)),

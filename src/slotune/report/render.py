@@ -61,7 +61,11 @@ def _place(index: int, section: Section) -> PlacedSection:
         PlacedFigure(f"{sid}-{f.key}", f"slotune-{index}-{_slug(section.kind)}-{_slug(f.key)}", f)
         for f in section.figures
     )
-    tone = "" if section.verdict is None or section.verdict.passed is None else ("pass" if section.verdict.passed else "fail")
+    tone = (
+        ""
+        if section.verdict is None or section.verdict.passed is None
+        else ("pass" if section.verdict.passed else "fail")
+    )
     return PlacedSection(sid, section, figures, tone, _provenance_line(section))
 
 
@@ -76,7 +80,11 @@ def render_html(page: Page, bundle: Bundle) -> str:
     from markupsafe import Markup
 
     env = Environment(
-        loader=FileSystemLoader(ASSETS), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        loader=FileSystemLoader(ASSETS),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}
     env.filters["sortkey"] = _sortkey

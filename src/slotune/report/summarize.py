@@ -16,7 +16,11 @@ MAX_TIMELINE_POINTS = 600
 
 def cdf_from_distribution(d: Distribution) -> CdfPoints:
     """The few points a summary keeps (min, p50, p90, p95, p99, max): a CDF when no plot data was saved."""
-    known = [(p, x) for p, x in ((0.0, d.min), (0.5, d.p50), (0.9, d.p90), (0.95, d.p95), (0.99, d.p99), (1.0, d.max)) if x is not None]
+    known = [
+        (p, x)
+        for p, x in ((0.0, d.min), (0.5, d.p50), (0.9, d.p90), (0.95, d.p95), (0.99, d.p99), (1.0, d.max))
+        if x is not None
+    ]
     return CdfPoints(count=d.count, p=tuple(p for p, _ in known), value_s=tuple(float(x) for _, x in known))
 
 

@@ -44,7 +44,9 @@ def arrival_rate(arrivals_s: np.ndarray, duration_s: float) -> ArrivalRate | Non
     return ArrivalRate(bin_s=bin_s, requests_per_s=tuple(float(c) / bin_s for c in counts))
 
 
-def prefix_reuse_curve(workload: Workload, *, block_size: int, unbounded_cache_tokens: int) -> list[ReusePoint]:
+def prefix_reuse_curve(
+    workload: Workload, *, block_size: int, unbounded_cache_tokens: int
+) -> list[ReusePoint]:
     chained = chained_prompts(workload, block_size)
     if chained is None or unbounded_cache_tokens <= 0:
         return []

@@ -19,6 +19,8 @@ SECTIONS: dict[str, SectionBuilder] = {
     "workload": workload.section,
 }
 RUN_KINDS = ("simulate", "bench")
+# Kinds other work is still shaping; their results load but get only their provenance (docs/report.md).
+NOT_YET_DRAWN = ("plan", "tune", "validate", "audit")
 
 
 def not_drawn(item: Loaded) -> Section:

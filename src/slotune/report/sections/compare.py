@@ -66,7 +66,11 @@ def _row(item: Loaded) -> tuple[Cell, ...]:
 
 def _describe(result: RunResult) -> str:
     p = result.provenance
-    flags = " ".join(result.engine_config.vllm_args()) if result.engine_config is not None else "flags not recorded"
+    flags = (
+        " ".join(result.engine_config.vllm_args())
+        if result.engine_config is not None
+        else "flags not recorded"
+    )
     return f"{p.backend}, {p.model or '?'} on {p.gpu or '?'}; workload {p.workload_name or '?'} ({p.workload_digest[:12] or 'no digest'}); {flags}"
 
 

@@ -53,7 +53,9 @@ def _timeline_figures(result: RunResult) -> list[Figure]:
         {"t": p.time_s, "series": name, "value": value}
         for p in points
         for name, value in (
-            (("bucket mean", p.kv_usage_mean), ("bucket max", p.kv_usage_max)) if bucketed else (("usage", p.kv_usage_mean),)
+            (("bucket mean", p.kv_usage_mean), ("bucket max", p.kv_usage_max))
+            if bucketed
+            else (("usage", p.kv_usage_mean),)
         )
     ]
     queue = [
@@ -62,14 +64,13 @@ def _timeline_figures(result: RunResult) -> list[Figure]:
         for name, value in (("running", p.num_running), ("waiting", p.num_waiting))
     ]
     tokens = [{"t": p.time_s, "series": "prefill + decode", "value": p.tokens_per_s} for p in points]
-    time_axis = {"x": "t", "x_title": "time (s)"}
     return [
         Figure("kv-usage", "KV cache usage over time",
-               charts.lines(kv, **time_axis, y_title="KV cache usage", y_format="%"), note),
+               charts.lines(kv, x="t", x_title="time (s)", y_title="KV cache usage", y_format="%"), note),
         Figure("queue", "Running and waiting requests over time",
-               charts.lines(queue, **time_axis, y_title="requests"), note),
+               charts.lines(queue, x="t", x_title="time (s)", y_title="requests"), note),
         Figure("engine-tokens", "Tokens processed per second",
-               charts.lines(tokens, **time_axis, y_title="tokens/s"), note),
+               charts.lines(tokens, x="t", x_title="time (s)", y_title="tokens/s"), note),
     ]  # fmt: skip
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from slotune.models import EngineCounters, RunResult, RunSummary
 from slotune.models.reports import BenchReport, NotableRequest, RunPlotData
 from slotune.report import cells
-from slotune.report.page import Cell, Table
 from slotune.report.latency import METRIC_TITLES, METRICS, distribution
+from slotune.report.page import Cell, Table
 
 STATS = ("mean", "p50", "p90", "p95", "p99", "max")
 
@@ -18,7 +18,9 @@ def _key_values(title: str, rows: list[tuple[str, Cell]], note: str = "") -> Tab
 
 def summary_table(s: RunSummary) -> Table:
     failed = f"{s.num_failed:,}" + (
-        f" ({', '.join(f'{k} {v:,}' for k, v in s.failures_by_reason.items())})" if s.failures_by_reason else ""
+        f" ({', '.join(f'{k} {v:,}' for k, v in s.failures_by_reason.items())})"
+        if s.failures_by_reason
+        else ""
     )
     rows = [
         ("requests", cells.num(s.num_requests, ",d")),
@@ -28,7 +30,10 @@ def summary_table(s: RunSummary) -> Table:
         ("request throughput", cells.num(s.request_throughput_rps, ",.2f", " req/s")),
         ("output tokens/s", cells.num(s.output_tokens_per_s, ",.0f")),
         ("total tokens/s", cells.num(s.total_tokens_per_s, ",.0f")),
-        ("prompt tokens (cached)", Cell(f"{s.prompt_tokens:,} ({s.cached_prompt_tokens:,})", s.prompt_tokens)),
+        (
+            "prompt tokens (cached)",
+            Cell(f"{s.prompt_tokens:,} ({s.cached_prompt_tokens:,})", s.prompt_tokens),
+        ),
         ("preemptions", cells.num(s.num_preemptions, ",d")),
         ("$/Mtok", cells.num(s.usd_per_mtok, ",.4f")),
     ]
@@ -48,7 +53,13 @@ def latency_table(s: RunSummary) -> Table:
     rows = []
     for metric in METRICS:
         d = distribution(s, metric)
-        rows.append((cells.text(METRIC_TITLES[metric]), cells.num(d.count, ",d"), *(cells.ms(d.stat(k)) for k in STATS)))
+        rows.append(
+            (
+                cells.text(METRIC_TITLES[metric]),
+                cells.num(d.count, ",d"),
+                *(cells.ms(d.stat(k)) for k in STATS),
+            )
+        )
     return Table("Latency", ("metric", "count", *STATS), tuple(rows))
 
 
@@ -79,7 +90,10 @@ def engine_table(e: EngineCounters) -> Table:
         ("source", cells.text(e.source)),
         ("KV capacity", cells.num(e.kv_capacity_tokens, ",d", " tokens")),
         ("KV blocks x block size", cells.text(f"{e.num_gpu_blocks or '-'} x {e.block_size or '-'}")),
-        ("KV usage mean / max", Cell(f"{cells.pct(e.kv_usage_mean).text} / {cells.pct(e.kv_usage_max).text}")),
+        (
+            "KV usage mean / max",
+            Cell(f"{cells.pct(e.kv_usage_mean).text} / {cells.pct(e.kv_usage_max).text}"),
+        ),
         ("prefix cache hit rate", cells.pct(e.prefix_hit_rate)),
         ("preemptions", cells.num(e.num_preemptions, ",d")),
         ("running mean / max", cells.text(f"{_opt(e.num_running_mean)} / {_opt(e.num_running_max)}")),
@@ -103,22 +117,39 @@ def server_tables(result: RunResult) -> list[Table]:
             ("window", cells.num(window.window_s, ",.1f", " s")),
             ("prompt tokens", cells.num(window.prompt_tokens, ",.0f")),
             ("generation tokens", cells.num(window.generation_tokens, ",.0f")),
-            ("prefix cache queries / hits", cells.text(f"{_opt(window.prefix_cache_queries)} / {_opt(window.prefix_cache_hits)}")),
+            (
+                "prefix cache queries / hits",
+                cells.text(f"{_opt(window.prefix_cache_queries)} / {_opt(window.prefix_cache_hits)}"),
+            ),
             ("preemptions", cells.num(window.num_preemptions, ",.0f")),
             ("requests finished", cells.num(window.requests_finished, ",.0f")),
         ]
         if window.counter_resets:
             counters.append(("counters that reset", cells.text(", ".join(window.counter_resets))))
-        tables.append(_key_values(f"Server /metrics ({server.scrapes} scrapes every {server.interval_s:g} s)", counters))
+        tables.append(
+            _key_values(f"Server /metrics ({server.scrapes} scrapes every {server.interval_s:g} s)", counters)
+        )
         if window.histograms:
             rows = tuple(
-                (cells.text(name), cells.num(h.count, ",.0f"), *(cells.num(v, ",.4g") for v in (h.mean, h.p50, h.p90, h.p99)))
+                (
+                    cells.text(name),
+                    cells.num(h.count, ",.0f"),
+                    *(cells.num(v, ",.4g") for v in (h.mean, h.p50, h.p90, h.p99)),
+                )
                 for name, h in sorted(window.histograms.items())
             )
-            tables.append(Table("Server histograms (seconds)", ("histogram", "count", "mean", "p50", "p90", "p99"), rows))
+            tables.append(
+                Table(
+                    "Server histograms (seconds)", ("histogram", "count", "mean", "p50", "p90", "p99"), rows
+                )
+            )
     if server.gauges:
         rows = tuple(
-            (cells.text(name), cells.num(g.mean if g else None, ",.3g"), cells.num(g.max if g else None, ",.3g"))
+            (
+                cells.text(name),
+                cells.num(g.mean if g else None, ",.3g"),
+                cells.num(g.max if g else None, ",.3g"),
+            )
             for name, g in sorted(server.gauges.items())
         )
         tables.append(Table("Server gauges", ("gauge", "mean", "max"), rows))
@@ -161,9 +192,13 @@ def requests_tables(plot_data: RunPlotData) -> list[Table]:
     columns = ("request id", "finish", "prompt tokens", "output tokens", "TTFT", "E2E", "error")
     tables = []
     if plot_data.slowest:
-        tables.append(Table("Slowest requests (E2E)", columns, tuple(_request_row(r) for r in plot_data.slowest)))
+        tables.append(
+            Table("Slowest requests (E2E)", columns, tuple(_request_row(r) for r in plot_data.slowest))
+        )
     if plot_data.failed:
         shown = len(plot_data.failed)
-        title = f"Failed requests ({plot_data.num_failed:,}" + (f", first {shown} shown)" if shown < plot_data.num_failed else ")")
+        title = f"Failed requests ({plot_data.num_failed:,}" + (
+            f", first {shown} shown)" if shown < plot_data.num_failed else ")"
+        )
         tables.append(Table(title, columns, tuple(_request_row(r) for r in plot_data.failed)))
     return tables

@@ -10,9 +10,9 @@ from slotune.models import RunSummary, TargetResult
 from slotune.models.reports import BenchReport, SweepPoint, SweepReport
 from slotune.report import cells, charts
 from slotune.report.inputs import Loaded
+from slotune.report.latency import METRIC_TITLES, METRICS, distribution, slo_thresholds
 from slotune.report.page import Cell, Figure, Section, Table, Verdict
 from slotune.report.provenance import report_provenance, run_provenance
-from slotune.report.latency import METRIC_TITLES, METRICS, distribution, slo_thresholds
 from slotune.results import load_result
 
 CURVE_STATS = ("p50", "p90", "p99")
@@ -22,14 +22,23 @@ def _targets(points: tuple[SweepPoint, ...]) -> tuple[TargetResult, ...]:
     return next((p.summary.targets for p in points if p.summary is not None and p.summary.targets), ())
 
 
-def _latency_figure(metric: str, measured: list[tuple[SweepPoint, RunSummary]], targets: tuple[TargetResult, ...]) -> Figure | None:
+def _latency_figure(
+    metric: str, measured: list[tuple[SweepPoint, RunSummary]], targets: tuple[TargetResult, ...]
+) -> Figure | None:
     rows: list[dict[str, Any]] = []
     for point, s in measured:
         d = distribution(s, metric)
         for stat in CURVE_STATS:
             value = d.stat(stat)
             if value is not None:
-                rows.append({"throughput": s.request_throughput_rps, "series": stat, "value": value * 1e3, "level": point.level})
+                rows.append(
+                    {
+                        "throughput": s.request_throughput_rps,
+                        "series": stat,
+                        "value": value * 1e3,
+                        "level": point.level,
+                    }
+                )
     if not rows:
         return None
     thresholds = slo_thresholds(targets, metric)
@@ -57,7 +66,11 @@ def _goodput_figure(report: SweepReport, measured: list[tuple[SweepPoint, RunSum
 def _row(point: SweepPoint) -> tuple[Cell, ...]:
     s = point.summary
     if s is None:
-        return (cells.num(point.level, ",.3g"), cells.verdict(point.valid, "yes", "no"), *(cells.text(None),) * 11)
+        return (
+            cells.num(point.level, ",.3g"),
+            cells.verdict(point.valid, "yes", "no"),
+            *(cells.text(None),) * 11,
+        )
     return (
         cells.num(point.level, ",.3g"),
         cells.verdict(point.valid, "yes", "no"),
@@ -96,11 +109,16 @@ def _provenance(item: Loaded, report: SweepReport) -> list[tuple[str, str]]:
     levels = "auto" if report.levels == "auto" else ", ".join(f"{v:g}" for v in report.levels)
     extra = [
         ("sweep", f"{report.sweep_kind} levels: {levels}"),
-        ("max sustained rate", "-" if report.max_sustained_rate_rps is None else f"{report.max_sustained_rate_rps:,.2f} req/s"),
+        (
+            "max sustained rate",
+            "-" if report.max_sustained_rate_rps is None else f"{report.max_sustained_rate_rps:,.2f} req/s",
+        ),
     ]
     first = _first_level(item, report)
     if first is None:
-        return report_provenance(report, item.label, extra + [("levels' results", "not found beside the sweep")])
+        return report_provenance(
+            report, item.label, [*extra, ("levels' results", "not found beside the sweep")]
+        )
     rows = run_provenance(first, first.result, item.label)
     return [*rows[:3], *extra, *rows[3:]]
 

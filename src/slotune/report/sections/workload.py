@@ -27,10 +27,14 @@ def _arrival_figure(report: WorkloadReport) -> list[Figure]:
     rate = report.arrival_rate
     if rate is None or not rate.requests_per_s:
         return []
-    points = [{"t": i * rate.bin_s, "series": "arrivals", "value": v} for i, v in enumerate(rate.requests_per_s)]
+    points = [
+        {"t": i * rate.bin_s, "series": "arrivals", "value": v} for i, v in enumerate(rate.requests_per_s)
+    ]
     mean = report.stats.mean_rate_rps
     thresholds = [charts.Threshold(mean, f"mean {mean:,.2f} req/s")] if mean else []
-    spec = charts.lines(points, x="t", x_title="time (s)", y_title="requests/s", thresholds=thresholds, step=True)
+    spec = charts.lines(
+        points, x="t", x_title="time (s)", y_title="requests/s", thresholds=thresholds, step=True
+    )
     return [Figure("arrival-rate", f"Arrival rate ({rate.bin_s:g} s bins)", spec)]
 
 
@@ -63,7 +67,12 @@ def _stats_table(s: WorkloadStats) -> Table:
         ("prefix reuse (unbounded cache)", cells.pct(s.prefix_reuse.unbounded_token_fraction)),
     ]
     if s.prefix_reuse.lru_token_fraction is not None:
-        rows.append((f"prefix reuse (LRU, {s.prefix_reuse.cache_blocks:,} blocks)", cells.pct(s.prefix_reuse.lru_token_fraction)))
+        rows.append(
+            (
+                f"prefix reuse (LRU, {s.prefix_reuse.cache_blocks:,} blocks)",
+                cells.pct(s.prefix_reuse.lru_token_fraction),
+            )
+        )
     return Table("Workload", ("", "value"), tuple((cells.text(k), v) for k, v in rows))
 
 
@@ -85,7 +94,11 @@ def section(item: Loaded) -> Section:
         ("workload", s.name),
         ("analyzed file", report.source_path or "-"),
         ("workload digest", s.digest),
-        ("prefix basis", reuse.basis + (f", blocks of {reuse.block_size_tokens} tokens" if reuse.block_size_tokens else "")),
+        (
+            "prefix basis",
+            reuse.basis
+            + (f", blocks of {reuse.block_size_tokens} tokens" if reuse.block_size_tokens else ""),
+        ),
     ]
     figures = _length_figures(report) + _arrival_figure(report) + _reuse_figure(report)
     return Section(
