@@ -60,9 +60,10 @@ class PageEvents:
 class CdpPage:
     """One page target: commands sent and answered in order; events recorded as they arrive."""
 
-    def __init__(self, ws_url: str) -> None:
+    def __init__(self, ws_url: str, profile: Path) -> None:
         import websocket
 
+        self.profile = profile
         self._ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
         self._next_id = 0
         self.events = PageEvents()
@@ -138,6 +139,23 @@ class CdpPage:
                 raise TimeoutError(f"still false after {timeout_s:.0f} s: {expression}")
             time.sleep(poll_s)
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by every process of this browser (found by its profile folder): unlike wall
+        time, it does not grow when other programs take the machine's cores."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if str(self.profile).encode() not in (proc / "cmdline").read_bytes():
+                    continue
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / ticks
+
     def screenshot(self, path: Path, *, width: int = 1400) -> Path:
         """The whole page, not only the viewport."""
         metrics = self.call("Page.getLayoutMetrics")
@@ -183,7 +201,7 @@ def chromium_page(
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=timeout_s) as response:
                 targets = json.load(response)
             ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page")
-            page = CdpPage(ws_url)
+            page = CdpPage(ws_url, Path(profile))
             for domain in ("Page", "Runtime", "Log", "Network"):
                 page.call(f"{domain}.enable")
             yield page

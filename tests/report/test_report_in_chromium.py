@@ -87,6 +87,21 @@ def _check_figures(page: CdpPage) -> int:
     assert figures, "the report has no figures"
     undrawn = [f for f in figures if not f["svg"] or f["marks"] == 0 or f["failed"]]
     assert not undrawn, undrawn
+    per_section = page.evaluate(
+        "Array.from(document.querySelectorAll('section[data-kind]'), s => [s.dataset.kind, s.querySelectorAll('figure').length])"
+    )
+    assert [k for k, _ in per_section] == [
+        "compare",
+        "simulate",
+        "simulate",
+        "bench",
+        "sweep",
+        "workload",
+        "workload",
+    ]
+    # Every section drew its plots: a sweep its four latency curves and goodput, a workload at least its length
+    # histograms and arrival rate.
+    assert all(n >= 3 for _, n in per_section) and dict(per_section)["sweep"] == 5, per_section
     state = page.evaluate("window.slotuneReport")
     assert state["failed"] == 0 and state["drawn"] == state["figures"] == len(figures), state
     return len(figures)

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # What the page's own script uses: vega-embed (which compiles Vega-Lite and draws with Vega).
 SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega;"
 

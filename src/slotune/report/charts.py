@@ -125,9 +125,12 @@ def lines(
     with_points: bool = False,
     x_log: bool = False,
     step: bool = False,
+    unflagged: str | None = None,
+    flag_label: str = "",
 ) -> Spec:
     """Lines of `points` ({x: ..., "value": ..., series: ...}) coloured by series, with horizontal SLO lines;
-    `step`: values that hold over a bin from its start (rates counted in bins)."""
+    `step`: values that hold over a bin from its start (rates counted in bins); `unflagged`: a boolean
+    field of the points, those where it is false get `flag_label` above them."""
     num_series = len({p[series] for p in points})
     y_axis: Spec = {"format": y_format} if y_format else {}
     line = {
@@ -153,7 +156,17 @@ def lines(
             ],
         },
     }
-    return _base(points, [line, *_y_rules(thresholds, y_title)])
+    layers: list[Spec] = [line]
+    if unflagged is not None:  # label the points whose boolean field `unflagged` is false
+        encoding = {k: v for k, v in line["encoding"].items() if k in ("x", "y", "color")}
+        layers.append(
+            {
+                "transform": [{"filter": f"!datum['{unflagged}']"}],
+                "mark": {"type": "text", "text": flag_label, "dy": -9, "fontSize": 10},
+                "encoding": encoding,
+            }
+        )
+    return _base(points, [*layers, *_y_rules(thresholds, y_title)])
 
 
 def histogram(edges: Sequence[float], counts: Sequence[int], *, x_title: str) -> Spec:

@@ -37,14 +37,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "figure"
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such values become null (missing, to Vega)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+def _plot_value(value: Any) -> Any:
+    """Numbers as a plot needs them: 6 significant digits (smaller page, same picture), and null for NaN and
+    infinity, which JSON lacks (missing, to Vega)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: _plot_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [_plot_value(v) for v in value]
     return value
 
 
@@ -89,7 +90,7 @@ def render_html(page: Page, bundle: Bundle) -> str:
     env.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "allow_nan": False}
     env.filters["sortkey"] = _sortkey
     sections = [_place(i, s) for i, s in enumerate(page.sections, start=1)]
-    specs = {f.id: _finite(f.figure.spec) for s in sections for f in s.figures}
+    specs = {f.id: _plot_value(f.figure.spec) for s in sections for f in s.figures}
     template = env.get_template("report.html.j2")
     return template.render(
         page=page,

@@ -11,7 +11,8 @@ import numpy as np
 from slotune.models import Distribution, StepSample
 from slotune.models.reports import CdfPoints
 
-MAX_TIMELINE_POINTS = 600
+# About one point per pixel of a figure: more only costs the browser time.
+MAX_TIMELINE_POINTS = 300
 
 
 def cdf_from_distribution(d: Distribution) -> CdfPoints:

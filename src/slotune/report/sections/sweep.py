@@ -16,6 +16,7 @@ from slotune.report.provenance import report_provenance, run_provenance
 from slotune.results import load_result
 
 CURVE_STATS = ("p50", "p90", "p99")
+INVALID = "invalid"  # the label over a level whose measurement is not valid
 
 
 def _targets(points: tuple[SweepPoint, ...]) -> tuple[TargetResult, ...]:
@@ -45,7 +46,7 @@ def _latency_figure(
     title = METRIC_TITLES[metric]
     spec = charts.lines(
         rows, x="throughput", x_title="achieved throughput (req/s)", y_title=f"{title} (ms)",
-        thresholds=thresholds, with_points=True,
+        thresholds=thresholds, with_points=True, unflagged="valid", flag_label=INVALID,
     )  # fmt: skip
     return Figure(f"{metric}-vs-throughput", f"{title} vs throughput", spec)
 
@@ -54,12 +55,18 @@ def _goodput_figure(report: SweepReport, measured: list[tuple[SweepPoint, RunSum
     unit = "req/s offered" if report.sweep_kind == "rate" else "concurrent requests"
     rows: list[dict[str, Any]] = []
     for point, s in measured:
-        rows.append({"level": point.level, "series": "throughput", "value": s.request_throughput_rps})
-        if s.goodput_rps is not None:
-            rows.append({"level": point.level, "series": "goodput (met the SLO)", "value": s.goodput_rps})
+        values = [("throughput", s.request_throughput_rps), ("goodput (met the SLO)", s.goodput_rps)]
+        rows += [
+            {"level": point.level, "series": name, "value": value, "valid": point.valid}
+            for name, value in values
+            if value is not None
+        ]
     if not rows:
         return None
-    spec = charts.lines(rows, x="level", x_title=f"load level ({unit})", y_title="req/s", with_points=True)
+    spec = charts.lines(
+        rows, x="level", x_title=f"load level ({unit})", y_title="req/s",
+        with_points=True, unflagged="valid", flag_label=INVALID,
+    )  # fmt: skip
     return Figure("goodput", "Throughput and goodput per load level", spec)
 
 
@@ -134,13 +141,19 @@ def _verdict(report: SweepReport) -> Verdict:
 def section(item: Loaded) -> Section:
     report = item.report
     assert isinstance(report, SweepReport)
-    measured = [(p, p.summary) for p in report.points if p.summary is not None and p.valid]
+    measured = [(p, p.summary) for p in report.points if p.summary is not None]
     targets = _targets(report.points)
     figures = [f for m in METRICS if (f := _latency_figure(m, measured, targets)) is not None]
     if (goodput := _goodput_figure(report, measured)) is not None:
         figures.append(goodput)
     table = Table("Levels", _COLUMNS, tuple(_row(p) for p in report.points))
-    notes = () if len(measured) == len(report.points) else ("Invalid levels are left out of the curves.",)
+    notes = (
+        ()
+        if all(p.valid for p in report.points)
+        else (
+            "Levels whose measurement is not valid are labelled 'invalid' in the plots: read them with care.",
+        )
+    )
     return Section(
         title=f"Load sweep ({report.sweep_kind}), {len(report.points)} levels",
         kind="sweep",
