@@ -175,6 +175,9 @@ def load_result(
 
 
 def report_json(report: SavedResult) -> dict[str, Any]:
-    """What `--json` prints: the report without per-request records and the timeline (they can be huge)."""
-    exclude: Any = {"result": {"records", "timeline"}} if _result_of(report) is not None else None
+    """What `--json` prints: the report without per-request records and the timeline (they can be huge), nor
+    the plot data drawn from the records (for `slotune report`)."""
+    exclude: Any = None
+    if _result_of(report) is not None:
+        exclude = {"result": {"records", "timeline"}, "plot_data": True}
     return report.model_dump(mode="json", exclude=exclude)

@@ -39,49 +39,25 @@ def _color(series_field: str, num_series: int) -> Spec:
     return {"field": series_field, "type": "nominal", "legend": legend}
 
 
-def _x_rules(thresholds: Sequence[Threshold], x_title: str) -> list[Spec]:
-    """Vertical SLO lines, labelled at the top."""
+def _rules(thresholds: Sequence[Threshold], axis: str, title: str) -> list[Spec]:
+    """SLO lines across the chart at `axis` ("x": vertical lines labelled at the top; "y": horizontal ones
+    labelled at the left)."""
     if not thresholds:
         return []
-    values = [{"x": t.value, "label": t.label} for t in thresholds]
-    x = {"field": "x", "type": "quantitative", "title": x_title}
+    values = [{axis: t.value, "label": t.label} for t in thresholds]
+    position = {"field": axis, "type": "quantitative", "title": title}
+    other = "y" if axis == "x" else "x"
+    offsets = {"dy": 8, "baseline": "top"} if axis == "x" else {"dy": -6}
     return [
         {
             "data": {"values": values},
             "mark": {"type": "rule", "color": SLO_COLOR, "strokeDash": [5, 4], "strokeWidth": 1.5},
-            "encoding": {"x": x},
+            "encoding": {axis: position},
         },
         {
             "data": {"values": values},
-            "mark": {
-                "type": "text",
-                "color": SLO_COLOR,
-                "align": "left",
-                "dx": 4,
-                "dy": 8,
-                "baseline": "top",
-            },
-            "encoding": {"x": x, "y": {"value": 0}, "text": {"field": "label"}},
-        },
-    ]
-
-
-def _y_rules(thresholds: Sequence[Threshold], y_title: str) -> list[Spec]:
-    """Horizontal SLO lines, labelled at the left."""
-    if not thresholds:
-        return []
-    values = [{"y": t.value, "label": t.label} for t in thresholds]
-    y = {"field": "y", "type": "quantitative", "title": y_title}
-    return [
-        {
-            "data": {"values": values},
-            "mark": {"type": "rule", "color": SLO_COLOR, "strokeDash": [5, 4], "strokeWidth": 1.5},
-            "encoding": {"y": y},
-        },
-        {
-            "data": {"values": values},
-            "mark": {"type": "text", "color": SLO_COLOR, "align": "left", "dx": 4, "dy": -6},
-            "encoding": {"y": y, "x": {"value": 0}, "text": {"field": "label"}},
+            "mark": {"type": "text", "color": SLO_COLOR, "align": "left", "dx": 4, **offsets},
+            "encoding": {axis: position, other: {"value": 0}, "text": {"field": "label"}},
         },
     ]
 
@@ -110,7 +86,7 @@ def cdf(
             ],
         },
     }
-    return _base(values, [line, *_x_rules(thresholds, x_title)])
+    return _base(values, [line, *_rules(thresholds, "x", x_title)])
 
 
 def lines(
@@ -166,7 +142,7 @@ def lines(
                 "encoding": encoding,
             }
         )
-    return _base(points, [*layers, *_y_rules(thresholds, y_title)])
+    return _base(points, [*layers, *_rules(thresholds, "y", y_title)])
 
 
 def histogram(edges: Sequence[float], counts: Sequence[int], *, x_title: str) -> Spec:

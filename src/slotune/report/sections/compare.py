@@ -8,11 +8,9 @@ from slotune.report.inputs import Loaded
 from slotune.report.latency import METRIC_TITLES, METRICS, cdf_ms, slo_thresholds
 from slotune.report.page import Cell, Figure, Section, Table
 from slotune.report.sections.run import SUMMARY_ONLY
+from slotune.report.sections.run_tables import KEY_COLUMNS, key_cells
 
-_COLUMNS = (
-    "run", "backend", "requests", "req/s", "output tok/s", "TTFT p50", "TTFT p99", "ITL p99", "TPOT p99",
-    "E2E p99", "SLO attainment", "goodput req/s", "$/Mtok", "SLO",
-)  # fmt: skip
+_COLUMNS = ("run", "backend", "requests", *KEY_COLUMNS, "$/Mtok", "SLO")
 
 
 def _result(item: Loaded) -> RunResult:
@@ -50,15 +48,7 @@ def _row(item: Loaded) -> tuple[Cell, ...]:
         cells.text(item.label),
         cells.text(result.provenance.backend),
         cells.num(s.num_requests, ",d"),
-        cells.num(s.request_throughput_rps, ",.2f"),
-        cells.num(s.output_tokens_per_s, ",.0f"),
-        cells.ms(s.ttft_s.p50),
-        cells.ms(s.ttft_s.p99),
-        cells.ms(s.itl_s.p99),
-        cells.ms(s.tpot_s.p99),
-        cells.ms(s.e2e_s.p99),
-        cells.pct(s.slo_attainment),
-        cells.num(s.goodput_rps, ",.2f"),
+        *key_cells(s),
         cells.num(s.usd_per_mtok, ",.4f"),
         cells.verdict(s.slo_met),
     )

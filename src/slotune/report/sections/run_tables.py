@@ -63,6 +63,27 @@ def latency_table(s: RunSummary) -> Table:
     return Table("Latency", ("metric", "count", *STATS), tuple(rows))
 
 
+KEY_COLUMNS = (
+    "req/s", "output tok/s", "TTFT p50", "TTFT p99", "ITL p99", "TPOT p99", "E2E p99", "SLO attainment",
+    "goodput req/s",
+)  # fmt: skip
+
+
+def key_cells(s: RunSummary) -> tuple[Cell, ...]:
+    """The numbers that decide between runs or load levels, in KEY_COLUMNS' order."""
+    return (
+        cells.num(s.request_throughput_rps, ",.2f"),
+        cells.num(s.output_tokens_per_s, ",.0f"),
+        cells.ms(s.ttft_s.p50),
+        cells.ms(s.ttft_s.p99),
+        cells.ms(s.itl_s.p99),
+        cells.ms(s.tpot_s.p99),
+        cells.ms(s.e2e_s.p99),
+        cells.pct(s.slo_attainment),
+        cells.num(s.goodput_rps, ",.2f"),
+    )
+
+
 def _target_value(metric: str, value: float | None) -> Cell:
     if metric == "throughput":
         return cells.num(value, ",.0f", " tok/s")

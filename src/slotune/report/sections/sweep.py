@@ -13,6 +13,7 @@ from slotune.report.inputs import Loaded
 from slotune.report.latency import METRIC_TITLES, METRICS, distribution, slo_thresholds
 from slotune.report.page import Cell, Figure, Section, Table, Verdict
 from slotune.report.provenance import report_provenance, run_provenance
+from slotune.report.sections.run_tables import KEY_COLUMNS, key_cells
 from slotune.results import load_result
 
 CURVE_STATS = ("p50", "p90", "p99")
@@ -72,33 +73,18 @@ def _goodput_figure(report: SweepReport, measured: list[tuple[SweepPoint, RunSum
 
 def _row(point: SweepPoint) -> tuple[Cell, ...]:
     s = point.summary
-    if s is None:
-        return (
-            cells.num(point.level, ",.3g"),
-            cells.verdict(point.valid, "yes", "no"),
-            *(cells.text(None),) * 11,
-        )
-    return (
+    head = (
         cells.num(point.level, ",.3g"),
         cells.verdict(point.valid, "yes", "no"),
         cells.text({None: None, True: "yes", False: "no"}[point.saturated]),
-        cells.num(s.request_throughput_rps, ",.2f"),
         cells.num(point.completion_rate_rps, ",.2f"),
-        cells.num(s.output_tokens_per_s, ",.0f"),
-        cells.ms(s.ttft_s.p50),
-        cells.ms(s.ttft_s.p99),
-        cells.ms(s.itl_s.p99),
-        cells.ms(s.e2e_s.p99),
-        cells.pct(s.slo_attainment),
-        cells.num(s.goodput_rps, ",.2f"),
-        cells.verdict(s.slo_met),
     )
+    if s is None:
+        return (*head, *(cells.text(None),) * (len(KEY_COLUMNS) + 1))
+    return (*head, *key_cells(s), cells.verdict(s.slo_met))
 
 
-_COLUMNS = (
-    "level", "valid", "saturated", "req/s", "completions/s", "output tok/s", "TTFT p50", "TTFT p99",
-    "ITL p99", "E2E p99", "SLO attainment", "goodput req/s", "SLO",
-)  # fmt: skip
+_COLUMNS = ("level", "valid", "saturated", "completions/s", *KEY_COLUMNS, "SLO")
 
 
 def _first_level(item: Loaded, report: SweepReport) -> BenchReport | None:
