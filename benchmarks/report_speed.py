@@ -8,7 +8,7 @@
 2. Builds the report with the CLI in a fresh process, `slotune report run.json -o report.html`: once with an
    empty bundle cache (the first report on a machine, which bundles Vega), then three times with the cache
    filled. Goals: <= 5 MB and <= 3 s (cache filled).
-3. Opens it in headless Chromium three times and reads the page's own clock (performance.now(), from navigation
+3. Opens it in headless Chromium five times and reads the page's own clock (performance.now(), from navigation
    start) when the last figure is drawn. Goal: <= 2 s.
 """
 
@@ -89,7 +89,7 @@ def build(run: Path, out: Path, cache_dir: Path) -> tuple[float, float]:
     return time.perf_counter() - started, _children_cpu_s() - cpu
 
 
-def time_to_interactive(report: Path, runs: int = 3) -> tuple[list[float], list[float]]:
+def time_to_interactive(report: Path, runs: int = 5) -> tuple[list[float], list[float]]:
     """(seconds from navigation start to the last figure drawn, browser CPU seconds meanwhile) per run."""
     from headless import chromium_page, find_chromium
 

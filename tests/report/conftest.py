@@ -12,9 +12,6 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))  # headless.py beside the tests
 sys.path.insert(0, str(REPO / "tests" / "bench"))  # the loopback OpenAI server for real bench results
 
-# Screenshots and reports of the browser tests; CI keeps this folder (gitignored).
-ARTIFACTS = REPO / "test-artifacts" / "report"
-
 
 @pytest.fixture(scope="session")
 def chromium_binary() -> str:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS
 from fake_server import Behaviour, FakeOpenAIServer
 from headless import CdpPage, chromium_page
 
@@ -22,6 +21,8 @@ from slotune.workload import synthesize, write_workload
 
 XSS = "<script>alert(1)</script>"
 DATA = Path(__file__).resolve().parents[1] / "data"
+# The screenshot and the report, for people to look at: CI keeps this folder (gitignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report"
 TOKENIZER = str(DATA / "tokenizers" / "qwen3" / "tokenizer.json")
 
 pytestmark = pytest.mark.slow
