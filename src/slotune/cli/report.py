@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
             help="Saved results: simulate --out, bench --out (a folder or its result.json), a sweep, "
             "workload analyze --out.",
             show_default=False,
+            metavar="RESULT",
         ),
         out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
