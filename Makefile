@@ -13,9 +13,13 @@ $(BIN)/slotune: pyproject.toml
 
 install: $(BIN)/slotune
 
+DEMO := results/demo
+
 demo: install
 	$(BIN)/slotune plan --model llama-3.1-8b --gpu h100-sxm
-	$(BIN)/slotune simulate --model llama-3.1-8b --gpu h100-sxm --preset chatbot --rate 8 --duration 120 --slo interactive-chat
+	$(BIN)/slotune simulate --model llama-3.1-8b --gpu h100-sxm --preset chatbot --rate 8 --duration 120 --slo interactive-chat --out $(DEMO)/run.json
+	$(BIN)/slotune report $(DEMO)/run.json -o $(DEMO)/report.html
+	@echo "demo report: $(CURDIR)/$(DEMO)/report.html"
 
 lint: install
 	$(BIN)/ruff check src tests scripts benchmarks
@@ -27,4 +31,5 @@ unit: install
 
 test: lint
 	bash scripts/setup_integration.sh
+	bash scripts/setup_report_browser.sh
 	$(BIN)/pytest -q --timeout 900

@@ -24,7 +24,7 @@ from pathlib import Path
 from slotune.workload import analyze, read_workload, write_workload
 from slotune.workload.build_preset_tables import build_tables
 from slotune.workload.lengths import load_tables
-from slotune.workload.stats import WorkloadStats
+from slotune.models.workload_stats import WorkloadStats
 from slotune.workload.synth import synthesize
 
 # README statistics-table columns -> files.

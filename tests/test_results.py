@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from slotune.errors import InputError
-from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport
+from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
 from slotune.results import REPORT_TYPES, load_result, save_result
 
 sys.path.insert(0, str(Path(__file__).parent / "bench"))  # the loopback server for the bench samples
@@ -71,10 +71,21 @@ def _sweep(tmp_path: Path) -> SavedResult:
     return load_result(tmp_path / "bench", SweepReport)
 
 
+def _workload(tmp_path: Path) -> SavedResult:
+    from slotune.cli.main import main
+
+    out = tmp_path / "profile.json"
+    with pytest.raises(SystemExit) as done:
+        main(["workload", "analyze", "tests/data/workload/mooncake_slice.jsonl", "--out", str(out), "--json"])
+    assert done.value.code in (0, None)
+    return load_result(out, WorkloadReport)
+
+
 SAMPLES: dict[str, Callable[[Path], SavedResult]] = {
     "simulate": _simulation,
     "bench": _bench,
     "sweep": _sweep,
+    "workload": _workload,
 }
 
 
@@ -114,13 +125,13 @@ def test_an_old_bench_summary_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.json", {"kind": "simulate", "schema_version": 1, "slotune_version": "0.0.1"})
-    with pytest.raises(InputError, match=r"written by slotune 0.0.1; this slotune reads schema 2") as err:
+    with pytest.raises(InputError, match=r"written by slotune 0.0.1; this slotune reads schema 3") as err:
         load_result(path)
     assert "re-run `slotune simulate`" in str(err.value)
 
 
 def test_unknown_kind_wrong_kind_and_garbage(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep"):
+    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep, workload"):
         load_result(_write(tmp_path / "a.json", {"kind": "tarot", "schema_version": 1}))
     with pytest.raises(InputError, match="not a slotune result"):
         load_result(_write(tmp_path / "b.json", {"hello": 1}))

@@ -18,8 +18,9 @@ from pydantic import ValidationError
 
 from slotune import __version__
 from slotune.errors import InputError
+from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
-from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport
+from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
 
 RESULT_FILE = "result.json"
 R = TypeVar("R", bound=SavedResult)
@@ -35,6 +36,9 @@ def register_report(cls: type[R]) -> type[R]:
     """Make a new report kind loadable (its `kind` field's default names it)."""
     REPORT_TYPES[str(cls.model_fields["kind"].default)] = cls
     return cls
+
+
+register_report(WorkloadReport)
 
 
 def stamped(report: R) -> R:
@@ -81,12 +85,15 @@ def _result_of(report: SavedResult) -> RunResult | None:
 def save_result(report: R, path: str | os.PathLike[str], *, records_written: bool = False) -> Path:
     """Write `report` to `path` (a .json file, or a folder that gets result.json); returns the file written.
 
-    Records of its RunResult go to `<name>.records.jsonl` beside it. `records_written`: the report's own
+    Records of its RunResult go to `<name>.records.jsonl` beside it; what plots need of them is summarized into
+    the report's `plot_data` (so a report of a million-request run never reads the records back). `records_written`: the report's own
     `records_file` already holds them (a benchmark streams its records while it runs), so only the report is
     written."""
     target = _report_path(Path(path))
     report = stamped(report)
     result = _result_of(report)
+    if result is not None and result.records and "plot_data" in type(report).model_fields:
+        report = report.model_copy(update={"plot_data": run_plot_data(result.records)})
     if result is not None and result.records:
         if records_written and report.records_file:
             records_name = report.records_file
@@ -168,6 +175,9 @@ def load_result(
 
 
 def report_json(report: SavedResult) -> dict[str, Any]:
-    """What `--json` prints: the report without per-request records and the timeline (they can be huge)."""
-    exclude: Any = {"result": {"records", "timeline"}} if _result_of(report) is not None else None
+    """What `--json` prints: the report without per-request records and the timeline (they can be huge), nor
+    the plot data drawn from the records (for `slotune report`)."""
+    exclude: Any = None
+    if _result_of(report) is not None:
+        exclude = {"result": {"records", "timeline"}, "plot_data": True}
     return report.model_dump(mode="json", exclude=exclude)

@@ -11,10 +11,10 @@ from rich.table import Table
 
 from slotune.cli.output import console, emit_json, err_console
 from slotune.models import Distribution
+from slotune.models.workload_stats import WorkloadStats
 from slotune.workload import analyze as analyze_workload
 from slotune.workload import read_workload, write_workload
 from slotune.workload.presets import PRESETS
-from slotune.workload.stats import WorkloadStats
 from slotune.workload.synth import synthesize
 
 workload_app = typer.Typer(help="Phase 0: workload analysis and synthesis.", no_args_is_help=True)
@@ -138,16 +138,29 @@ def analyze_cmd(
     tokenizer: str | None = typer.Option(None, "--tokenizer", help="tokenizer.json, needed for text."),
     block_size: int = typer.Option(16, "--block-size", help="Tokens per KV block (vLLM: 16)."),
     cache_blocks: int | None = typer.Option(None, "--cache-blocks", help="LRU prefix cache size in blocks."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Save the analysis and its plot series (JSON) for `slotune report`."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Lengths, arrivals, burstiness, prefix reuse and request-parameter use of a workload file."""
     with _working(f"reading {file.name}", quiet=json_out):
         workload = read_workload(file, fmt=fmt, tokenizer_path=tokenizer)
         stats = analyze_workload(workload, block_size=block_size, cache_blocks=cache_blocks)
+    saved = None
+    if out is not None:
+        from slotune.results import save_result
+        from slotune.workload.report import workload_report
+
+        with _working("computing plot series", quiet=json_out):
+            report = workload_report(workload, stats, block_size=block_size, source_path=str(file))
+        saved = save_result(report, out)
     if json_out:
         emit_json(stats)
     else:
         render_stats(stats)
+        if saved is not None:
+            console.print(f"result: {saved}")
 
 
 @workload_app.command("synth")

@@ -14,8 +14,9 @@ from pydantic import Field
 from slotune.models.base import Frozen
 from slotune.models.launch import LaunchInfo
 from slotune.models.load import LoadSpec
-from slotune.models.records import RunResult
+from slotune.models.records import FinishReason, RunResult
 from slotune.models.run_summary import RunSummary
+from slotune.models.workload_stats import WorkloadStats
 
 
 class SavedResult(Frozen):
@@ -31,11 +32,46 @@ class SavedResult(Frozen):
     records_file: str | None = None
 
 
+class CdfPoints(Frozen):
+    """An empirical CDF traced by quantiles: `value_s[i]` is the `p[i]` quantile of the sample (seconds)."""
+
+    count: int
+    p: tuple[float, ...]
+    value_s: tuple[float, ...]
+
+
+class NotableRequest(Frozen):
+    """One request worth a look (among the slowest, or failed), as a report lists it."""
+
+    request_id: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    output_tokens: int
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    error: str | None = None
+
+
+class RunPlotData(Frozen):
+    """What a run's plots need from its per-request records, computed when the run is saved so that a report
+    of a run of any size reads a few kilobytes instead of every record (slotune.metrics.plot_data)."""
+
+    # "ttft", "itl", "tpot", "e2e": over the requests that finished well, as in RunSummary.
+    cdf: dict[str, CdfPoints]
+    # Completions over the run: (bin start s, completed requests/s, their output tokens/s).
+    completions: tuple[tuple[float, float, float], ...] = ()
+    slowest: tuple[NotableRequest, ...] = ()
+    failed: tuple[NotableRequest, ...] = ()
+    num_failed: int = 0
+
+
 class SimulationReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["simulate"] = "simulate"
     schema_version: int = SCHEMA_VERSION
     result: RunResult
+    # Filled by slotune.results.save_result from the records (None: saved without records).
+    plot_data: RunPlotData | None = None
     trace_path: str | None = None
     wall_s: float | None = None
 
@@ -102,10 +138,11 @@ class GpuTelemetryReport(Frozen):
 
 
 class BenchReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["bench"] = "bench"
     schema_version: int = SCHEMA_VERSION
     result: RunResult
+    plot_data: RunPlotData | None = None  # as in SimulationReport
     load: LoadReport
     window: WindowReport
     num_warmup: int = 0
@@ -153,3 +190,39 @@ class SweepReport(SavedResult):
     valid: bool
     # The server every level ran against, when slotune launched it.
     launch: LaunchInfo | None = None
+
+
+class LengthHistogram(Frozen):
+    """Token lengths binned for plotting: `edges` has one more entry than `counts` (bin i is [edge i, i+1))."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+
+
+class ArrivalRate(Frozen):
+    """Arrivals per second in consecutive bins of `bin_s` seconds from the first arrival."""
+
+    bin_s: float
+    requests_per_s: tuple[float, ...]
+
+
+class ReusePoint(Frozen):
+    """Share of prompt tokens an LRU prefix cache of `cache_tokens` would serve (requests in arrival order)."""
+
+    cache_tokens: int
+    hit_token_fraction: float
+
+
+class WorkloadReport(SavedResult):
+    """`slotune workload analyze FILE --out`: the analysis plus the series its plots need."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+    kind: Literal["workload"] = "workload"
+    schema_version: int = SCHEMA_VERSION
+    stats: WorkloadStats
+    source_path: str = ""
+    prompt_histogram: LengthHistogram
+    output_histogram: LengthHistogram
+    arrival_rate: ArrivalRate | None = None
+    # From a small cache to the unbounded cache's size; empty when the file says nothing about prefixes.
+    prefix_reuse_curve: tuple[ReusePoint, ...] = ()

@@ -4,12 +4,12 @@ Public API: `read_workload`, `write_workload`, `analyze`, `synthesize`, `PRESETS
 `workload_digest`, `with_digest`.
 """
 
+from slotune.models.workload_stats import PrefixReuse, RequestLogStats, WorkloadStats
 from slotune.workload.analyze import analyze
 from slotune.workload.digest import with_digest, workload_digest
 from slotune.workload.formats import FORMAT_NAMES, detect_format
 from slotune.workload.io import read_workload, write_workload
 from slotune.workload.presets import PRESETS, Preset
-from slotune.workload.stats import PrefixReuse, RequestLogStats, WorkloadStats
 from slotune.workload.synth import synthesize
 
 __all__ = [

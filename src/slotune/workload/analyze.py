@@ -6,11 +6,11 @@ import numpy as np
 
 from slotune.errors import InputError
 from slotune.models import Distribution, Workload
+from slotune.models.workload_stats import PrefixReuse, WorkloadStats
 from slotune.workload.arrivals import arrival_stats
 from slotune.workload.digest import workload_digest
 from slotune.workload.prefix_reuse import chained_prompts, lru_reuse, unbounded_reuse
 from slotune.workload.request_log import request_log_stats
-from slotune.workload.stats import PrefixReuse, WorkloadStats
 
 
 def prefix_reuse_of(workload: Workload, *, block_size: int, cache_blocks: int | None) -> PrefixReuse:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from slotune.models import Distribution, RequestSpec
-from slotune.workload.stats import MaxTokensStats, RequestLogStats, SystemPromptStats
+from slotune.models.workload_stats import MaxTokensStats, RequestLogStats, SystemPromptStats
 
 
 def _system_prompt_key(r: RequestSpec, hash_block_size: int) -> tuple[object, ...] | None:
