@@ -115,7 +115,7 @@ def test_an_old_bench_summary_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "r.json", {"kind": "simulate", "schema_version": 1, "slotune_version": "0.0.1"})
-    with pytest.raises(InputError, match=r"written by slotune 0.0.1; this slotune reads schema 2") as err:
+    with pytest.raises(InputError, match=r"written by slotune 0.0.1; this slotune reads schema 3") as err:
         load_result(path)
     assert "re-run `slotune simulate`" in str(err.value)
 

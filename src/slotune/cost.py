@@ -64,7 +64,9 @@ def cost_report(
     def per_mtok(rate: float | None) -> float | None:
         return None if rate is None else _finite(usd_per_mtok(hourly, num_gpus, rate))
 
-    per_request = None if requests_per_s is None else _finite(usd_per_request(hourly, num_gpus, requests_per_s))
+    per_request = (
+        None if requests_per_s is None else _finite(usd_per_request(hourly, num_gpus, requests_per_s))
+    )
     return CostReport(
         price=price,
         missing=missing,

@@ -11,7 +11,7 @@ from slotune.bench.load import LoadSpec
 from slotune.bench.loops import loop_factory
 from slotune.bench.validity import ValidityThresholds
 from slotune.errors import InputError
-from slotune.models import SLO, EngineConfig
+from slotune.models import SLO, EngineConfig, PriceUsed
 
 
 class ProgressReporter(Protocol):
@@ -47,6 +47,10 @@ class BenchSettings:
     command_line: tuple[str, ...] = ()
     workers: int = 1  # load-generator processes (each its own event loop)
     event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
+    # What the server runs on, for the run's cost: the GPU (catalog id), every GPU it holds, and their price.
+    gpu: str | None = None
+    num_gpus: int = 1
+    price: PriceUsed | None = None
 
     def check(self) -> None:
         self.load.check()
@@ -69,6 +73,18 @@ class BenchSettings:
             raise InputError("warmup-s", self.warmup_s, "give a warm-up of 0 seconds or more")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout", self.timeout_s, "give a positive per-request timeout in seconds")
+        if self.num_gpus < 1:
+            raise InputError(
+                "num-gpus", self.num_gpus, "give the number of GPUs the server holds (1 or more)"
+            )
+        if self.price is None and self.slo is not None and any(t.metric == "cost" for t in self.slo.targets):
+            raise InputError(
+                "gpu",
+                self.gpu,
+                "give --gpu ID (and --num-gpus N) of the server, and --price ID=USD_PER_HOUR where the catalog "
+                "has no price",
+                problem="the SLO has a cost target, and the run has no GPU price",
+            )
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:

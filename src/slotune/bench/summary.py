@@ -35,13 +35,16 @@ from slotune.bench.telemetry import GpuTelemetry, lag_stats
 from slotune.bench.transport import Endpoint
 from slotune.bench.validity import check_run
 from slotune.bench.worker import WireJob
+from slotune.catalog.prices import missing_price
 from slotune.metrics import summarize
+from slotune.metrics.summary import with_cost
 from slotune.models import (
     ClientReport,
     EngineCounters,
     Provenance,
     RequestRecord,
     RunResult,
+    RunSummary,
     ServerMetricsReport,
     Validity,
     Workload,
@@ -364,6 +367,7 @@ def _provenance(run: RunInputs, server: ServerMetricsReport | None) -> Provenanc
         workload_digest=workload_digest(run.workload),
         workload_name=run.workload.name,
         model=settings.model,
+        gpu=settings.gpu or "",
         seed=settings.seed,
         engine_version=("vllm " + info.version) if info.is_vllm and info.version else (info.version or ""),
         server_url=Endpoint(settings.url).url(""),
@@ -413,6 +417,18 @@ def _error_summary(records: list[RequestRecord]) -> ErrorSummary:
     return ErrorSummary(count=sum(by_reason.values()), by_reason=by_reason, examples=tuple(examples.values()))
 
 
+def _priced(summary: RunSummary, settings: BenchSettings) -> RunSummary:
+    """The summary with the run's cost: every GPU the server holds, at the price given for its GPU."""
+    missing = None
+    if settings.price is None:
+        missing = (
+            missing_price(settings.gpu)
+            if settings.gpu
+            else "the server's GPUs are unknown: give --gpu ID and --num-gpus N to price the run"
+        )
+    return with_cost(summary, settings.price, settings.num_gpus, missing=missing)
+
+
 def build_outcome(run: RunInputs) -> BenchOutcome:
     """The run's report, written to `out_dir/result.json` (records already streamed to records.jsonl)."""
     settings = run.settings
@@ -431,7 +447,7 @@ def build_outcome(run: RunInputs) -> BenchOutcome:
         timeline=tuple(timeline_samples(run.scraper.snapshots)),
         duration_s=window.duration_s,
         num_requests=len(records),
-        summary=summarize(records, duration_s=window.duration_s, slo=settings.slo),
+        summary=_priced(summarize(records, duration_s=window.duration_s, slo=settings.slo), settings),
         engine=engine_counters(server),
         server=server,
         client=client,

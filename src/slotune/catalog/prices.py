@@ -93,19 +93,23 @@ def catalog_price(gpu: GpuSpec, *, today: dt.date | None = None) -> PriceUsed | 
     )
 
 
-def price_for(gpu: GpuSpec, book: PriceBook | None = None, *, today: dt.date | None = None) -> PriceUsed | None:
+def price_for(
+    gpu: GpuSpec, book: PriceBook | None = None, *, today: dt.date | None = None
+) -> PriceUsed | None:
     """The user's price for this GPU where they gave one, else the catalog's; None when neither has one."""
     if book is not None and gpu.name in book.prices:
         return book.prices[gpu.name]
     return catalog_price(gpu, today=today)
 
 
-def missing_price(gpu: GpuSpec) -> str:
-    """Why a cost is absent, with the flags that supply one."""
-    return f"no price for {gpu.name} (the catalog has none): {PRICE_FIX}"
+def missing_price(gpu: str) -> str:
+    """Why a cost is absent for a GPU (catalog id) without a price, with the flags that supply one."""
+    return f"no price for {gpu} (the catalog has none): {PRICE_FIX}"
 
 
-def require_price(gpu: GpuSpec, book: PriceBook | None, why: str, *, today: dt.date | None = None) -> PriceUsed:
+def require_price(
+    gpu: GpuSpec, book: PriceBook | None, why: str, *, today: dt.date | None = None
+) -> PriceUsed:
     """The price of a GPU where a cost is required (`why`: e.g. "the SLO has a cost target"); InputError if none."""
     price = price_for(gpu, book, today=today)
     if price is None:
@@ -137,7 +141,9 @@ def parse_price_flag(text: str) -> PriceUsed:
     except ValueError:
         usd = None
     if usd is None or not usd > 0 or not gpu.strip():
-        raise InputError(PRICE_FLAG, text, f"write GPU=USD_PER_HOUR with a positive price, e.g. {PRICE_FLAG} h100=1.90")
+        raise InputError(
+            PRICE_FLAG, text, f"write GPU=USD_PER_HOUR with a positive price, e.g. {PRICE_FLAG} h100=1.90"
+        )
     return PriceUsed(gpu=_gpu_id(gpu.strip(), PRICE_FLAG), usd_per_gpu_hour=usd, source="--price")
 
 
@@ -167,8 +173,9 @@ def load_prices_file(path: Path, source: PriceSource = "--prices") -> dict[str, 
             entry = _FileEntry.model_validate(entry_data)
         except ValidationError as exc:
             raise InputError.from_validation(
-                exc, field=f"{path}: {key}", fix="give usd_per_gpu_hour > 0, date YYYY-MM, kind on-demand, "
-                "reserved or spot"
+                exc,
+                field=f"{path}: {key}",
+                fix="give usd_per_gpu_hour > 0, date YYYY-MM, kind on-demand, reserved or spot",
             ) from exc
         if gpu in prices:
             raise InputError(f"{path}: {key}", raw, f"list {gpu} once (its aliases name the same GPU)")

@@ -18,8 +18,9 @@ from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, 
 from slotune.bench.sweep import parse_levels, run_sweep
 from slotune.bench.validity import ValidityThresholds
 from slotune.cli.output import console, emit_json, err_console
+from slotune.cli.prices import cost_lines, price_options, warn_stale
 from slotune.errors import InputError
-from slotune.models import RequestSpec, Workload
+from slotune.models import SLO, PriceBook, PriceUsed, RequestSpec, Workload
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
 from slotune.workload.digest import with_digest
@@ -181,6 +182,8 @@ def _render_latency(report: BenchReport) -> None:
             f"SLO {m.slo_name}: attainment {m.slo_attainment:.1%} (target {m.attainment_target or 0:.0%}), "
             f"goodput {m.goodput_rps or 0:.2f} req/s, met: {m.slo_met}"
         )
+    if m.cost is not None:
+        console.print("cost: " + "\n  ".join(cost_lines(m.cost)), highlight=False)
     client = report.result.client
     if client is not None and client.schedule_lag_s is not None:
         cpu = max(client.cpu_utilization) if client.cpu_utilization else 0.0
@@ -216,6 +219,25 @@ def _render_run(report: BenchReport) -> None:
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+def _pricing(
+    gpu: str | None, num_gpus: int | None, prices: PriceBook, slo: SLO | None
+) -> tuple[str | None, int, PriceUsed | None]:
+    """The server's GPU (catalog id), how many it holds, and their price: the user's, else the catalog's."""
+    from slotune.catalog import get_gpu
+    from slotune.catalog.prices import price_for, require_price
+
+    if gpu is None:
+        given = [p for p in prices.prices.values() if p.source in ("--price", "--prices")]
+        if given or num_gpus is not None:
+            flag = "--num-gpus" if num_gpus is not None else given[0].source
+            raise InputError(flag, None, "give --gpu ID too: a price applies to the GPU the server runs on")
+        return None, 1, None
+    spec = get_gpu(gpu)
+    if slo is not None and any(t.metric == "cost" for t in slo.targets):
+        return spec.name, num_gpus or 1, require_price(spec, prices, "the SLO has a cost target")
+    return spec.name, num_gpus or 1, price_for(spec, prices)
+
+
 def _render_sweep(sweep: SweepReport) -> None:
     table = Table(title=f"sweep over {sweep.sweep_kind}", title_justify="left")
     for col in (
@@ -247,6 +269,7 @@ def _render_sweep(sweep: SweepReport) -> None:
             cells += ["-"] * 6 + [str(s.num_failed if s else "-")]
         table.add_row(*cells)
     console.print(table)
+    _render_sweep_cost(sweep)
     if sweep.max_sustained_rate_rps:
         console.print(f"highest rate sustained: {sweep.max_sustained_rate_rps:.2f} req/s")
     for p in sweep.points:
@@ -254,10 +277,25 @@ def _render_sweep(sweep: SweepReport) -> None:
             console.print(f"  level {p.level:g}: {reason}")
 
 
+def _render_sweep_cost(sweep: SweepReport) -> None:
+    """$/Mtok by level (valid levels only), with the one price they all used."""
+    costs = [(p.level, p.summary.cost) for p in sweep.points if p.valid and p.summary and p.summary.cost]
+    priced = [
+        (level, cost) for level, cost in costs if cost.price is not None and cost.usd_per_mtok is not None
+    ]
+    if priced:
+        by_level = ", ".join(f"{level:.4g}: ${cost.usd_per_mtok:,.4f}" for level, cost in priced)
+        console.print(f"$ per million output tokens by level: {by_level}", highlight=False)
+        console.print("  " + cost_lines(priced[-1][1])[-1], highlight=False)
+    elif costs:
+        console.print(f"cost: {cost_lines(costs[0][1])[0]}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("bench")
+    @price_options
     def bench(
         url: str = typer.Option(..., "--url", help="Server base URL, e.g. http://127.0.0.1:8000"),
         model: str = typer.Option(..., "--model", help="Model name as the server serves it."),
@@ -331,7 +369,17 @@ def register(app: typer.Typer) -> None:
             "auto", "--event-loop", help="auto (uvloop where installed), asyncio or uvloop."
         ),
         strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
+        gpu: str | None = typer.Option(
+            None,
+            "--gpu",
+            help="The server's GPU (catalog id, e.g. h100): prices the run (cost per token/request).",
+        ),
+        num_gpus: int | None = typer.Option(
+            None, "--num-gpus", help="GPUs the server holds (TP x PP x replicas), all paid for. Default: 1."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
+        *,
+        prices: PriceBook,
     ) -> None:
         """Measure a running OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas."""
         if timeout <= 0:
@@ -343,6 +391,8 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
+        gpu_id, gpu_count, gpu_price = _pricing(gpu, num_gpus, prices, slo_value)
+        warn_stale([gpu_price])
         workload = _load_workload(
             workload_file,
             preset,
@@ -400,6 +450,9 @@ def register(app: typer.Typer) -> None:
             command_line=tuple(sys.argv),
             workers=workers,
             event_loop=event_loop,
+            gpu=gpu_id,
+            num_gpus=gpu_count,
+            price=gpu_price,
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:

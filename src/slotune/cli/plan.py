@@ -230,7 +230,9 @@ def _render_prices(ranking: PlanRanking) -> None:
         console.print(table)
     unpriced = [p.gpu for p in ranking.options if p.cost.price is None]
     if unpriced:
-        console.print(f"No price, no $/Mtok: {', '.join(dict.fromkeys(unpriced))}. Fix: {PRICE_FIX}", highlight=False)
+        console.print(
+            f"No price, no $/Mtok: {', '.join(dict.fromkeys(unpriced))}. Fix: {PRICE_FIX}", highlight=False
+        )
     if ranking.unpriced_gpus:
         console.print(
             f"Not ranked, no price: {', '.join(ranking.unpriced_gpus)}. Fix: {PRICE_FIX}, or rank with "

@@ -99,7 +99,7 @@ def cost_lines(cost: CostReport) -> list[str]:
     else:
         lines = [
             f"{_usd(cost.usd_per_mtok)} per million output tokens, {_usd(cost.usd_per_mtok_total)} per million "
-            "input+output tokens"
+            f"input+output tokens (at {cost.output_tokens_per_s or 0:,.0f} output tok/s)"
         ]
     if cost.usd_per_request is not None:
         lines.append(

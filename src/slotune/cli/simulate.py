@@ -12,8 +12,9 @@ from rich.table import Table
 
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
+from slotune.cli.prices import cost_lines, price_options, warn_stale
 from slotune.errors import InputError
-from slotune.models import Distribution, EngineConfig, Workload
+from slotune.models import Distribution, EngineConfig, PriceBook, Workload
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
 from slotune.simulate.api import select_workload, simulate
@@ -131,6 +132,8 @@ def render(report: SimulationReport) -> None:
                 f"  {t.metric} {t.stat}",
                 f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
             )
+    if s.cost is not None:
+        head.add_row("cost", "\n".join(cost_lines(s.cost)))
     if e is not None:
         hit_rate = e.prefix_hit_rate
         head.add_row(
@@ -167,6 +170,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     @engine_options
+    @price_options
     def simulate_cmd(
         model: str = typer.Option(
             ..., "--model", help="Catalog id (llama-3.1-8b), HF id or config.json path."
@@ -197,6 +201,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
         *,
         engine: EngineConfig,
+        prices: PriceBook,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
@@ -222,7 +227,10 @@ def register(app: typer.Typer) -> None:
                 profile=profile,
                 trace_path=trace,
                 on_progress=on_progress,
+                prices=prices,
             )
+        cost = report.result.summary.cost
+        warn_stale([cost.price if cost is not None else None])
         saved = save_result(report, out) if out is not None else None
         if json_out:
             emit_json(report_json(report))

@@ -30,7 +30,7 @@ class SavedResult(Frozen):
 
 
 class SimulationReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["simulate"] = "simulate"
     schema_version: int = SCHEMA_VERSION
     result: RunResult
@@ -108,7 +108,7 @@ class GpuTelemetryReport(Frozen):
 
 
 class BenchReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["bench"] = "bench"
     schema_version: int = SCHEMA_VERSION
     result: RunResult
@@ -149,7 +149,7 @@ class SweepPoint(Frozen):
 
 
 class SweepReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["sweep"] = "sweep"
     schema_version: int = SCHEMA_VERSION
     sweep_kind: Literal["rate", "concurrency"]

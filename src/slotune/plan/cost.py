@@ -11,7 +11,12 @@ __all__ = ["derive_usd_per_1k_requests", "derive_usd_per_mtok", "plan_cost", "us
 
 
 def derive_usd_per_mtok(
-    price: PriceUsed, num_gpus: int, tokens_per_s: float, *, name: str = "usd_per_mtok", tokens: str = "output"
+    price: PriceUsed,
+    num_gpus: int,
+    tokens_per_s: float,
+    *,
+    name: str = "usd_per_mtok",
+    tokens: str = "output",
 ) -> Derived[float]:
     """$/Mtok of one replica of num_gpus GPUs (slotune.cost.usd_per_mtok), per million `tokens` tokens."""
     return derived(
@@ -61,6 +66,8 @@ def plan_cost(
     )
     if price is not None and out_tps and total_tps and requests_per_s:
         ex.take(derive_usd_per_mtok(price, num_gpus, out_tps))
-        ex.take(derive_usd_per_mtok(price, num_gpus, total_tps, name="usd_per_mtok_total", tokens="input+output"))
+        ex.take(
+            derive_usd_per_mtok(price, num_gpus, total_tps, name="usd_per_mtok_total", tokens="input+output")
+        )
         ex.take(derive_usd_per_1k_requests(price, num_gpus, requests_per_s))
     return report

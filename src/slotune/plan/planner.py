@@ -129,11 +129,14 @@ def plan_capacity(
     """
     _check_inputs(model, engine_config)
     scheme = resolve_quantization(model, quantization or engine_config.quantization)
-    if _has_cost_target(slo):
-        price = require_price(gpu, prices, "the SLO has a cost target")
-    else:
-        price = price_for(gpu, prices)
-    return _plan(model, gpu, engine_config, scheme, lengths_of(workload), slo, profile or load_profile(), price)
+    price = (
+        require_price(gpu, prices, "the SLO has a cost target")
+        if _has_cost_target(slo)
+        else price_for(gpu, prices)
+    )
+    return _plan(
+        model, gpu, engine_config, scheme, lengths_of(workload), slo, profile or load_profile(), price
+    )
 
 
 def _has_cost_target(slo: SLO | None) -> bool:
@@ -371,7 +374,7 @@ def _cost(
 ) -> CostReport:
     missing = None
     if price is None:
-        missing = missing_price(gpu)
+        missing = missing_price(gpu.name)
         notes.append(f"no $/Mtok: {missing}")
     return plan_cost(price, tp, throughput, ex, missing)
 
@@ -465,7 +468,10 @@ def rank_options(
                     plans.append(plan)
     key = _by_cost if rank_by == "cost" else _by_throughput_per_gpu
     return PlanRanking(
-        model=model.name, rank_by=rank_by, options=tuple(sorted(plans, key=key)), unpriced_gpus=tuple(unpriced)
+        model=model.name,
+        rank_by=rank_by,
+        options=tuple(sorted(plans, key=key)),
+        unpriced_gpus=tuple(unpriced),
     )
 
 
