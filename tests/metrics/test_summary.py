@@ -104,7 +104,9 @@ def test_throughput_and_cost_targets():
 def test_cost_per_request_is_at_goodput_with_an_slo_and_at_throughput_without():
     # 10 requests over 10 s, 4 of them too slow: goodput 0.6 req/s, throughput 1 req/s
     recs = [record(str(i), 0.0, 0.1 if i < 6 else 0.5, [0.01] * 9, prompt=300) for i in range(10)]
-    with_slo = with_cost(summarize(recs, duration_s=10.0, slo=parse_slo("ttft:p50<200ms@0.5")), _price(3.6), 4)
+    with_slo = with_cost(
+        summarize(recs, duration_s=10.0, slo=parse_slo("ttft:p50<200ms@0.5")), _price(3.6), 4
+    )
     cost = with_slo.cost
     assert cost is not None and cost.request_basis == "goodput"
     assert cost.usd_per_hour == pytest.approx(14.4)  # every GPU: 4 x 3.6
@@ -132,4 +134,6 @@ def test_nothing_produced_or_no_request_meeting_the_slo_is_no_figure_not_infinit
     assert s.cost is not None and s.cost.requests_per_s == 0.0 and s.cost.usd_per_request is None
     assert s.cost.usd_per_mtok is not None
     empty = with_cost(summarize([], duration_s=0.0), _price(2.0), 1)
-    assert empty.cost is not None and empty.cost.usd_per_mtok is None and empty.cost.usd_per_mtok_total is None
+    assert (
+        empty.cost is not None and empty.cost.usd_per_mtok is None and empty.cost.usd_per_mtok_total is None
+    )

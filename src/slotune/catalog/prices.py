@@ -76,6 +76,11 @@ def is_older_than_a_year(date_text: str | None, today: dt.date) -> bool:
     return day < year_ago
 
 
+def current_date() -> dt.date:
+    """The day a price's age is judged on (a seam: tests set the clock here)."""
+    return dt.date.today()
+
+
 def catalog_price(gpu: GpuSpec, *, today: dt.date | None = None) -> PriceUsed | None:
     """The catalog's first (default) dated price, marked stale when more than a year old; None without one."""
     if not gpu.prices:
@@ -89,7 +94,7 @@ def catalog_price(gpu: GpuSpec, *, today: dt.date | None = None) -> PriceUsed | 
         date=point.date,
         kind=point.kind,
         reference=point.source,
-        stale=is_older_than_a_year(point.date, today or dt.date.today()),
+        stale=is_older_than_a_year(point.date, today or current_date()),
     )
 
 

@@ -232,10 +232,10 @@ def _pricing(
             flag = "--num-gpus" if num_gpus is not None else given[0].source
             raise InputError(flag, None, "give --gpu ID too: a price applies to the GPU the server runs on")
         return None, 1, None
-    spec = get_gpu(gpu)
+    spec, count = get_gpu(gpu), 1 if num_gpus is None else num_gpus
     if slo is not None and any(t.metric == "cost" for t in slo.targets):
-        return spec.name, num_gpus or 1, require_price(spec, prices, "the SLO has a cost target")
-    return spec.name, num_gpus or 1, price_for(spec, prices)
+        return spec.name, count, require_price(spec, prices, "the SLO has a cost target")
+    return spec.name, count, price_for(spec, prices)
 
 
 def _render_sweep(sweep: SweepReport) -> None:
