@@ -13,7 +13,7 @@ from slotune.catalog.prices import PRICE_FIX, require_price
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
-from slotune.cost import price_origin, usd_text
+from slotune.cost import usd_text
 from slotune.errors import InputError
 from slotune.models import SLO, CapacityPlan, EngineConfig, GpuSpec, PlanRanking, PriceBook, RankBy, Workload
 from slotune.plan import plan_capacity, rank_options
@@ -208,25 +208,20 @@ def _render_prices(ranking: PlanRanking) -> None:
     """Which price each ranked GPU's $/Mtok used, and which GPUs were left out for want of one."""
     prices = {p.cost.price.gpu: p.cost.price for p in ranking.options if p.cost.price is not None}
     if prices:
+        files = {f"{p.source} = {p.file}" for p in prices.values() if p.file}
         table = Table(
             title="Prices used",
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
-            caption="each price's citation: slotune plan --gpu <id>, or cost.price in --json",
+            caption="; ".join([*sorted(files), "citations: slotune plan --gpu <id>, or cost.price in --json"]),
             caption_justify="left",
         )
         for col in ("gpu", "$/GPU-h", "provider", "kind", "date", "source"):
             table.add_column(col, justify="right" if col == "$/GPU-h" else "left", overflow="fold")
         for gpu, price in prices.items():
-            table.add_row(
-                gpu,
-                usd_text(price.usd_per_gpu_hour),
-                price.provider or "-",
-                price.kind,
-                price.date or "undated",
-                price_origin(price),
-            )
+            row = (price.provider or "-", price.kind, price.date or "undated", price.source)
+            table.add_row(gpu, usd_text(price.usd_per_gpu_hour), *row)
         console.print(table)
     unpriced = [p.gpu for p in ranking.options if p.cost.price is None]
     if unpriced:
