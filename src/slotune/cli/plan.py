@@ -214,7 +214,9 @@ def _render_prices(ranking: PlanRanking) -> None:
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
-            caption="; ".join([*sorted(files), "citations: slotune plan --gpu <id>, or cost.price in --json"]),
+            caption="; ".join(
+                [*sorted(files), "citations: slotune plan --gpu <id>, or cost.price in --json"]
+            ),
             caption_justify="left",
         )
         for col in ("gpu", "$/GPU-h", "provider", "kind", "date", "source"):

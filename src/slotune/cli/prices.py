@@ -12,12 +12,13 @@ import inspect
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar
 
 import typer
 
 from slotune.catalog.prices import PRICES_ENV, price_book, stale_warning
 from slotune.cli.output import err_console
+from slotune.cli.signature import own_parameters, set_parameters
 from slotune.cost import describe_price
 from slotune.models import CostReport, PriceUsed
 
@@ -52,21 +53,14 @@ _PARAMS = (
 
 def price_options(command: Callable[..., R]) -> Callable[..., R]:
     """Replace the command's `prices` parameter with --price/--prices; the command gets a PriceBook."""
-    hints = get_type_hints(command)
-    own = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in inspect.signature(command).parameters.values()
-        if p.name != "prices"
-    ]
+    own = own_parameters(command, "prices")
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> R:
         book = price_book(kwargs.pop("price_flags") or (), kwargs.pop("prices_file"), os.environ)
         return command(**kwargs, prices=book)
 
-    params = [*own, *_PARAMS]
-    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    set_parameters(wrapper, [*own, *_PARAMS])
     return wrapper
 
 
