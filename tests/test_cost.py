@@ -22,22 +22,8 @@ def test_formulas_by_hand() -> None:
 
 
 def test_every_gpu_of_the_deployment_is_paid_for() -> None:
-    one = cost_report(
-        _price(),
-        1,
-        output_tokens_per_s=500,
-        total_tokens_per_s=2000,
-        requests_per_s=1,
-        request_basis="throughput",
-    )
-    eight = cost_report(
-        _price(),
-        8,
-        output_tokens_per_s=500,
-        total_tokens_per_s=2000,
-        requests_per_s=1,
-        request_basis="throughput",
-    )
+    rates = {"output_tokens_per_s": 500.0, "total_tokens_per_s": 2000.0, "requests_per_s": 1.0}
+    one, eight = (cost_report(_price(), n, request_basis="throughput", **rates) for n in (1, 8))
     assert eight.usd_per_hour == pytest.approx(16.0) and one.usd_per_hour == pytest.approx(2.0)
     for field in ("usd_per_mtok", "usd_per_mtok_total", "usd_per_request", "usd_per_1k_requests"):
         assert getattr(eight, field) == pytest.approx(8 * getattr(one, field)), field
