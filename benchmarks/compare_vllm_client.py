@@ -414,7 +414,7 @@ def target_server(args: argparse.Namespace, out_dir: Path) -> Iterator[tuple[str
     missing = missing_installation()
     if missing:
         sys.exit(f"missing {', '.join(missing)}: run `bash scripts/setup_integration.sh` first")
-    with running_vllm_server(out_dir / "server.log") as server:
+    with running_vllm_server(out_dir) as server:
         yield server.base_url, server.model
 
 

@@ -114,12 +114,20 @@ def resolve_engine_config(model: ModelSpec, gpu: GpuSpec, config: EngineConfig) 
     max_model_len = _max_model_len(model, config)
     max_num_seqs, tokens = _batch_limits(config, batch_defaults(gpu), max_model_len)
     _check_scheduler(max_num_seqs, tokens, max_model_len, config.enable_chunked_prefill)
+    block_size = effective_block_size(model, config.block_size)
     values = config.model_dump()
     values.update(
         max_model_len=max_model_len,
         max_num_seqs=max_num_seqs,
         max_num_batched_tokens=tokens,
-        block_size=effective_block_size(model, config.block_size),
+        block_size=block_size,
         speculative_config=config.speculative_config,
     )
-    return ResolvedEngineConfig.model_validate(values)
+    resolved = ResolvedEngineConfig.model_validate(values)
+    # "Set" stays what the user gave plus what resolution decided, so a launcher passes exactly those flags and
+    # leaves every other default to the vLLM it starts (which may differ by platform, e.g. CPU block sizes).
+    decided = {"max_model_len", "max_num_seqs", "max_num_batched_tokens"}
+    if block_size != config.block_size:
+        decided.add("block_size")
+    object.__setattr__(resolved, "__pydantic_fields_set__", config.model_fields_set | decided)
+    return resolved

@@ -47,10 +47,12 @@ class BenchSettings:
     command_line: tuple[str, ...] = ()
     workers: int = 1  # load-generator processes (each its own event loop)
     event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
-    # What the server runs on, for the run's cost: the GPU (catalog id), every GPU it holds, and their price.
+    # What the server runs on, for the run's cost: the GPU (catalog id), every GPU it holds, and their price, or
+    # why there is none. Neither price nor reason: the run is not priced (as a Backend's run is not).
     gpu: str | None = None
     num_gpus: int = 1
     price: PriceUsed | None = None
+    price_missing: str | None = None
 
     def check(self) -> None:
         self.load.check()

@@ -35,7 +35,6 @@ from slotune.bench.telemetry import GpuTelemetry, lag_stats
 from slotune.bench.transport import Endpoint
 from slotune.bench.validity import check_run
 from slotune.bench.worker import WireJob
-from slotune.catalog.prices import missing_price
 from slotune.metrics import summarize
 from slotune.metrics.summary import with_cost
 from slotune.models import (
@@ -418,15 +417,11 @@ def _error_summary(records: list[RequestRecord]) -> ErrorSummary:
 
 
 def _priced(summary: RunSummary, settings: BenchSettings) -> RunSummary:
-    """The summary with the run's cost: every GPU the server holds, at the price given for its GPU."""
-    missing = None
-    if settings.price is None:
-        missing = (
-            missing_price(settings.gpu)
-            if settings.gpu
-            else "the server's GPUs are unknown: give --gpu ID and --num-gpus N to price the run"
-        )
-    return with_cost(summary, settings.price, settings.num_gpus, missing=missing)
+    """The summary with the run's cost (every GPU the server holds, at the price given for its GPU), where the
+    caller asked for one: a price, or the reason there is none. Otherwise unpriced, as any Backend's run."""
+    if settings.price is None and settings.price_missing is None:
+        return summary
+    return with_cost(summary, settings.price, settings.num_gpus, missing=settings.price_missing)
 
 
 def build_outcome(run: RunInputs) -> BenchOutcome:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,12 +16,23 @@ from rich.table import Table
 from slotune.bench.load import ARRIVALS, LoadSpec
 from slotune.bench.results import RECORDS_FILE
 from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
-from slotune.bench.sweep import parse_levels, run_sweep
+from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
 from slotune.bench.validity import ValidityThresholds
+from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
+from slotune.cli.vllm_engine import (
+    ENGINES,
+    engine_flags_given,
+    make_launcher,
+    report_launch_failure,
+    server_request,
+)
 from slotune.errors import InputError
-from slotune.models import SLO, PriceBook, PriceUsed, RequestSpec, Workload
+from slotune.launch import VllmLauncher
+from slotune.launch.bench import bench_launched
+from slotune.models import SLO, EngineConfig, PriceBook, PriceUsed, RequestSpec, Workload
+from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
 from slotune.workload.digest import with_digest
@@ -219,23 +231,39 @@ def _render_run(report: BenchReport) -> None:
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+NO_GPU = "the server's GPUs are unknown: give --gpu ID and --num-gpus N to price the run"
+
+
+class Pricing(NamedTuple):
+    """BenchSettings' pricing fields, by the same names."""
+
+    gpu: str | None = None
+    num_gpus: int = 1
+    price: PriceUsed | None = None
+    price_missing: str | None = None
+
+
 def _pricing(
-    gpu: str | None, num_gpus: int | None, prices: PriceBook, slo: SLO | None
-) -> tuple[str | None, int, PriceUsed | None]:
-    """The server's GPU (catalog id), how many it holds, and their price: the user's, else the catalog's."""
+    gpu: str | None, num_gpus: int | None, prices: PriceBook, slo: SLO | None, *, default_num_gpus: int = 1
+) -> Pricing:
+    """The server's GPU (catalog id), how many it holds (`default_num_gpus` unless given), and their price (the
+    user's, else the catalog's) or why there is none."""
     from slotune.catalog import get_gpu
-    from slotune.catalog.prices import price_for, require_price
+    from slotune.catalog.prices import missing_price, price_for, require_price
 
     if gpu is None:
         given = [p for p in prices.prices.values() if p.source in ("--price", "--prices")]
         if given or num_gpus is not None:
             flag = "--num-gpus" if num_gpus is not None else given[0].source
             raise InputError(flag, None, "give --gpu ID too: a price applies to the GPU the server runs on")
-        return None, 1, None
-    spec, count = get_gpu(gpu), 1 if num_gpus is None else num_gpus
+        return Pricing(price_missing=NO_GPU)
+    spec = get_gpu(gpu)
     if slo is not None and any(t.metric == "cost" for t in slo.targets):
-        return spec.name, count, require_price(spec, prices, "the SLO has a cost target")
-    return spec.name, count, price_for(spec, prices)
+        price: PriceUsed | None = require_price(spec, prices, "the SLO has a cost target")
+    else:
+        price = price_for(spec, prices)
+    count = default_num_gpus if num_gpus is None else num_gpus
+    return Pricing(spec.name, count, price, None if price is not None else missing_price(spec.name))
 
 
 def _render_sweep(sweep: SweepReport) -> None:
@@ -295,10 +323,35 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("bench")
+    @engine_options
     @price_options
     def bench(
-        url: str = typer.Option(..., "--url", help="Server base URL, e.g. http://127.0.0.1:8000"),
-        model: str = typer.Option(..., "--model", help="Model name as the server serves it."),
+        url: str | None = typer.Option(
+            None, "--url", help="Server base URL, e.g. http://127.0.0.1:8000 (with --engine http)."
+        ),
+        model: str = typer.Option(
+            ..., "--model", help="Model name as the server serves it; with --engine vllm the model to serve."
+        ),
+        engine_kind: str = typer.Option(
+            "http", "--engine", help="http: measure the server at --url; vllm: start vLLM, measure, stop it."
+        ),
+        served_model_name: str | None = typer.Option(
+            None, "--served-model-name", help="vllm: the name to serve the model as (default: folder name)."
+        ),
+        vllm_python: Path | None = typer.Option(
+            None,
+            "--vllm-python",
+            help="vllm: Python of the vLLM install (default: SLOTUNE_VLLM_PYTHON, else this).",
+        ),
+        vllm_arg: list[str] = typer.Option(
+            [], "--vllm-arg", help="vllm: one more vLLM flag or value, checked against that vLLM (repeat)."
+        ),
+        vllm_env: list[str] = typer.Option(
+            [], "--vllm-env", help="vllm: KEY=VALUE for the server, e.g. VLLM_CPU_KVCACHE_SPACE=4 (repeat)."
+        ),
+        startup_timeout: float = typer.Option(
+            900.0, "--startup-timeout", help="vllm: seconds to wait for /health."
+        ),
         workload_file: Path | None = typer.Option(
             None, "--workload", help="Workload, trace or request-log file."
         ),
@@ -375,13 +428,32 @@ def register(app: typer.Typer) -> None:
             help="The server's GPU (catalog id, e.g. h100): prices the run (cost per token/request).",
         ),
         num_gpus: int | None = typer.Option(
-            None, "--num-gpus", help="GPUs the server holds (TP x PP x replicas), all paid for. Default: 1."
+            None,
+            "--num-gpus",
+            help="GPUs the server holds (TP x PP x replicas), all paid for. Default: 1; with --engine vllm, TP x PP.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
         *,
+        engine: EngineConfig,
         prices: PriceBook,
     ) -> None:
-        """Measure a running OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas."""
+        """Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.
+
+        With --engine vllm it starts vLLM with the engine flags first and stops it afterwards.
+        """
+        launch = _launch_plan(
+            engine_kind,
+            url,
+            model,
+            served_model_name,
+            engine,
+            vllm_arg,
+            vllm_env,
+            vllm_python,
+            out,
+            startup_timeout,
+            as_json,
+        )
         if timeout <= 0:
             raise InputError("timeout", timeout, "give a positive per-request timeout in seconds")
         if scrape_interval <= 0:
@@ -391,8 +463,9 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
-        gpu_id, gpu_count, gpu_price = _pricing(gpu, num_gpus, prices, slo_value)
-        warn_stale([gpu_price])
+        replica_gpus = engine.num_gpus if engine_kind == "vllm" else 1
+        pricing = _pricing(gpu, num_gpus, prices, slo_value, default_num_gpus=replica_gpus)
+        warn_stale([pricing.price])
         workload = _load_workload(
             workload_file,
             preset,
@@ -426,7 +499,7 @@ def register(app: typer.Typer) -> None:
                 workload=workload,
             )
         settings = BenchSettings(
-            url=url,
+            url=url or "",  # --engine vllm: the launched server's
             model=model,
             load=load,
             api=api,
@@ -450,9 +523,7 @@ def register(app: typer.Typer) -> None:
             command_line=tuple(sys.argv),
             workers=workers,
             event_loop=event_loop,
-            gpu=gpu_id,
-            num_gpus=gpu_count,
-            price=gpu_price,
+            **pricing._asdict(),
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
@@ -464,14 +535,20 @@ def register(app: typer.Typer) -> None:
                     sweep,
                     "with a list of levels drop --rate/--concurrency (use --sweep-kind to choose)",
                 )
-            result = run_sweep(settings, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
+
+            def measure_sweep(s: BenchSettings) -> SweepOutcome:
+                return run_sweep(s, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
+
+            result = _measured(launch, settings, measure_sweep, as_json)
             if as_json:
                 emit_json(result.report)
             else:
                 _render_sweep(result.report)
             valid = result.report.valid
         else:
-            outcome: BenchOutcome = run_bench(settings, workload, progress=progress)
+            outcome = _measured(
+                launch, settings, lambda s: run_bench(s, workload, progress=progress), as_json
+            )
             if as_json:
                 emit_json(report_json(outcome.report))
             else:
@@ -481,3 +558,56 @@ def register(app: typer.Typer) -> None:
             valid = outcome.valid
         if strict and not valid:
             raise typer.Exit(EXIT_INVALID)
+
+
+def _launch_plan(
+    engine_kind: str,
+    url: str | None,
+    model: str,
+    served_model_name: str | None,
+    engine: EngineConfig,
+    vllm_arg: list[str],
+    vllm_env: list[str],
+    vllm_python: Path | None,
+    out: Path | None,
+    startup_timeout: float,
+    as_json: bool,
+) -> tuple[VllmLauncher, ServerRequest] | None:
+    """None for --engine http (checked: a URL and no engine flags); else the launcher and its request."""
+    if engine_kind not in ENGINES:
+        raise InputError("engine", engine_kind, f"use one of {', '.join(ENGINES)}")
+    if engine_kind == "http":
+        if url is None:
+            raise InputError("url", None, "give --url of a running server, or --engine vllm to start one")
+        if given := engine_flags_given(engine, vllm_arg, vllm_env):
+            raise InputError(
+                "engine", engine_kind, f"add --engine vllm to start a server with {', '.join(given)}"
+            )
+        return None
+    if url is not None:
+        raise InputError("url", url, "--engine vllm starts its own server: drop --url")
+    request = server_request(
+        model=model, served_model_name=served_model_name, engine_config=engine, vllm_args=vllm_arg
+    )
+    launcher = make_launcher(
+        python=vllm_python, env=vllm_env, log_dir=out, startup_timeout_s=startup_timeout, quiet=as_json
+    )
+    return launcher, request
+
+
+M = TypeVar("M", BenchOutcome, SweepOutcome)
+
+
+def _measured(
+    launch: tuple[VllmLauncher, ServerRequest] | None,
+    settings: BenchSettings,
+    measure: Callable[[BenchSettings], M],
+    as_json: bool,
+) -> M:
+    if launch is None:
+        return measure(settings)
+    launcher, request = launch
+    result = bench_launched(launcher, request, settings, measure)
+    if isinstance(result, LaunchFailure):
+        raise typer.Exit(report_launch_failure(result, as_json=as_json))
+    return result

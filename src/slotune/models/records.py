@@ -13,6 +13,7 @@ from pydantic import Field
 
 from slotune.models.base import Frozen
 from slotune.models.engine_config import EngineConfig
+from slotune.models.launch import LaunchInfo
 from slotune.models.run_parts import (
     ClientReport,
     EngineCounters,
@@ -120,3 +121,5 @@ class RunResult(Frozen):
     server: ServerMetricsReport | None = None
     client: ClientReport | None = None
     validity: Validity | None = None
+    # A server slotune launched itself: how it was started and what vLLM reported at start-up.
+    launch: LaunchInfo | None = None

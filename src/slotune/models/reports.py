@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from slotune.models.base import Frozen
+from slotune.models.launch import LaunchInfo
 from slotune.models.records import RunResult
 from slotune.models.run_summary import RunSummary
 
@@ -157,3 +158,5 @@ class SweepReport(SavedResult):
     points: tuple[SweepPoint, ...]
     max_sustained_rate_rps: float | None = None
     valid: bool
+    # The server every level ran against, when slotune launched it.
+    launch: LaunchInfo | None = None
