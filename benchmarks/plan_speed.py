@@ -45,7 +45,9 @@ def main() -> None:
             lambda model=model, ranked=ranked: ranked.append(rank_options(model, engine, gpus=list_gpus()))
         )
         results[name] = {"one_plan_s": one, "gpu_all_s": every, "options_that_fit": len(ranked[-1].options)}
-        print(f"{name:18s} one plan {one * 1e3:7.1f} ms   --gpu all {every:6.2f} s   ({len(ranked[-1].options)} fit)")
+        print(
+            f"{name:18s} one plan {one * 1e3:7.1f} ms   --gpu all {every:6.2f} s   ({len(ranked[-1].options)} fit)"
+        )
     print(json.dumps(results))
 
 
