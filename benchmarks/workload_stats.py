@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slotune.models.workload_stats import WorkloadStats
 from slotune.workload import analyze, read_workload, write_workload
 from slotune.workload.build_preset_tables import build_tables
 from slotune.workload.lengths import load_tables
-from slotune.models.workload_stats import WorkloadStats
 from slotune.workload.synth import synthesize
 
 # README statistics-table columns -> files.

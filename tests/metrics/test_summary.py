@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from slotune.metrics import statistic, summarize
-from slotune.models import RequestRecord
+from slotune.metrics import statistic, summarize, with_cost
+from slotune.models import PriceUsed, RequestRecord
 from slotune.slo import parse_slo, request_meets_slo
 
 
@@ -83,10 +83,57 @@ def test_statistic_matches_numpy_without_failures():
     assert statistic(values, "mean") == pytest.approx(values.mean())
 
 
+def _price(usd_per_gpu_hour: float) -> PriceUsed:
+    return PriceUsed(gpu="h100-sxm", usd_per_gpu_hour=usd_per_gpu_hour, source="--price")
+
+
 def test_throughput_and_cost_targets():
     slo = parse_slo("throughput>4;cost<100")
     recs = [record(str(i), 0.0, 0.1, [0.01] * 9) for i in range(10)]
-    s = summarize(recs, duration_s=20.0, slo=slo, usd_per_hour=3.6)
-    # 100 tokens / 20 s = 5 tok/s; 3.6 $/h / (5 tok/s * 3600 s/h) * 1e6 = 200 $/Mtok
+    unpriced = summarize(recs, duration_s=20.0, slo=slo)
+    assert unpriced.cost is None and [t.passed for t in unpriced.targets] == [True, False]
+    s = with_cost(unpriced, _price(1.8), 2)
+    # 100 tokens / 20 s = 5 tok/s; 2 GPUs x 1.8 $/h / (5 tok/s * 3600 s/h) * 1e6 = 200 $/Mtok
     assert s.usd_per_mtok == pytest.approx(200.0)
-    assert [t.passed for t in s.targets] == [True, False]
+    assert [t.passed for t in s.targets] == [True, False] and s.slo_met is False
+    assert s.targets[1].observed == pytest.approx(200.0)
+    cheap = with_cost(unpriced, _price(0.45), 2)  # 50 $/Mtok: the cost target passes, and so does the SLO
+    assert [t.passed for t in cheap.targets] == [True, True] and cheap.slo_met is True
+
+
+def test_cost_per_request_is_at_goodput_with_an_slo_and_at_throughput_without():
+    # 10 requests over 10 s, 4 of them too slow: goodput 0.6 req/s, throughput 1 req/s
+    recs = [record(str(i), 0.0, 0.1 if i < 6 else 0.5, [0.01] * 9, prompt=300) for i in range(10)]
+    with_slo = with_cost(
+        summarize(recs, duration_s=10.0, slo=parse_slo("ttft:p50<200ms@0.5")), _price(3.6), 4
+    )
+    cost = with_slo.cost
+    assert cost is not None and cost.request_basis == "goodput"
+    assert cost.usd_per_hour == pytest.approx(14.4)  # every GPU: 4 x 3.6
+    assert cost.requests_per_s == pytest.approx(0.6)
+    assert cost.usd_per_request == pytest.approx(14.4 / 3600 / 0.6)
+    assert cost.usd_per_1k_requests == pytest.approx(1000 * 14.4 / 3600 / 0.6)
+    # output 10 tok/s, prompt + output 310 tok/s
+    assert cost.usd_per_mtok == pytest.approx(14.4 / (10 * 3600) * 1e6)
+    assert cost.usd_per_mtok_total == pytest.approx(14.4 / (310 * 3600) * 1e6)
+    plain = with_cost(summarize(recs, duration_s=10.0), _price(3.6), 4).cost
+    assert plain is not None and plain.request_basis == "throughput"
+    assert plain.usd_per_request == pytest.approx(14.4 / 3600 / 1.0)
+
+
+def test_no_price_means_no_cost_figures_and_a_reason():
+    recs = [record(str(i), 0.0, 0.1, [0.01] * 9) for i in range(3)]
+    s = with_cost(summarize(recs, duration_s=3.0), None, 1, missing="no price for a100-40gb")
+    assert s.cost is not None and s.cost.price is None and s.usd_per_mtok is None
+    assert s.cost.missing == "no price for a100-40gb" and s.cost.output_tokens_per_s == pytest.approx(10.0)
+
+
+def test_nothing_produced_or_no_request_meeting_the_slo_is_no_figure_not_infinity():
+    recs = [record(str(i), 0.0, 5.0, [0.01]) for i in range(3)]
+    s = with_cost(summarize(recs, duration_s=3.0, slo=parse_slo("ttft:p99<1s")), _price(2.0), 1)
+    assert s.cost is not None and s.cost.requests_per_s == 0.0 and s.cost.usd_per_request is None
+    assert s.cost.usd_per_mtok is not None
+    empty = with_cost(summarize([], duration_s=0.0), _price(2.0), 1)
+    assert (
+        empty.cost is not None and empty.cost.usd_per_mtok is None and empty.cost.usd_per_mtok_total is None
+    )

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from slotune.bench.loops import loop_factory
 from slotune.bench.validity import ValidityThresholds
 from slotune.errors import InputError
-from slotune.models import SLO, EngineConfig, LoadSpec
+from slotune.models import SLO, EngineConfig, LoadSpec, PriceUsed
 
 
 class ProgressReporter(Protocol):
@@ -43,6 +43,12 @@ class BenchSettings:
     command_line: tuple[str, ...] = ()
     workers: int = 1  # load-generator processes (each its own event loop)
     event_loop: str = "auto"  # "auto" (uvloop where installed), "asyncio" or "uvloop"
+    # What the server runs on, for the run's cost: the GPU (catalog id), every GPU it holds, and their price, or
+    # why there is none. Neither price nor reason: the run is not priced (as a Backend's run is not).
+    gpu: str | None = None
+    num_gpus: int = 1
+    price: PriceUsed | None = None
+    price_missing: str | None = None
 
     def check(self) -> None:
         if self.seed < 0:
@@ -54,6 +60,18 @@ class BenchSettings:
             raise InputError("api", self.api, "use completions or chat")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise InputError("timeout", self.timeout_s, "give a positive per-request timeout in seconds")
+        if self.num_gpus < 1:
+            raise InputError(
+                "num-gpus", self.num_gpus, "give the number of GPUs the server holds (1 or more)"
+            )
+        if self.price is None and self.slo is not None and any(t.metric == "cost" for t in self.slo.targets):
+            raise InputError(
+                "gpu",
+                self.gpu,
+                "give --gpu ID (and --num-gpus N) of the server, and --price ID=USD_PER_HOUR where the catalog "
+                "has no price",
+                problem="the SLO has a cost target, and the run has no GPU price",
+            )
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:

@@ -36,12 +36,14 @@ from slotune.bench.transport import Endpoint
 from slotune.bench.validity import check_run
 from slotune.bench.worker import WireJob
 from slotune.metrics import summarize
+from slotune.metrics.summary import with_cost
 from slotune.models import (
     ClientReport,
     EngineCounters,
     Provenance,
     RequestRecord,
     RunResult,
+    RunSummary,
     ServerMetricsReport,
     Validity,
     Workload,
@@ -364,6 +366,7 @@ def _provenance(run: RunInputs, server: ServerMetricsReport | None) -> Provenanc
         workload_digest=workload_digest(run.workload),
         workload_name=run.workload.name,
         model=settings.model,
+        gpu=settings.gpu or "",
         seed=settings.seed,
         engine_version=("vllm " + info.version) if info.is_vllm and info.version else (info.version or ""),
         server_url=Endpoint(settings.url).url(""),
@@ -405,6 +408,14 @@ def _error_summary(records: list[RequestRecord]) -> ErrorSummary:
     return ErrorSummary(count=sum(by_reason.values()), by_reason=by_reason, examples=tuple(examples.values()))
 
 
+def _priced(summary: RunSummary, settings: BenchSettings) -> RunSummary:
+    """The summary with the run's cost (every GPU the server holds, at the price given for its GPU), where the
+    caller asked for one: a price, or the reason there is none. Otherwise unpriced, as any Backend's run."""
+    if settings.price is None and settings.price_missing is None:
+        return summary
+    return with_cost(summary, settings.price, settings.num_gpus, missing=settings.price_missing)
+
+
 def build_outcome(run: RunInputs) -> BenchOutcome:
     """The run's report, written to `out_dir/result.json` (records already streamed to records.jsonl)."""
     settings = run.settings
@@ -424,7 +435,7 @@ def build_outcome(run: RunInputs) -> BenchOutcome:
         timeline=tuple(timeline_samples(run.scraper.snapshots)),
         duration_s=window.duration_s,
         num_requests=len(records),
-        summary=summarize(records, duration_s=window.duration_s, slo=settings.slo),
+        summary=_priced(summarize(records, duration_s=window.duration_s, slo=settings.slo), settings),
         engine=engine_counters(server),
         server=server,
         client=client,

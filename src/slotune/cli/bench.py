@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,6 +21,7 @@ from slotune.bench.validity import ValidityThresholds
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
+from slotune.cli.prices import cost_lines, price_options, warn_stale
 from slotune.cli.vllm_engine import (
     ENGINES,
     engine_flags_given,
@@ -31,7 +32,7 @@ from slotune.cli.vllm_engine import (
 from slotune.errors import InputError
 from slotune.launch import VllmLauncher
 from slotune.launch.bench import bench_launched
-from slotune.models import EngineConfig, LoadSpec, RequestSpec, Workload
+from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed, RequestSpec, Workload
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
@@ -166,6 +167,8 @@ def _render_latency(report: BenchReport) -> None:
             f"SLO {m.slo_name}: attainment {m.slo_attainment:.1%} (target {m.attainment_target or 0:.0%}), "
             f"goodput {m.goodput_rps or 0:.2f} req/s, met: {m.slo_met}"
         )
+    if m.cost is not None:
+        console.print("cost: " + "\n  ".join(cost_lines(m.cost)), highlight=False)
     client = report.result.client
     if client is not None and client.schedule_lag_s is not None:
         cpu = max(client.cpu_utilization) if client.cpu_utilization else 0.0
@@ -201,6 +204,41 @@ def _render_run(report: BenchReport) -> None:
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+NO_GPU = "the server's GPUs are unknown: give --gpu ID and --num-gpus N to price the run"
+
+
+class Pricing(NamedTuple):
+    """BenchSettings' pricing fields, by the same names."""
+
+    gpu: str | None = None
+    num_gpus: int = 1
+    price: PriceUsed | None = None
+    price_missing: str | None = None
+
+
+def _pricing(
+    gpu: str | None, num_gpus: int | None, prices: PriceBook, slo: SLO | None, *, default_num_gpus: int = 1
+) -> Pricing:
+    """The server's GPU (catalog id), how many it holds (`default_num_gpus` unless given), and their price (the
+    user's, else the catalog's) or why there is none."""
+    from slotune.catalog import get_gpu
+    from slotune.catalog.prices import missing_price, price_for, require_price
+
+    if gpu is None:
+        given = [p for p in prices.prices.values() if p.source in ("--price", "--prices")]
+        if given or num_gpus is not None:
+            flag = "--num-gpus" if num_gpus is not None else given[0].source
+            raise InputError(flag, None, "give --gpu ID too: a price applies to the GPU the server runs on")
+        return Pricing(price_missing=NO_GPU)
+    spec = get_gpu(gpu)
+    if slo is not None and any(t.metric == "cost" for t in slo.targets):
+        price: PriceUsed | None = require_price(spec, prices, "the SLO has a cost target")
+    else:
+        price = price_for(spec, prices)
+    count = default_num_gpus if num_gpus is None else num_gpus
+    return Pricing(spec.name, count, price, None if price is not None else missing_price(spec.name))
+
+
 def _render_sweep(sweep: SweepReport) -> None:
     table = Table(title=f"sweep over {sweep.sweep_kind}", title_justify="left")
     for col in (
@@ -232,6 +270,7 @@ def _render_sweep(sweep: SweepReport) -> None:
             cells += ["-"] * 6 + [str(s.num_failed if s else "-")]
         table.add_row(*cells)
     console.print(table)
+    _render_sweep_cost(sweep)
     if sweep.max_sustained_rate_rps:
         console.print(f"highest rate sustained: {sweep.max_sustained_rate_rps:.2f} req/s")
     for p in sweep.points:
@@ -239,11 +278,26 @@ def _render_sweep(sweep: SweepReport) -> None:
             console.print(f"  level {p.level:g}: {reason}")
 
 
+def _render_sweep_cost(sweep: SweepReport) -> None:
+    """$/Mtok by level (valid levels only), with the one price they all used."""
+    costs = [(p.level, p.summary.cost) for p in sweep.points if p.valid and p.summary and p.summary.cost]
+    priced = [
+        (level, cost) for level, cost in costs if cost.price is not None and cost.usd_per_mtok is not None
+    ]
+    if priced:
+        by_level = ", ".join(f"{level:.4g}: ${cost.usd_per_mtok:,.4f}" for level, cost in priced)
+        console.print(f"$ per million output tokens by level: {by_level}", highlight=False)
+        console.print("  " + cost_lines(priced[-1][1])[-1], highlight=False)
+    elif costs:
+        console.print(f"cost: {cost_lines(costs[0][1])[0]}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
 
     @app.command("bench")
     @engine_options
+    @price_options
     @lo.with_load_flags
     def bench(
         url: str | None = typer.Option(
@@ -325,10 +379,21 @@ def register(app: typer.Typer) -> None:
             "auto", "--event-loop", help="auto (uvloop where installed), asyncio or uvloop."
         ),
         strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
+        gpu: str | None = typer.Option(
+            None,
+            "--gpu",
+            help="The server's GPU (catalog id, e.g. h100): prices the run (cost per token/request).",
+        ),
+        num_gpus: int | None = typer.Option(
+            None,
+            "--num-gpus",
+            help="GPUs the server holds (TP x PP x replicas), all paid for. Default: 1; with --engine vllm, TP x PP.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout only."),
         *,
         engine: EngineConfig,
         load: lo.LoadFlags,
+        prices: PriceBook,
     ) -> None:
         """Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.
 
@@ -356,6 +421,9 @@ def register(app: typer.Typer) -> None:
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
+        replica_gpus = engine.num_gpus if engine_kind == "vllm" else 1
+        pricing = _pricing(gpu, num_gpus, prices, slo_value, default_num_gpus=replica_gpus)
+        warn_stale([pricing.price])
         kind = sweep_kind or ("concurrency" if load.concurrency is not None else "rate")
         workload, spec = _select(
             workload_file,
@@ -390,6 +458,7 @@ def register(app: typer.Typer) -> None:
             command_line=tuple(sys.argv),
             workers=workers,
             event_loop=event_loop,
+            **pricing._asdict(),
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:

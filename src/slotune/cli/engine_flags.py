@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar
 
 import typer
 import yaml
@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from rich.markup import escape
 
 from slotune.catalog._schema import closest_key
+from slotune.cli.signature import own_parameters, set_parameters
 from slotune.errors import InputError
 from slotune.models import EngineConfig
 from slotune.models.engine_config import Cli, cli_info, flag_name
@@ -226,12 +227,7 @@ def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..
     fields = config_type.model_fields
 
     def decorate(command: Callable[..., R]) -> Callable[..., R]:
-        hints = get_type_hints(command)
-        own = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
-            for p in inspect.signature(command).parameters.values()
-            if p.name != "engine"
-        ]
+        own = own_parameters(command, "engine")
         own_names = {p.name for p in own}
         names = [name for name in fields if name not in own_names]
         generated = [param for name in names for param in engine_option(name, fields[name])]
@@ -250,9 +246,7 @@ def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..
             engine = build_engine_config(kwargs.pop(CONFIG_PARAM), flags, config_type)
             return command(**kwargs, engine=engine)
 
-        params = [*own, *generated, config]
-        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        set_parameters(wrapper, [*own, *generated, config])
         return wrapper
 
     return decorate

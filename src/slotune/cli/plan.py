@@ -9,11 +9,16 @@ from rich import box
 from rich.table import Table
 
 from slotune.catalog import get_gpu, get_model, list_gpus, load_profile
+from slotune.catalog.prices import PRICE_FIX, require_price
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
-from slotune.models import SLO, CapacityPlan, EngineConfig, Workload
+from slotune.cli.prices import cost_lines, price_options, warn_stale
+from slotune.cost import usd_text
+from slotune.errors import InputError
+from slotune.models import SLO, CapacityPlan, EngineConfig, GpuSpec, PlanRanking, PriceBook, RankBy, Workload
 from slotune.plan import plan_capacity, rank_options
 from slotune.plan.explain import explain_lines
+from slotune.plan.planner import throughput_per_gpu
 from slotune.units import GiB
 
 JSON_HELP = "Machine-readable output on stdout only."
@@ -103,14 +108,7 @@ def _latency_rows(plan: CapacityPlan) -> list[tuple[str, str]]:
                 f"{throughput.output_tokens_per_s:,.0f} output tok/s at batch {throughput.batch_size}",
             )
         )
-    if cost.usd_per_mtok is not None:
-        rows.append(
-            (
-                "cost",
-                f"${cost.usd_per_mtok:,.4f} per million output tokens "
-                f"(${cost.usd_per_gpu_hour}/GPU-h, {cost.price_source})",
-            )
-        )
+    rows.append(("cost", "\n".join(cost_lines(cost))))
     if plan.verdict.meets_slo is not None:
         met = "[green]can be met[/]" if plan.verdict.meets_slo else "[red]cannot be met[/]"
         rows.append(("SLO (roofline bound)", met))
@@ -146,45 +144,98 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
-def render_ranking(plans: list[CapacityPlan], model_name: str, slo: SLO | None) -> None:
+_RANK_TITLE: dict[str, str] = {
+    "cost": "cheapest $/Mtok first",
+    "throughput-per-gpu": "most output tok/s per GPU first",
+}
+
+
+def render_ranking(ranking: PlanRanking, slo: SLO | None) -> None:
+    plans = ranking.options
     if not plans:
-        console.print(f"[red]No GPU x TP x quantization option fits {model_name}.[/]")
+        console.print(f"[red]No GPU x TP x quantization option fits {ranking.model}.[/]")
+        _render_prices(ranking)
         return
+    by_tput = ranking.rank_by == "throughput-per-gpu"
     table = Table(
-        title=f"{model_name}: {len(plans)} options that fit, cheapest $/Mtok first (roofline bounds)",
+        title=f"{ranking.model}: {len(plans)} options that fit, {_RANK_TITLE[ranking.rank_by]} (roofline bounds)",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
         caption="GiB: weights per GPU; KV: tokens of KV cache; conc: max_model_len requests at once; TTFT (ms) at "
-        "the p50 prompt; ITL (ms) at batch 1; tok/s: one replica's steady output; $/Mtok: the GPU's default "
-        "dated price (slotune plan --gpu <id> names it)",
+        "the p50 prompt; ITL (ms) at batch 1; tok/s: one replica's steady output"
+        + ("; /GPU: tok/s per GPU" if by_tput else "")
+        + "; $/Mtok: every GPU of the replica at the price listed below",
         caption_justify="left",
     )
-    headers = ("gpu", "tp", "quant", "GiB", "KV", "conc", "TTFT", "ITL", "tok/s", "$/Mtok")
+    headers = ["gpu", "tp", "quant", "GiB", "KV", "conc", "TTFT", "ITL", "tok/s", "$/Mtok"]
+    if by_tput:
+        headers.insert(-1, "/GPU")
     for col in headers:
         table.add_column(col, justify="left" if col in ("gpu", "quant") else "right", no_wrap=True)
     if slo is not None:
         table.add_column("SLO", no_wrap=True)
     for plan in plans:
-        itl_1 = plan.latency.itl_by_batch_s.get(1)
-        usd = plan.cost.usd_per_mtok
-        row = [
-            plan.gpu,
-            str(plan.tensor_parallel_size),
-            plan.quantization,
-            f"{plan.memory.weights_bytes / GiB:.1f}",
-            _short(plan.kv.capacity_tokens),
-            f"{plan.kv.max_concurrency:.1f}",
-            f"{plan.latency.ttft_p50_s * 1e3:.0f}",
-            "-" if itl_1 is None else f"{itl_1 * 1e3:.1f}",
-            _short(plan.throughput.output_tokens_per_s or 0),
-            "-" if usd is None else f"{usd:.3f}",
-        ]
-        if slo is not None:
-            row.append("yes" if plan.verdict.meets_slo else "no")
-        table.add_row(*row)
+        table.add_row(*_ranking_row(plan, by_tput=by_tput, with_slo=slo is not None))
     console.print(table)
+    _render_prices(ranking)
+
+
+def _ranking_row(plan: CapacityPlan, *, by_tput: bool, with_slo: bool) -> list[str]:
+    itl_1 = plan.latency.itl_by_batch_s.get(1)
+    usd = plan.cost.usd_per_mtok
+    row = [
+        plan.gpu,
+        str(plan.tensor_parallel_size),
+        plan.quantization,
+        f"{plan.memory.weights_bytes / GiB:.1f}",
+        _short(plan.kv.capacity_tokens),
+        f"{plan.kv.max_concurrency:.1f}",
+        f"{plan.latency.ttft_p50_s * 1e3:.0f}",
+        "-" if itl_1 is None else f"{itl_1 * 1e3:.1f}",
+        _short(plan.throughput.output_tokens_per_s or 0),
+        "-" if usd is None else f"{usd:.3f}",
+    ]
+    if by_tput:
+        row.insert(-1, _short(throughput_per_gpu(plan)))
+    if with_slo:
+        row.append("yes" if plan.verdict.meets_slo else "no")
+    return row
+
+
+def _render_prices(ranking: PlanRanking) -> None:
+    """Which price each ranked GPU's $/Mtok used, and which GPUs were left out for want of one."""
+    prices = {p.cost.price.gpu: p.cost.price for p in ranking.options if p.cost.price is not None}
+    if prices:
+        files = {f"{p.source} = {p.file}" for p in prices.values() if p.file}
+        table = Table(
+            title="Prices used",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            caption="; ".join(
+                [*sorted(files), "citations: slotune plan --gpu <id>, or cost.price in --json"]
+            ),
+            caption_justify="left",
+        )
+        for col in ("gpu", "$/GPU-h", "provider", "kind", "date", "source"):
+            table.add_column(col, justify="right" if col == "$/GPU-h" else "left", overflow="fold")
+        for gpu, price in prices.items():
+            row = (price.provider or "-", price.kind, price.date or "undated", price.source)
+            table.add_row(gpu, usd_text(price.usd_per_gpu_hour), *row)
+        console.print(table)
+    unpriced = [p.gpu for p in ranking.options if p.cost.price is None]
+    if unpriced:
+        console.print(
+            f"No price, no $/Mtok: {', '.join(dict.fromkeys(unpriced))}. Fix: {PRICE_FIX}", highlight=False
+        )
+    if ranking.unpriced_gpus:
+        console.print(
+            f"Not ranked, no price: {', '.join(ranking.unpriced_gpus)}. Fix: {PRICE_FIX}, or rank with "
+            "--rank-by throughput-per-gpu",
+            highlight=False,
+        )
 
 
 def _read_workload(path: Path | None, fmt: str | None, tokenizer: str | None) -> Workload | None:
@@ -203,11 +254,37 @@ def _resolve_slo(text: str | None) -> SLO | None:
     return resolve_slo(text)
 
 
+RANK_BY_HELP = (
+    "Rank the options (with --gpu all, a list of GPUs, or one GPU's TP x quantization options): cost "
+    "(cheapest $/Mtok first; only GPUs with a price) or throughput-per-gpu (no price needed). Default: cost."
+)
+
+
+def _ranked_gpus(gpu: str, rank_by: str | None) -> tuple[list[GpuSpec], bool] | None:
+    """The GPUs to rank and whether the user named them; None for a single plan."""
+    if gpu.strip().lower() == "all":
+        return list_gpus(), False
+    if "," in gpu or rank_by is not None:
+        return [get_gpu(name) for name in gpu.split(",") if name.strip()], True
+    return None
+
+
+def _check_rank_by(rank_by: str | None) -> RankBy:
+    if rank_by in (None, "cost"):
+        return "cost"
+    if rank_by == "throughput-per-gpu":
+        return "throughput-per-gpu"
+    raise InputError("rank-by", rank_by, "use --rank-by cost or --rank-by throughput-per-gpu")
+
+
 @engine_options
+@price_options
 def plan_cmd(
     model: str = typer.Option(..., "--model", help="Catalog id, Hugging Face id, or path to a config.json."),
     gpu: str = typer.Option(
-        ..., "--gpu", help="GPU id (e.g. h100, a100-80gb, l40s) or 'all' to rank every option."
+        ...,
+        "--gpu",
+        help="GPU id (e.g. h100, a100-80gb, l40s), a comma-separated list, or 'all' to rank every option.",
     ),
     workload: Path | None = typer.Option(
         None, "--workload", help="Trace or request log: its prompt/output lengths."
@@ -222,15 +299,18 @@ def plan_cmd(
     profile: str | None = typer.Option(
         None, "--profile", help="Hardware profile for the latencies: built-in name or YAML path (default)."
     ),
+    rank_by: str | None = typer.Option(None, "--rank-by", help=RANK_BY_HELP),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     *,
     engine: EngineConfig,
+    prices: PriceBook,
 ) -> None:
     """Napkin math: weights, KV cache, concurrency, minimum TP, roofline latency and $/Mtok."""
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
     hardware = load_profile(profile)
+    order = _check_rank_by(rank_by)
     show = not json_out and err_console.is_terminal
     if show:
         with err_console.status("reading the workload" if workload else "planning"):
@@ -238,39 +318,50 @@ def plan_cmd(
     else:
         loaded = _read_workload(workload, workload_format, tokenizer)
 
-    if gpu.strip().lower() == "all":
+    ranked = _ranked_gpus(gpu, rank_by)
+    if ranked is not None:
+        gpus, named = ranked
+        if named and order == "cost":  # the user named these GPUs and asked for a cost: each needs a price
+            for spec_gpu in gpus:
+                require_price(spec_gpu, prices, "--rank-by cost ranks by price")
         # Without --tensor-parallel-size every size that fits one node is ranked.
         tp_given = "tensor_parallel_size" in engine.model_fields_set
-        plans = rank_options(
+        ranking = rank_options(
             spec,
             engine,
-            gpus=list_gpus(),
+            gpus=gpus,
             quantizations=[engine.quantization] if engine.quantization else None,
             tensor_parallel_sizes=[engine.tensor_parallel_size] if tp_given else None,
             workload=loaded,
             slo=target_slo,
             profile=hardware,
+            prices=prices,
+            rank_by=order,
         )
-        if json_out:
-            exclude = None if explain else {"derivations"}
-            emit_json(
-                {"model": spec.name, "options": [p.model_dump(mode="json", exclude=exclude) for p in plans]}
-            )
-        else:
-            render_ranking(plans, spec.name, target_slo)
-            if explain and plans:
-                best = plans[0]
-                console.print(
-                    f"\n[bold]Top option: {best.tensor_parallel_size} x {best.gpu}, {best.quantization}[/]"
-                )
-                render_explain(best)
+        warn_stale(p.cost.price for p in ranking.options)
+        _emit_ranking(ranking, target_slo, explain=explain, json_out=json_out)
         return
 
-    plan = plan_capacity(spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo, profile=hardware)
+    plan = plan_capacity(
+        spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo, profile=hardware, prices=prices
+    )
+    warn_stale([plan.cost.price])
     if json_out:
         emit_json(plan)
     else:
         render_plan(plan, explain=explain)
+
+
+def _emit_ranking(ranking: PlanRanking, slo: SLO | None, *, explain: bool, json_out: bool) -> None:
+    if json_out:
+        exclude = None if explain else {"options": {"__all__": {"derivations"}}}
+        emit_json(ranking.model_dump(mode="json", exclude=exclude))
+        return
+    render_ranking(ranking, slo)
+    if explain and ranking.options:
+        best = ranking.options[0]
+        console.print(f"\n[bold]Top option: {best.tensor_parallel_size} x {best.gpu}, {best.quantization}[/]")
+        render_explain(best)
 
 
 def register(app: typer.Typer) -> None:

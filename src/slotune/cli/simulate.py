@@ -13,7 +13,8 @@ from rich.table import Table
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
-from slotune.models import Distribution, EngineConfig
+from slotune.cli.prices import cost_lines, price_options, warn_stale
+from slotune.models import Distribution, EngineConfig, PriceBook
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
 from slotune.simulate.api import simulate
@@ -105,6 +106,8 @@ def render(report: SimulationReport) -> None:
                 f"  {t.metric} {t.stat}",
                 f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
             )
+    if s.cost is not None:
+        head.add_row("cost", "\n".join(cost_lines(s.cost)))
     if e is not None:
         hit_rate = e.prefix_hit_rate
         head.add_row(
@@ -141,6 +144,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("simulate")
     @engine_options
+    @price_options
     @lo.with_load_flags
     def simulate_cmd(
         model: str = typer.Option(
@@ -168,6 +172,7 @@ def register(app: typer.Typer) -> None:
         *,
         engine: EngineConfig,
         load: lo.LoadFlags,
+        prices: PriceBook,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
@@ -194,7 +199,10 @@ def register(app: typer.Typer) -> None:
                 profile=profile,
                 trace_path=trace,
                 on_progress=on_progress,
+                prices=prices,
             )
+        cost = report.result.summary.cost
+        warn_stale([cost.price if cost is not None else None])
         saved = save_result(report, out) if out is not None else None
         if json_out:
             emit_json(report_json(report))

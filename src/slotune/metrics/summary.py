@@ -7,22 +7,15 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from slotune.cost import usd_per_mtok
+from slotune.cost import run_cost
 from slotune.metrics.distribution import statistic
-from slotune.models import SLO, Distribution, RequestRecord, RunSummary, TargetResult
+from slotune.models import SLO, Distribution, PriceUsed, RequestRecord, RunSummary, TargetResult
 from slotune.slo.evaluate import request_meets_slo
 
 _INF = float("inf")
 
 # (metric, stat) -> the statistic over the run with failed requests as +inf (None: no value).
 StatisticOf = Callable[[str, str], float | None]
-
-
-def deployment_usd_per_mtok(output_tokens_per_s: float, usd_per_hour: float | None) -> float | None:
-    """$/Mtok of a run given the whole deployment's hourly price (None: no price, or nothing produced)."""
-    if usd_per_hour is None or output_tokens_per_s <= 0:
-        return None
-    return usd_per_mtok(usd_per_hour, 1, output_tokens_per_s)
 
 
 def with_slo(
@@ -43,7 +36,7 @@ def with_slo(
         elif t.metric == "throughput":
             observed = summary.output_tokens_per_s
             passed = observed >= t.threshold
-        else:
+        else:  # cost: known only once the run is priced (with_cost)
             observed = summary.usd_per_mtok
             passed = observed is not None and observed <= t.threshold
         results.append(
@@ -62,9 +55,37 @@ def with_slo(
             "goodput_rps": num_meeting / duration if duration > 0 else 0.0,
             "goodput_output_tokens_per_s": meeting_tokens / duration if duration > 0 else 0.0,
             "targets": tuple(results),
-            "slo_met": n > 0 and attainment >= slo.attainment_target and all(r.passed for r in results),
+            "slo_met": _slo_met(n, attainment, slo.attainment_target, results),
         }
     )
+
+
+def _slo_met(num_requests: int, attainment: float, target: float, results: Iterable[TargetResult]) -> bool:
+    return num_requests > 0 and attainment >= target and all(r.passed for r in results)
+
+
+def with_cost(
+    summary: RunSummary, price: PriceUsed | None, num_gpus: int, *, missing: str | None = None
+) -> RunSummary:
+    """Price a summarized run (slotune.cost.run_cost: every one of `num_gpus` GPUs at `price`) and judge the SLO's
+    cost targets, which need the price, with it. Without a price the cost says why (`missing`)."""
+    cost = run_cost(summary, price, num_gpus, missing=missing)
+    priced = summary.model_copy(update={"cost": cost})
+    if not any(t.metric == "cost" for t in summary.targets):
+        return priced
+    observed = cost.usd_per_mtok
+    targets = tuple(
+        t.model_copy(
+            update={"observed": observed, "passed": observed is not None and observed <= t.threshold}
+        )
+        if t.metric == "cost"
+        else t
+        for t in summary.targets
+    )
+    met = _slo_met(
+        summary.num_requests, summary.slo_attainment or 0.0, summary.attainment_target or 1.0, targets
+    )
+    return priced.model_copy(update={"targets": targets, "slo_met": met})
 
 
 def summarize(
@@ -72,14 +93,13 @@ def summarize(
     *,
     duration_s: float,
     slo: SLO | None = None,
-    usd_per_hour: float | None = None,
 ) -> RunSummary:
     """Summarize finished requests over a measured window of `duration_s` seconds.
 
     Failed requests (errors, timeouts, rejections, aborts) are kept: they count in `num_requests`, never
     meet the SLO, and enter each target's percentile as +inf, so failures can only make a run look worse.
-    `usd_per_hour` is the price of the whole deployment (all GPUs), for the cost figure. A run in which
-    nothing finished has duration 0 and rates of 0.
+    The cost is added by `with_cost` (an SLO's cost target fails until then). A run in which nothing finished
+    has duration 0 and rates of 0.
     """
     if duration_s < 0:
         raise ValueError(f"duration_s must not be negative, got {duration_s}")
@@ -143,7 +163,6 @@ def summarize(
         itl_s=Distribution.of(itl),
         tpot_s=Distribution.of(tpot),
         e2e_s=Distribution.of(e2e),
-        usd_per_mtok=deployment_usd_per_mtok(out_tps, usd_per_hour),
     )
     by_metric = {"ttft": slo_ttft, "e2e": slo_e2e, "tpot": slo_tpot, "itl": itl}
     return with_slo(

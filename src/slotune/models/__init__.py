@@ -2,16 +2,18 @@
 
 from slotune.models.capacity_plan import (
     CapacityPlan,
-    CostPlan,
     Derivation,
     KvPlan,
     LatencyPlan,
     MemoryBudget,
     PlanEngine,
+    PlanRanking,
+    RankBy,
     ThroughputPlan,
     Verdict,
     WeightsPlan,
 )
+from slotune.models.cost import CostReport, PriceBook, PriceSource, PriceUsed, RequestBasis
 from slotune.models.distribution import Distribution
 from slotune.models.engine_config import EngineConfig, ResolvedEngineConfig, SpeculativeConfig
 from slotune.models.gpu_spec import GpuSpec, PricePoint
@@ -38,7 +40,7 @@ __all__ = [
     "SLO",
     "CapacityPlan",
     "ClientReport",
-    "CostPlan",
+    "CostReport",
     "Derivation",
     "Distribution",
     "EngineConfig",
@@ -57,10 +59,16 @@ __all__ = [
     "MoESpec",
     "ModelSpec",
     "PlanEngine",
+    "PlanRanking",
+    "PriceBook",
     "PricePoint",
+    "PriceSource",
+    "PriceUsed",
     "ProfileCoefficients",
     "ProfileProvenance",
     "Provenance",
+    "RankBy",
+    "RequestBasis",
     "RequestRecord",
     "RequestSpec",
     "ResolvedEngineConfig",

@@ -6,9 +6,15 @@ per-GPU figures under tensor parallelism carry `_per_gpu` where both exist.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from slotune.models.base import Frozen
+from slotune.models.cost import CostReport
+
+# How `plan --gpu all` orders options: cheapest $/Mtok first, or most output tokens/s per GPU first.
+RankBy = Literal["cost", "throughput-per-gpu"]
 
 
 class Derivation(Frozen):
@@ -84,12 +90,6 @@ class ThroughputPlan(Frozen):
     batch_size: int | None = None
 
 
-class CostPlan(Frozen):
-    usd_per_gpu_hour: float | None = None
-    price_source: str | None = None
-    usd_per_mtok: float | None = None
-
-
 class Verdict(Frozen):
     fits: bool
     reasons: tuple[str, ...] = ()
@@ -115,9 +115,19 @@ class CapacityPlan(Frozen):
     kv: KvPlan
     latency: LatencyPlan
     throughput: ThroughputPlan
-    cost: CostPlan
+    # One replica of tensor_parallel_size GPUs at its roofline maximum throughput and the workload's mean lengths.
+    cost: CostReport
     derivations: tuple[Derivation, ...] = ()
 
     @property
     def fits(self) -> bool:
         return self.verdict.fits
+
+
+class PlanRanking(Frozen):
+    """Every option that fits, best first by `rank_by`; GPUs left out because they have no price are named."""
+
+    model: str
+    rank_by: RankBy
+    options: tuple[CapacityPlan, ...] = ()
+    unpriced_gpus: tuple[str, ...] = ()

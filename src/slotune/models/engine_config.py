@@ -220,6 +220,11 @@ class EngineConfig(Frozen):
         '"acceptance_rates": [0.8, 0.6, 0.4]}.',
     )
 
+    @property
+    def num_gpus(self) -> int:
+        """GPUs one replica holds: tensor parallel x pipeline stages."""
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
     def vllm_args(self) -> list[str]:
         """The vLLM command-line flags that reproduce this configuration."""
         args: list[str] = []

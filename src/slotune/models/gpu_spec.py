@@ -45,7 +45,3 @@ class GpuSpec(Frozen):
 
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)
-
-    @property
-    def default_usd_per_hour(self) -> float | None:
-        return self.prices[0].usd_per_gpu_hour if self.prices else None

@@ -180,7 +180,7 @@ class SweepPoint(Frozen):
 
 
 class SweepReport(SavedResult):
-    SCHEMA_VERSION: ClassVar[int] = 2
+    SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["sweep"] = "sweep"
     schema_version: int = SCHEMA_VERSION
     sweep_kind: Literal["rate", "concurrency"]

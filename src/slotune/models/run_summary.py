@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from slotune.models.base import Frozen
+from slotune.models.cost import CostReport
 from slotune.models.distribution import Distribution
 
 
@@ -41,7 +42,13 @@ class RunSummary(Frozen):
     goodput_rps: float | None = None
     goodput_output_tokens_per_s: float | None = None
     targets: tuple[TargetResult, ...] = ()
-    usd_per_mtok: float | None = None
     slo_met: bool | None = None
+    # The run's cost at the deployment's GPU price (slotune.cost.run_cost); None where nobody asked for one.
+    cost: CostReport | None = None
     # Streamed simulations read percentiles from quantile sketches: their relative error bound (None = exact).
     quantile_relative_error: float | None = None
+
+    @property
+    def usd_per_mtok(self) -> float | None:
+        """$ per million output tokens at the measured throughput (None: no price, or nothing produced)."""
+        return None if self.cost is None else self.cost.usd_per_mtok

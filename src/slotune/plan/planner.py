@@ -11,11 +11,12 @@ import math
 from dataclasses import dataclass
 
 from slotune.catalog.hardware_profiles import load_profile
+from slotune.catalog.prices import missing_price, price_for, require_price
 from slotune.errors import InputError
 from slotune.models import (
     SLO,
     CapacityPlan,
-    CostPlan,
+    CostReport,
     EngineConfig,
     GpuSpec,
     HardwareProfile,
@@ -23,6 +24,10 @@ from slotune.models import (
     LatencyPlan,
     ModelSpec,
     PlanEngine,
+    PlanRanking,
+    PriceBook,
+    PriceUsed,
+    RankBy,
     ResolvedEngineConfig,
     ThroughputPlan,
     Verdict,
@@ -30,7 +35,7 @@ from slotune.models import (
     Workload,
 )
 from slotune.plan.budget import Memory, derive_min_tp, memory, misfit_reasons
-from slotune.plan.cost import default_price, derive_usd_per_mtok, price_source
+from slotune.plan.cost import plan_cost
 from slotune.plan.derivation import Explain
 from slotune.plan.kv import (
     derive_kv_bytes_per_token,
@@ -57,6 +62,7 @@ __all__ = [
     "effective_block_size",
     "plan_capacity",
     "rank_options",
+    "throughput_per_gpu",
     "tp_problem",
     "valid_tp_sizes",
 ]
@@ -113,14 +119,28 @@ def plan_capacity(
     workload: Workload | None = None,
     slo: SLO | None = None,
     profile: HardwareProfile | None = None,
+    prices: PriceBook | None = None,
 ) -> CapacityPlan:
     """Napkin math for one model x GPU x engine configuration (see docs/plan.md for every formula).
 
     `profile`: the hardware profile whose coefficients the latencies use (the built-in default when None).
+    `prices`: the user's GPU prices (the catalog's first dated price where they give none). A GPU without any
+    price plans without a cost, unless the SLO has a cost target: then it is an InputError.
     """
     _check_inputs(model, engine_config)
     scheme = resolve_quantization(model, quantization or engine_config.quantization)
-    return _plan(model, gpu, engine_config, scheme, lengths_of(workload), slo, profile or load_profile())
+    price = (
+        require_price(gpu, prices, "the SLO has a cost target")
+        if _has_cost_target(slo)
+        else price_for(gpu, prices)
+    )
+    return _plan(
+        model, gpu, engine_config, scheme, lengths_of(workload), slo, profile or load_profile(), price
+    )
+
+
+def _has_cost_target(slo: SLO | None) -> bool:
+    return slo is not None and any(t.metric == "cost" for t in slo.targets)
 
 
 def _plan(
@@ -131,6 +151,7 @@ def _plan(
     lengths: Lengths,
     slo: SLO | None,
     profile: HardwareProfile,
+    price: PriceUsed | None,
 ) -> CapacityPlan:
     engine = resolve_engine_config(model, gpu, engine_config)
     tp = engine.tensor_parallel_size
@@ -148,8 +169,8 @@ def _plan(
     latency = _latency(roof, engine, lengths, kv, verdict.fits, ex, notes)
     itl_limit = _slo_threshold(slo, ("itl", "tpot"))
     throughput = _throughput(roof, latency, lengths, itl_limit, verdict.fits, ex)
-    cost = _cost(gpu, tp, throughput.output_tokens_per_s, ex, notes)
-    slo_reasons = _slo_reasons(slo, latency, lengths)
+    cost = _cost(gpu, price, tp, throughput, ex, notes)
+    slo_reasons = _slo_reasons(slo, latency, lengths, cost)
     verdict = verdict.model_copy(
         update={
             "reasons": (*verdict.reasons, *slo_reasons),
@@ -344,18 +365,18 @@ def _throughput(
 
 
 def _cost(
-    gpu: GpuSpec, tp: int, output_tokens_per_s: float | None, ex: Explain, notes: list[str]
-) -> CostPlan:
-    price = default_price(gpu)
+    gpu: GpuSpec,
+    price: PriceUsed | None,
+    tp: int,
+    throughput: ThroughputPlan,
+    ex: Explain,
+    notes: list[str],
+) -> CostReport:
+    missing = None
     if price is None:
-        notes.append(f"no dated price for {gpu.name} in the catalog: no $/Mtok")
-        return CostPlan()
-    usd = None
-    if output_tokens_per_s is not None:
-        usd = ex.take(derive_usd_per_mtok(price, tp, output_tokens_per_s))
-    return CostPlan(
-        usd_per_gpu_hour=price.usd_per_gpu_hour, price_source=price_source(price), usd_per_mtok=usd
-    )
+        missing = missing_price(gpu.name)
+        notes.append(f"no $/Mtok: {missing}")
+    return plan_cost(price, tp, throughput, ex, missing)
 
 
 def _slo_threshold(slo: SLO | None, metrics: tuple[str, ...]) -> tuple[str, float] | None:
@@ -365,13 +386,21 @@ def _slo_threshold(slo: SLO | None, metrics: tuple[str, ...]) -> tuple[str, floa
     return min(found, key=lambda st: st[1]) if found else None
 
 
-def _slo_reasons(slo: SLO | None, latency: LatencyPlan, lengths: Lengths) -> list[str]:
-    """Roofline latencies are lower bounds: a target below them cannot be met by any scheduler setting."""
+def _slo_reasons(slo: SLO | None, latency: LatencyPlan, lengths: Lengths, cost: CostReport) -> list[str]:
+    """Roofline latencies are lower bounds, and the cost at the roofline's maximum throughput is too: a target
+    below them cannot be met by any scheduler setting."""
     if slo is None:
         return []
     itl_1 = latency.itl_by_batch_s.get(1, 0.0)
     reasons = []
     for target in slo.targets:
+        if target.metric == "cost":
+            if cost.usd_per_mtok is not None and cost.usd_per_mtok > target.threshold:
+                reasons.append(
+                    f"SLO cost<{target.threshold:g}$/Mtok cannot be met: at the roofline's maximum throughput "
+                    f"one replica costs ${cost.usd_per_mtok:.4g}/Mtok"
+                )
+            continue
         if target.metric == "ttft":
             bound = latency.ttft_p50_s if target.stat in ("p50", "mean") else latency.ttft_p99_s
         elif target.metric in ("itl", "tpot"):
@@ -408,28 +437,54 @@ def rank_options(
     workload: Workload | None = None,
     slo: SLO | None = None,
     profile: HardwareProfile | None = None,
-) -> list[CapacityPlan]:
-    """Every GPU x TP x quantization option that fits, cheapest $/Mtok first.
+    prices: PriceBook | None = None,
+    rank_by: RankBy = "cost",
+) -> PlanRanking:
+    """Every GPU x TP x quantization option that fits, best first: cheapest $/Mtok (`rank_by="cost"`) or most
+    output tokens/s per GPU (`"throughput-per-gpu"`).
 
-    Options that miss the SLO's roofline bound come after those that meet it; options without a price last.
-    TP sizes default to those valid for the model up to one node of each GPU.
+    Options that miss the SLO's roofline bound come after those that meet it. Where a cost is wanted (ranking by
+    cost, or an SLO with a cost target) only GPUs with a price are ranked; the others are named in
+    `unpriced_gpus`. TP sizes default to those valid for the model up to one node of each GPU.
     """
     lengths = lengths_of(workload)
     profile = profile or load_profile()
     schemes = [resolve_quantization(model, q) for q in (quantizations or default_quantizations(model))]
+    needs_price = rank_by == "cost" or _has_cost_target(slo)
     plans: list[CapacityPlan] = []
+    unpriced: list[str] = []
     for gpu in gpus:
+        price = price_for(gpu, prices)
+        if price is None and needs_price:
+            unpriced.append(gpu.name)
+            continue
         sizes = tensor_parallel_sizes or valid_tp_sizes(model, limit=gpu.gpus_per_node)
         for tp in sizes:
             engine = engine_config.model_copy(update={"tensor_parallel_size": tp})
             _check_inputs(model, engine)
             for scheme in schemes:
-                plan = _plan(model, gpu, engine, scheme, lengths, slo, profile)
+                plan = _plan(model, gpu, engine, scheme, lengths, slo, profile, price)
                 if plan.fits:
                     plans.append(plan)
+    key = _by_cost if rank_by == "cost" else _by_throughput_per_gpu
+    return PlanRanking(
+        model=model.name,
+        rank_by=rank_by,
+        options=tuple(sorted(plans, key=key)),
+        unpriced_gpus=tuple(unpriced),
+    )
 
-    def key(plan: CapacityPlan) -> tuple[bool, float, float]:
-        cost = plan.cost.usd_per_mtok if plan.cost.usd_per_mtok is not None else math.inf
-        return (plan.verdict.meets_slo is False, cost, -(plan.throughput.output_tokens_per_s or 0.0))
 
-    return sorted(plans, key=key)
+def throughput_per_gpu(plan: CapacityPlan) -> float:
+    """One replica's maximum output tokens/s over the GPUs it holds."""
+    return (plan.throughput.output_tokens_per_s or 0.0) / plan.tensor_parallel_size
+
+
+def _by_cost(plan: CapacityPlan) -> tuple[bool, float, float]:
+    cost = plan.cost.usd_per_mtok if plan.cost.usd_per_mtok is not None else math.inf
+    return (plan.verdict.meets_slo is False, cost, -(plan.throughput.output_tokens_per_s or 0.0))
+
+
+def _by_throughput_per_gpu(plan: CapacityPlan) -> tuple[bool, float, float]:
+    cost = plan.cost.usd_per_mtok if plan.cost.usd_per_mtok is not None else math.inf
+    return (plan.verdict.meets_slo is False, -throughput_per_gpu(plan), cost)

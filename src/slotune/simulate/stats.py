@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 
-from slotune.metrics.summary import deployment_usd_per_mtok, with_slo
+from slotune.metrics.summary import with_slo
 from slotune.models import SLO, Distribution, RequestRecord, RunSummary
 from slotune.simulate.request_state import SimRequest
 from slotune.slo import request_meets_slo
@@ -193,7 +193,7 @@ class StreamingStats:
             self._itl.clear()
         self._buffered = 0
 
-    def run_summary(self, duration_s: float, usd_per_hour: float | None = None) -> RunSummary:
+    def run_summary(self, duration_s: float) -> RunSummary:
         self.flush()
         out_tps = self.output_tokens / duration_s
         summary = RunSummary(
@@ -213,7 +213,6 @@ class StreamingStats:
             itl_s=self.itl.distribution(),
             tpot_s=self.tpot.distribution(),
             e2e_s=self.e2e.distribution(),
-            usd_per_mtok=deployment_usd_per_mtok(out_tps, usd_per_hour),
             quantile_relative_error=self.ttft.relative_accuracy,
         )
         by_metric = {"ttft": self.ttft, "e2e": self.e2e, "tpot": self.tpot, "itl": self.itl}
