@@ -66,9 +66,10 @@ class RunPlotData(Frozen):
     num_failed: int = 0
 
 
-def run_deploy_source(result: RunResult, origin: str) -> DeploySource | None:
+def run_deploy_source(result: RunResult, origin: str, *, measured: bool) -> DeploySource | None:
     """What `slotune deploy` ships from a run: its engine configuration and what it ran with (None: the run
-    records no configuration)."""
+    records no configuration). `measured`: a real server ran it, so its engine version is a vLLM version (a
+    simulation's names the simulator)."""
     if result.engine_config is None:
         return None
     provenance = result.provenance
@@ -78,7 +79,7 @@ def run_deploy_source(result: RunResult, origin: str) -> DeploySource | None:
         model=provenance.model,
         gpu=provenance.gpu,
         slo=result.slo,
-        vllm_version=launch.vllm_version if launch is not None else provenance.engine_version,
+        vllm_version=launch.vllm_version if launch is not None else (provenance.engine_version if measured else ""),
         startup=launch.facts if launch is not None else None,
         origin=origin,
     )
@@ -97,7 +98,7 @@ class SimulationReport(SavedResult):
     def deploy_source(self) -> DeploySource | None:
         """The configuration `slotune deploy` renders from this report (every report that carries one says so
         through this method)."""
-        return run_deploy_source(self.result, "simulate result")
+        return run_deploy_source(self.result, "simulate result", measured=False)
 
 
 class LoadReport(Frozen):
@@ -182,7 +183,7 @@ class BenchReport(SavedResult):
         return self.result.validity is None or self.result.validity.valid
 
     def deploy_source(self) -> DeploySource | None:
-        return run_deploy_source(self.result, "bench result")
+        return run_deploy_source(self.result, "bench result", measured=True)
 
     @property
     def reasons(self) -> tuple[str, ...]:
