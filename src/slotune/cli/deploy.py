@@ -11,10 +11,13 @@ from slotune.cli.engine_flags import build_engine_config
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
 from slotune.models.deploy import DeploySource
+from slotune.models.reports import SavedResult
 from slotune.results import load_result
 from slotune.slo import resolve_slo
 
-TARGET_HELP = "vllm-cmd (serve.sh), vllm-config (vLLM's YAML config), compose, k8s, helm-values (production-stack)."
+TARGET_HELP = (
+    "vllm-cmd (serve.sh), vllm-config (vLLM's YAML config), compose, k8s, helm-values (production-stack)."
+)
 
 
 def read_source(path: Path) -> DeploySource:
@@ -22,7 +25,7 @@ def read_source(path: Path) -> DeploySource:
     if path.suffix.lower() in (".yaml", ".yml"):
         engine = build_engine_config(path, {})
         return DeploySource(engine_config=engine, model=engine.model, origin=f"engine config {path.name}")
-    report = load_result(path, with_records=False)
+    report: SavedResult = load_result(path, with_records=False)
     accessor = getattr(report, "deploy_source", None)
     source = accessor() if callable(accessor) else None
     if not isinstance(source, DeploySource):
@@ -42,10 +45,14 @@ def register(app: typer.Typer) -> None:
     @app.command("deploy")
     def deploy_cmd(
         source: Path = typer.Argument(
-            ..., help="RESULT.json (simulate, bench, tune) or CONFIG.yaml (vLLM flag names).", metavar="SOURCE"
+            ...,
+            help="RESULT.json (simulate, bench, tune) or CONFIG.yaml (vLLM flag names).",
+            metavar="SOURCE",
         ),
         target: str = typer.Option("vllm-cmd", "--target", "-t", help=TARGET_HELP),
-        replicas: int = typer.Option(1, "--replicas", min=1, help="Replicas to run (the autoscaler's minimum)."),
+        replicas: int = typer.Option(
+            1, "--replicas", min=1, help="Replicas to run (the autoscaler's minimum)."
+        ),
         max_replicas: int | None = typer.Option(
             None, "--max-replicas", min=1, help="The autoscaler's maximum [default: 2 x --replicas]."
         ),
@@ -54,17 +61,27 @@ def register(app: typer.Typer) -> None:
             None, "--model", help="What vLLM serves: a Hugging Face id or a path [default: the source's]."
         ),
         model_config: str | None = typer.Option(
-            None, "--model-config", help="The architecture when --model is not in the catalog: catalog id or config.json."
+            None,
+            "--model-config",
+            help="The architecture when --model is not in the catalog: catalog id or config.json.",
         ),
-        gpu: str | None = typer.Option(None, "--gpu", help="GPU type of the replicas [default: the source's]."),
+        gpu: str | None = typer.Option(
+            None, "--gpu", help="GPU type of the replicas [default: the source's]."
+        ),
         served_model_name: str | None = typer.Option(
             None, "--served-model-name", help="The name clients and metrics use [default: --model]."
         ),
-        name: str | None = typer.Option(None, "--name", help="Name of the objects [default: from the model]."),
-        vllm_version: str | None = typer.Option(
-            None, "--vllm-version", help="vLLM release to deploy [default: the source's, else the newest catalogued]."
+        name: str | None = typer.Option(
+            None, "--name", help="Name of the objects [default: from the model]."
         ),
-        image: str | None = typer.Option(None, "--image", help="Container image [default: vllm/vllm-openai:v<version>]."),
+        vllm_version: str | None = typer.Option(
+            None,
+            "--vllm-version",
+            help="vLLM release to deploy [default: the source's, else the newest catalogued].",
+        ),
+        image: str | None = typer.Option(
+            None, "--image", help="Container image [default: vllm/vllm-openai:v<version>]."
+        ),
         slo: str | None = typer.Option(None, "--slo", help="SLO to monitor [default: the source's]."),
         json_out: bool = typer.Option(False, "--json", help="Print the decided deployment as JSON."),
     ) -> None:
@@ -85,7 +102,9 @@ def register(app: typer.Typer) -> None:
             slo=resolve_slo(slo) if slo else None,
         )
         if max_replicas is not None and max_replicas < replicas:
-            raise InputError("max_replicas", max_replicas, f"give --max-replicas at least --replicas ({replicas})")
+            raise InputError(
+                "max_replicas", max_replicas, f"give --max-replicas at least --replicas ({replicas})"
+            )
         deployment = build_deployment(read_source(source), options)
         files = target_files(deployment, target)
         if out is not None:

@@ -123,7 +123,7 @@ def _notes(engine: ResolvedEngineConfig, slo: SLO | None, advice_notes: list[str
     spec = engine.speculative_config
     if spec is not None and spec.method in ("eagle", "eagle3", "draft_model"):
         notes.append(
-            f"speculative decoding ({spec.method}) needs its draft model: add \"model\": \"<draft repo>\" to "
+            f'speculative decoding ({spec.method}) needs its draft model: add "model": "<draft repo>" to '
             "--speculative-config before starting"
         )
     return tuple(notes)

@@ -73,7 +73,7 @@ def replica_resources(model: ModelSpec, engine: ResolvedEngineConfig, plan: Capa
 
 
 def _round_up(value: float, unit: int) -> int:
-    return int(math.ceil(value / unit)) * unit
+    return math.ceil(value / unit) * unit
 
 
 def _measured(facts: StartupFacts | None) -> bool:
@@ -106,7 +106,7 @@ def startup_budget(
         engine_init_s=round(init, 1),
         margin=STARTUP_MARGIN,
         measured=_measured(facts),
-        total_s=max(MIN_STARTUP_S, int(math.ceil(total / 10)) * 10),
+        total_s=max(MIN_STARTUP_S, math.ceil(total / 10) * 10),
     )
 
 

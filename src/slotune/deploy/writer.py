@@ -30,7 +30,9 @@ def target_files(deployment: Deployment, target: str) -> dict[str, str]:
 
 def monitoring_files(deployment: Deployment) -> dict[str, str]:
     rules = build_rules(deployment)
-    head = comment([*header_lines(deployment), "Check: promtool check rules; promtool test rules the .test file."])
+    head = comment(
+        [*header_lines(deployment), "Check: promtool check rules; promtool test rules the .test file."]
+    )
     tests = rule_tests(rules, Path(RULES_FILE).name)
     return {
         RULES_FILE: head + dump_yaml(rules.to_yaml()),

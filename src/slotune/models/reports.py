@@ -79,7 +79,9 @@ def run_deploy_source(result: RunResult, origin: str, *, measured: bool) -> Depl
         model=provenance.model,
         gpu=provenance.gpu,
         slo=result.slo,
-        vllm_version=launch.vllm_version if launch is not None else (provenance.engine_version if measured else ""),
+        vllm_version=launch.vllm_version
+        if launch is not None
+        else (provenance.engine_version if measured else ""),
         startup=launch.facts if launch is not None else None,
         origin=origin,
     )

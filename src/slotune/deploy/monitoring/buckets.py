@@ -87,7 +87,11 @@ def advise(slo: SLO | None, version: str, custom: dict[str, tuple[float, ...]]) 
                 note=(
                     f"{label}: {threshold:g} s is not a bucket edge of {fam.name} in vLLM {release}, which takes no "
                     f"custom buckets; the rules count requests under {judged:g} s"
-                    + (" (stricter than the SLO)" if below else " (the first edge: more lenient than the SLO)")
+                    + (
+                        " (stricter than the SLO)"
+                        if below
+                        else " (the first edge: more lenient than the SLO)"
+                    )
                     + "; deploy on vLLM 0.32+ (--vllm-version) or put the threshold on an edge: "
                     + ", ".join(f"{e:g}" for e in edges[:12])
                 ),

@@ -19,7 +19,14 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode
 
 from slotune.deploy.monitoring.rules import ERROR_RATIO, QUANTILE, check_expressions
-from slotune.deploy.monitoring.series import ADMISSION_REJECTIONS, SLO_HISTOGRAMS, counter, gauge, has_family, series
+from slotune.deploy.monitoring.series import (
+    ADMISSION_REJECTIONS,
+    SLO_HISTOGRAMS,
+    counter,
+    gauge,
+    has_family,
+    series,
+)
 from slotune.deploy.monitoring.terms import Term, terms
 from slotune.models.deploy import Deployment
 from slotune.vllm_metrics import names as vllm_names

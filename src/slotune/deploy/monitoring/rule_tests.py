@@ -52,7 +52,9 @@ class _Series:
     def name(self, series: str, **extra: str) -> str:
         return series + selector(self.labels, **extra)
 
-    def latency(self, term: Term, error_ratio: float, steps: int, recover_steps: int = 0) -> list[dict[str, str]]:
+    def latency(
+        self, term: Term, error_ratio: float, steps: int, recover_steps: int = 0
+    ) -> list[dict[str, str]]:
         """A histogram whose share of events over the term's edge is `error_ratio`, then 0 (recovery)."""
         good = EVENTS_PER_STEP * (1 - error_ratio)
         total_bad = EVENTS_PER_STEP * steps
@@ -73,13 +75,24 @@ class _Series:
             {"series": self.name(term.sum), "values": _ramp(EVENTS_PER_STEP * mean_s, steps)},
         ]
 
-    def engine(self, steps: int, *, running: float = 0, waiting: float = 0, kv: float = 0.0) -> list[dict[str, str]]:
+    def engine(
+        self, steps: int, *, running: float = 0, waiting: float = 0, kv: float = 0.0
+    ) -> list[dict[str, str]]:
         """The gauges every server exposes, constant, and its counters flat (an idle or steady server)."""
         flat = f"7+0x{steps}"
         out = [
-            {"series": self.name(gauge(vllm_names.NUM_REQUESTS_RUNNING, self.version)), "values": f"{running:g}+0x{steps}"},
-            {"series": self.name(gauge(vllm_names.NUM_REQUESTS_WAITING, self.version)), "values": f"{waiting:g}+0x{steps}"},
-            {"series": self.name(gauge(vllm_names.KV_CACHE_USAGE, self.version)), "values": f"{kv:g}+0x{steps}"},
+            {
+                "series": self.name(gauge(vllm_names.NUM_REQUESTS_RUNNING, self.version)),
+                "values": f"{running:g}+0x{steps}",
+            },
+            {
+                "series": self.name(gauge(vllm_names.NUM_REQUESTS_WAITING, self.version)),
+                "values": f"{waiting:g}+0x{steps}",
+            },
+            {
+                "series": self.name(gauge(vllm_names.KV_CACHE_USAGE, self.version)),
+                "values": f"{kv:g}+0x{steps}",
+            },
             {"series": self.name(counter(vllm_names.NUM_PREEMPTIONS, self.version)), "values": flat},
         ]
         if has_family(ADMISSION_REJECTIONS, self.version):
@@ -96,7 +109,10 @@ class _Series:
     def idle_latency(self, term: Term, steps: int) -> list[dict[str, str]]:
         flat = f"500+0x{steps}"
         if term.advice is None:
-            return [{"series": self.name(term.count), "values": flat}, {"series": self.name(term.sum), "values": flat}]
+            return [
+                {"series": self.name(term.count), "values": flat},
+                {"series": self.name(term.sum), "values": flat},
+            ]
         return [
             {"series": self.name(term.count), "values": flat},
             {"series": self.name(term.bucket, le=term.le), "values": "400+0x" + str(steps)},
@@ -105,7 +121,10 @@ class _Series:
 
 
 def _expected(alert: AlertRule, labels: dict[str, str]) -> dict[str, Any]:
-    return {"exp_labels": {**labels, "severity": alert.severity, **alert.labels}, "exp_annotations": alert.annotations()}
+    return {
+        "exp_labels": {**labels, "severity": alert.severity, **alert.labels},
+        "exp_annotations": alert.annotations(),
+    }
 
 
 class _Cases:
@@ -115,12 +134,22 @@ class _Cases:
         self.model = rules.deployment.served_model_name
         self.term_labels = {"model_name": self.model, "deployment": rules.deployment.name}
 
-    def _test(self, interval_s: int, series: list[dict[str, str]], alert: AlertRule, at_s: int, firing: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    def _test(
+        self,
+        interval_s: int,
+        series: list[dict[str, str]],
+        alert: AlertRule,
+        at_s: int,
+        firing: list[dict[str, Any]],
+        name: str,
+    ) -> dict[str, Any]:
         return {
             "name": f"{alert.name}: {name}",
             "interval": _duration(interval_s),
             "input_series": series,
-            "alert_rule_test": [{"eval_time": _duration(at_s), "alertname": alert.name, "exp_alerts": firing}],
+            "alert_rule_test": [
+                {"eval_time": _duration(at_s), "alertname": alert.name, "exp_alerts": firing}
+            ],
         }
 
     def burn(self, alert: AlertRule) -> list[dict[str, Any]]:
@@ -133,10 +162,22 @@ class _Cases:
         labels = {**self.term_labels, "slo_term": term.key}
         firing = [_expected(alert, labels)]
         cases = [
-            self._test(interval, [*self.s.latency(term, fire_ratio, steps), *self.s.engine(steps)], alert, hold,
-                       firing, f"{fire_ratio:.3g} of events over {term.expression}: fires"),
-            self._test(interval, [*self.s.latency(term, threshold / 2, steps), *self.s.engine(steps)], alert, hold,
-                       [], f"{threshold / 2:.3g} of events over {term.expression} (half the threshold): silent"),
+            self._test(
+                interval,
+                [*self.s.latency(term, fire_ratio, steps), *self.s.engine(steps)],
+                alert,
+                hold,
+                firing,
+                f"{fire_ratio:.3g} of events over {term.expression}: fires",
+            ),
+            self._test(
+                interval,
+                [*self.s.latency(term, threshold / 2, steps), *self.s.engine(steps)],
+                alert,
+                hold,
+                [],
+                f"{threshold / 2:.3g} of events over {term.expression} (half the threshold): silent",
+            ),
         ]
         # Recovery: a burn long enough to fire, then only good events for longer than the short window; the long
         # window still holds twice its threshold's worth of errors, so only the short window can silence it.
@@ -144,8 +185,14 @@ class _Cases:
         needed = 2 * good * threshold / (fire_ratio - threshold)
         bad = max(math.ceil(needed), steps)
         series = [*self.s.latency(term, fire_ratio, bad, recover_steps=good), *self.s.engine(bad + good)]
-        case = self._test(interval, series, alert, (bad + good) * interval, [],
-                          f"recovered for {_duration(good * interval)}: the {window.short} window silences it")
+        case = self._test(
+            interval,
+            series,
+            alert,
+            (bad + good) * interval,
+            [],
+            f"recovered for {_duration(good * interval)}: the {window.short} window silences it",
+        )
         case["alert_rule_test"].insert(
             0, {"eval_time": _duration(bad * interval), "alertname": alert.name, "exp_alerts": firing}
         )
@@ -159,8 +206,22 @@ class _Cases:
         labels = {**self.term_labels, "slo_term": alert.term.key}
         engine = self.s.engine(steps)
         return [
-            self._test(60, [*self.s.mean(alert.term, 2 * alert.threshold, steps), *engine], alert, hold, [_expected(alert, labels)], "mean twice the threshold: fires"),
-            self._test(60, [*self.s.mean(alert.term, alert.threshold / 2, steps), *engine], alert, hold, [], "mean half the threshold: silent"),
+            self._test(
+                60,
+                [*self.s.mean(alert.term, 2 * alert.threshold, steps), *engine],
+                alert,
+                hold,
+                [_expected(alert, labels)],
+                "mean twice the threshold: fires",
+            ),
+            self._test(
+                60,
+                [*self.s.mean(alert.term, alert.threshold / 2, steps), *engine],
+                alert,
+                hold,
+                [],
+                "mean half the threshold: silent",
+            ),
         ]
 
     def preemptions(self, alert: AlertRule) -> list[dict[str, Any]]:
@@ -169,7 +230,16 @@ class _Cases:
         preempt = counter(vllm_names.NUM_PREEMPTIONS, self.s.version)
         series = [s for s in self.s.engine(steps) if not s["series"].startswith(preempt)]
         series.append({"series": self.s.name(preempt), "values": _ramp(3, steps)})
-        return [self._test(60, series, alert, hold, [_expected(alert, {"model_name": self.model})], "3 preemptions a minute: fires")]
+        return [
+            self._test(
+                60,
+                series,
+                alert,
+                hold,
+                [_expected(alert, {"model_name": self.model})],
+                "3 preemptions a minute: fires",
+            )
+        ]
 
     def kv_saturated(self, alert: AlertRule) -> list[dict[str, Any]]:
         assert alert.threshold is not None
@@ -178,9 +248,30 @@ class _Cases:
         full = min(1.0, alert.threshold + 0.05)
         labels = {**self.s.labels}
         return [
-            self._test(60, self.s.engine(steps, running=40, waiting=5, kv=full), alert, hold, [_expected(alert, labels)], f"KV {full:.0%} full, 5 waiting: fires"),
-            self._test(60, self.s.engine(steps, running=40, waiting=0, kv=full), alert, hold, [], f"KV {full:.0%} full, no queue: silent"),
-            self._test(60, self.s.engine(steps, running=40, waiting=5, kv=alert.threshold - 0.1), alert, hold, [], "a queue with KV room: silent"),
+            self._test(
+                60,
+                self.s.engine(steps, running=40, waiting=5, kv=full),
+                alert,
+                hold,
+                [_expected(alert, labels)],
+                f"KV {full:.0%} full, 5 waiting: fires",
+            ),
+            self._test(
+                60,
+                self.s.engine(steps, running=40, waiting=0, kv=full),
+                alert,
+                hold,
+                [],
+                f"KV {full:.0%} full, no queue: silent",
+            ),
+            self._test(
+                60,
+                self.s.engine(steps, running=40, waiting=5, kv=alert.threshold - 0.1),
+                alert,
+                hold,
+                [],
+                "a queue with KV room: silent",
+            ),
         ]
 
     def admission_rejections(self, alert: AlertRule) -> list[dict[str, Any]]:
@@ -188,17 +279,30 @@ class _Cases:
         steps = hold // 60 + 1
         rejections = counter(ADMISSION_REJECTIONS, self.s.version)
         series = [s for s in self.s.engine(steps) if not s["series"].startswith(rejections)]
-        series.append({"series": self.s._rejections(rejections, "max_num_queued_reqs"), "values": _ramp(2, steps)})
+        series.append(
+            {"series": self.s._rejections(rejections, "max_num_queued_reqs"), "values": _ramp(2, steps)}
+        )
         labels = {"model_name": self.model, "reason": "max_num_queued_reqs"}
-        return [self._test(60, series, alert, hold, [_expected(alert, labels)], "2 rejections a minute: fires")]
+        return [
+            self._test(60, series, alert, hold, [_expected(alert, labels)], "2 rejections a minute: fires")
+        ]
 
     def target_missing(self, alert: AlertRule) -> list[dict[str, Any]]:
         hold = seconds(alert.for_) + 600
         steps = hold // 60 + 1
         other = {"series": 'up{job="vllm",instance="replica-0:8000"}', "values": f"0+0x{steps}"}
         return [
-            self._test(60, [other], alert, hold, [_expected(alert, {"model_name": self.model})], "no vLLM series at all: fires"),
-            self._test(60, [other, *self.s.engine(steps)], alert, hold, [], "an idle server is still there: silent"),
+            self._test(
+                60,
+                [other],
+                alert,
+                hold,
+                [_expected(alert, {"model_name": self.model})],
+                "no vLLM series at all: fires",
+            ),
+            self._test(
+                60, [other, *self.s.engine(steps)], alert, hold, [], "an idle server is still there: silent"
+            ),
         ]
 
     def idle(self) -> dict[str, Any]:
@@ -223,7 +327,9 @@ class _Cases:
     def ratio(self) -> list[dict[str, Any]]:
         """The error-ratio rule's value itself, on a known share of slow events."""
         out = []
-        for term in {a.term.key: a.term for a in self.rules.alerts if a.term is not None and a.kind == "burn"}.values():
+        for term in {
+            a.term.key: a.term for a in self.rules.alerts if a.term is not None and a.kind == "burn"
+        }.values():
             steps = 20
             out.append(
                 {
@@ -232,9 +338,18 @@ class _Cases:
                     "input_series": self.s.latency(term, 0.2, steps),
                     "promql_expr_test": [
                         {
-                            "expr": ERROR_RATIO + "5m" + selector({"deployment": self.rules.deployment.name, "slo_term": term.key}),
+                            "expr": ERROR_RATIO
+                            + "5m"
+                            + selector({"deployment": self.rules.deployment.name, "slo_term": term.key}),
                             "eval_time": "10m",
-                            "exp_samples": [{"labels": ERROR_RATIO + "5m" + selector({**self.term_labels, "slo_term": term.key}), "value": 0.2}],
+                            "exp_samples": [
+                                {
+                                    "labels": ERROR_RATIO
+                                    + "5m"
+                                    + selector({**self.term_labels, "slo_term": term.key}),
+                                    "value": 0.2,
+                                }
+                            ],
                         }
                     ],
                 }
@@ -251,4 +366,3 @@ def rule_tests(rules: RuleSet, rule_file: str) -> dict[str, Any]:
     tests += cases.ratio()
     tests.append(cases.idle())
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
-

@@ -91,7 +91,9 @@ class RuleSet:
             "groups": [
                 {
                     "name": f"slotune-{name}-slo",
-                    "rules": [{"record": r.record, "expr": r.expr, "labels": r.labels} for r in self.recording],
+                    "rules": [
+                        {"record": r.record, "expr": r.expr, "labels": r.labels} for r in self.recording
+                    ],
                 },
                 {"name": f"slotune-{name}-alerts", "rules": [_alert_yaml(a) for a in self.alerts]},
             ]

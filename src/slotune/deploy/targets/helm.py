@@ -84,7 +84,12 @@ def values(d: Deployment) -> dict[str, Any]:
     return {
         "servingEngineSpec": {
             "containerPort": d.port,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": RUN_AS,
+                "runAsGroup": RUN_AS,
+                "fsGroup": RUN_AS,
+            },
             "containerSecurityContext": {"runAsNonRoot": True},
             "vllmApiKey": {"secretName": d.api_key_secret, "secretKey": "token"},
             "startupProbe": _probe(STARTUP_PERIOD_S, startup_failures(d, STARTUP_PERIOD_S), d.port),

@@ -115,8 +115,14 @@ def deployment_manifest(d: Deployment) -> dict[str, Any]:
                     "terminationGracePeriodSeconds": 60,
                     "containers": [_container(d)],
                     "volumes": [
-                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": gib(d.resources.shm_bytes)}},
-                        {"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{d.name}-model-cache"}},
+                        {
+                            "name": "shm",
+                            "emptyDir": {"medium": "Memory", "sizeLimit": gib(d.resources.shm_bytes)},
+                        },
+                        {
+                            "name": "model-cache",
+                            "persistentVolumeClaim": {"claimName": f"{d.name}-model-cache"},
+                        },
                         {"name": "scratch", "emptyDir": {}},
                     ],
                 },
@@ -182,13 +188,21 @@ def scaled_object(d: Deployment, target: str, prometheus_url: str = PROMETHEUS_U
                     # AverageValue: replicas = ceil(waiting requests / threshold).
                     "type": "prometheus",
                     "metricType": "AverageValue",
-                    "metadata": {"serverAddress": prometheus_url, "query": waiting, "threshold": f"{a.waiting_per_replica:g}"},
+                    "metadata": {
+                        "serverAddress": prometheus_url,
+                        "query": waiting,
+                        "threshold": f"{a.waiting_per_replica:g}",
+                    },
                 },
                 {
                     # Value: replicas grow with mean usage / threshold.
                     "type": "prometheus",
                     "metricType": "Value",
-                    "metadata": {"serverAddress": prometheus_url, "query": kv, "threshold": f"{a.kv_usage:g}"},
+                    "metadata": {
+                        "serverAddress": prometheus_url,
+                        "query": kv,
+                        "threshold": f"{a.kv_usage:g}",
+                    },
                 },
             ],
         },
