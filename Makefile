@@ -32,4 +32,5 @@ unit: install
 test: lint
 	bash scripts/setup_integration.sh
 	bash scripts/setup_report_browser.sh
+	bash scripts/setup_monitoring.sh
 	$(BIN)/pytest -q --timeout 900
