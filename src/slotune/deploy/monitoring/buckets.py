@@ -43,58 +43,43 @@ def custom_buckets(slo: SLO | None, version: str) -> dict[str, tuple[float, ...]
     return {key: tuple(sorted(values)) for key, values in sorted(wanted.items())}
 
 
+def _one(target: SLOTarget, version: str, custom: dict[str, tuple[float, ...]]) -> BucketAdvice:
+    release = catalogued_version(version)
+    fam = family(SLO_HISTOGRAMS[target.metric], version)
+    edges = histogram_buckets(fam.name, version, custom_buckets=custom)
+    threshold = target.threshold
+    label = f"{target.metric}:{target.stat}<{threshold * 1e3:g}ms"
+    common = {
+        "metric": target.metric,
+        "stat": target.stat,
+        "histogram": fam.name,
+        "threshold_s": threshold,
+        "bucket_family": fam.bucket_family,
+    }
+    if _is_edge(threshold, edges):
+        given = fam.bucket_family in custom
+        note = (
+            f"{label}: the server is given --custom-histogram-buckets with {threshold:g} s in "
+            f"'{fam.bucket_family}', so attainment is counted exactly"
+            if given
+            else f"{label}: {threshold:g} s is a default edge of {fam.name} in vLLM {release}"
+        )
+        custom_edges = custom.get(fam.bucket_family) if fam.bucket_family else None
+        return BucketAdvice(
+            **common, judged_at_s=threshold, is_edge=True, custom_edges=custom_edges, note=note
+        )
+    below = [e for e in edges if e < threshold]
+    judged = below[-1] if below else edges[0]
+    note = (
+        f"{label}: {threshold:g} s is not a bucket edge of {fam.name} in vLLM {release}, which takes no custom "
+        f"buckets; the rules count requests under {judged:g} s"
+        + (" (stricter than the SLO)" if below else " (the first edge: more lenient than the SLO)")
+        + "; deploy on vLLM 0.32+ (--vllm-version) or put the threshold on an edge: "
+        + ", ".join(f"{e:g}" for e in edges[:12])
+    )
+    return BucketAdvice(**common, judged_at_s=judged, is_edge=False, note=note)
+
+
 def advise(slo: SLO | None, version: str, custom: dict[str, tuple[float, ...]]) -> tuple[BucketAdvice, ...]:
     """For every judged SLO term: the edge its good events are counted at, and why."""
-    release = catalogued_version(version)
-    out = []
-    for target in judged_targets(slo):
-        fam = family(SLO_HISTOGRAMS[target.metric], version)
-        edges = histogram_buckets(fam.name, version, custom_buckets=custom)
-        threshold = target.threshold
-        label = f"{target.metric}:{target.stat}<{threshold * 1e3:g}ms"
-        if _is_edge(threshold, edges):
-            given = fam.bucket_family in custom
-            out.append(
-                BucketAdvice(
-                    metric=target.metric,
-                    stat=target.stat,
-                    histogram=fam.name,
-                    threshold_s=threshold,
-                    judged_at_s=threshold,
-                    is_edge=True,
-                    bucket_family=fam.bucket_family,
-                    custom_edges=custom.get(fam.bucket_family) if fam.bucket_family else None,
-                    note=(
-                        f"{label}: the server is given --custom-histogram-buckets with {threshold:g} s in "
-                        f"'{fam.bucket_family}', so attainment is counted exactly"
-                        if given
-                        else f"{label}: {threshold:g} s is a default edge of {fam.name} in vLLM {release}"
-                    ),
-                )
-            )
-            continue
-        below = [e for e in edges if e < threshold]
-        judged = below[-1] if below else edges[0]
-        out.append(
-            BucketAdvice(
-                metric=target.metric,
-                stat=target.stat,
-                histogram=fam.name,
-                threshold_s=threshold,
-                judged_at_s=judged,
-                is_edge=False,
-                bucket_family=fam.bucket_family,
-                note=(
-                    f"{label}: {threshold:g} s is not a bucket edge of {fam.name} in vLLM {release}, which takes no "
-                    f"custom buckets; the rules count requests under {judged:g} s"
-                    + (
-                        " (stricter than the SLO)"
-                        if below
-                        else " (the first edge: more lenient than the SLO)"
-                    )
-                    + "; deploy on vLLM 0.32+ (--vllm-version) or put the threshold on an edge: "
-                    + ", ".join(f"{e:g}" for e in edges[:12])
-                ),
-            )
-        )
-    return tuple(out)
+    return tuple(_one(target, version, custom) for target in judged_targets(slo))
