@@ -44,7 +44,9 @@ class Candidate(Frozen):
 
     def describe(self) -> str:
         quant = f" {self.quantization}" if self.quantization else ""
-        layout = f"TP{self.tensor_parallel_size}" + (f" x{self.replicas} replicas" if self.replicas > 1 else "")
+        layout = f"TP{self.tensor_parallel_size}" + (
+            f" x{self.replicas} replicas" if self.replicas > 1 else ""
+        )
         spec = ", speculative" if self.speculative else ""
         return f"{self.model}{quant} on {self.num_gpus} {self.gpu} ({layout}{spec})"
 

@@ -148,7 +148,9 @@ def _measure_baselines(
     return _Baselines(by_role, grid)
 
 
-def _walk_start(evaluator: Evaluator, space: SearchSpace, seed: dict[str, ParamValue]) -> dict[str, ParamValue]:
+def _walk_start(
+    evaluator: Evaluator, space: SearchSpace, seed: dict[str, ParamValue]
+) -> dict[str, ParamValue]:
     """The seed's settings with vLLM's resolved defaults (for the first candidate) for the other flags."""
     from slotune.catalog import get_gpu
     from slotune.vllm_rules import resolve_engine_config
@@ -183,16 +185,23 @@ def _confirm_on_engine(
     assert opts.real_prober is not None
     real = _evaluator(opts, opts.real_prober, opts.real_load or opts.load, opts.repeats)
     _phase(opts, f"confirming the {opts.confirm} best configurations on the real engine")
-    confirmations = confirm(runs, real, _best(search_points, opts.objective, opts.confirm), allowed, opts.on_point)
+    confirmations = confirm(
+        runs, real, _best(search_points, opts.objective, opts.confirm), allowed, opts.on_point
+    )
     _phase(opts, "measuring the baselines on the real engine")
-    baseline_points = [*sim_base.by_role.values(), *([sim_base.grid.pick] if sim_base.grid and sim_base.grid.pick else [])]
+    baseline_points = [
+        *sim_base.by_role.values(),
+        *([sim_base.grid.pick] if sim_base.grid and sim_base.grid.pick else []),
+    ]
     measured = confirm(runs, real, baseline_points, allowed, opts.on_point)
-    by_role = {c.point.role: c.point for c in measured if c.point.role in ("defaults", "seed")}
+    by_role: dict[str, TunePoint] = {
+        str(c.point.role): c.point for c in measured if c.point.role in ("defaults", "seed")
+    }
     grid = sim_base.grid
     if grid is not None:
         picks = [c.point for c in measured if c.point.role == "grid-pick"]
         grid = grid.model_copy(update={"pick": picks[0] if picks else None})
-    return confirmations + [c for c in measured], _Baselines(by_role, grid)
+    return confirmations + measured, _Baselines(by_role, grid)
 
 
 def tune(opts: TuneOptions) -> TuneReport:
@@ -210,7 +219,9 @@ def tune(opts: TuneOptions) -> TuneReport:
     search = Search(study, evaluator, space, opts.objective)
     base = _Baselines({}, None)
     if not opts.worker:
-        _phase(opts, "measuring the baselines on the simulator (vLLM defaults, the seed's settings, the grid)")
+        _phase(
+            opts, "measuring the baselines on the simulator (vLLM defaults, the seed's settings, the grid)"
+        )
         base = _measure_baselines(opts, runs, evaluator, space, seed)
         if not study.trials:
             search.enqueue_tier_walk(_walk_start(evaluator, space, seed))
@@ -239,7 +250,9 @@ def _report(
     frontier = pareto_front(ran, opts.objective)
     measured = {point_key(c.point.candidate, c.point.engine_config): c.point for c in confirmations}
     notes = [c.note for c in confirmations if c.disagrees]
-    candidates = ran + list(base.by_role.values()) + ([base.grid.pick] if base.grid and base.grid.pick else [])
+    candidates = (
+        ran + list(base.by_role.values()) + ([base.grid.pick] if base.grid and base.grid.pick else [])
+    )
     recommendation = recommend(candidates, opts.objective, measured=measured, served_model=opts.served_model)
     real_runs = opts.real_prober.num_runs if opts.real_prober is not None else 0  # type: ignore[attr-defined]
     return stamped(

@@ -27,7 +27,9 @@ GRID_GPU_MEMORY_UTILIZATION = (0.98, 0.95, 0.9)
 
 def candidate_params(space: SearchSpace) -> dict[str, ParamValue]:
     """The first choice of every candidate dimension (the user's first --gpu, --num-gpus, ...)."""
-    out = {k: space.fixed[k] for k in ("gpu", "quantization", "layout", "speculative") if k in space.fixed}
+    out: dict[str, ParamValue] = {
+        k: space.fixed[k] for k in ("gpu", "quantization", "layout", "speculative") if k in space.fixed
+    }
     for dim in space.dimensions:
         if dim.tier == 0:
             out[dim.name] = dim.choices[0]
@@ -109,7 +111,8 @@ def run_baselines(
     seed: Mapping[str, ParamValue],
     on_point: OnPoint | None = None,
 ) -> dict[str, TunePoint]:
-    return {
+    by_role: dict[str, TunePoint] = {
         "defaults": runs.evaluate(evaluator, defaults_params(space), "defaults", on_point=on_point),
         "seed": runs.evaluate(evaluator, seed_params(space, seed), "seed", on_point=on_point),
     }
+    return by_role

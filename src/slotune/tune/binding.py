@@ -39,7 +39,9 @@ def find_binding(
     waiting = at.num_waiting_mean
     if waiting is not None and waiting >= QUEUE_MEAN:
         return Binding(
-            kind="queueing", slo_term=failed_term, evidence=f"{waiting:.1f} requests waiting on average {rate}{term}"
+            kind="queueing",
+            slo_term=failed_term,
+            evidence=f"{waiting:.1f} requests waiting on average {rate}{term}",
         )
     if failed_term is None:
         return Binding(kind="slo", evidence=f"the SLO holds {rate}; no higher level was tried")

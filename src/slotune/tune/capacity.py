@@ -17,10 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from slotune.models import SLO, EngineConfig, LoadSpec
-from slotune.models.tune import AtCapacity, CapacityResult, Candidate, ProbeResult
+from slotune.models.tune import AtCapacity, Candidate, CapacityResult, ProbeResult
 from slotune.tune.binding import find_binding
 from slotune.tune.probe import Measured, Prober
-
 
 SUSTAINED_SHARE = 0.9
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from slotune.cost import usd_per_mtok
 from slotune.models import PriceUsed
-from slotune.models.tune import CapacityResult, Candidate, Objectives, TunePoint
+from slotune.models.tune import Candidate, CapacityResult, Objectives, TunePoint
 from slotune.units import HOUR_S
 
 ObjectiveKind = Literal["cost", "goodput-per-gpu"]
@@ -40,7 +40,9 @@ def objectives_of(
         usd_per_hour=None if price is None else price.usd_per_gpu_hour * gpus,
         tpot_p50_s=at.tpot_p50_s or 0.0,
         replicas_for_rate=replicas_for_rate,
-        gpus_for_rate=None if replicas_for_rate is None else replicas_for_rate * candidate.tensor_parallel_size,
+        gpus_for_rate=None
+        if replicas_for_rate is None
+        else replicas_for_rate * candidate.tensor_parallel_size,
     )
 
 

@@ -104,9 +104,7 @@ class FailureBudget:
     def __init__(self, slo: SLO, num_requests: int | None) -> None:
         self.slo = slo
         self.allowed = (
-            None
-            if num_requests is None
-            else math.floor((1.0 - slo.attainment_target) * num_requests + 1e-9)
+            None if num_requests is None else math.floor((1.0 - slo.attainment_target) * num_requests + 1e-9)
         )
         self.missed: Counter[str] = Counter()
         self.num_missed = 0
@@ -204,7 +202,9 @@ class EngineProber:
 
         if self.on_run is not None:
             self.on_run(candidate, config, load)
-        self.vllm.http_backend = functools.partial(HttpBackend, load=load, seed=self.seed, **self.http_options)
+        self.vllm.http_backend = functools.partial(
+            HttpBackend, load=load, seed=self.seed, **self.http_options
+        )
         started = time.perf_counter()
         self.num_runs += 1
         result = self.vllm.run(self.workload, config, slo=slo)

@@ -43,7 +43,7 @@ def shown_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is refused later, with a fix
+    except Exception:  # a URL SQLAlchemy cannot parse is refused later (open_storage), with a fix
         return url
 
 
