@@ -18,7 +18,7 @@ from slotune.models.tune import ParamValue, PointRole, TunePoint
 from slotune.tune.evaluate import Evaluator
 from slotune.tune.objectives import ObjectiveKind, objective_values
 from slotune.tune.space import SearchSpace, point_key
-from slotune.tune.study import KEY_ATTR, POINT_ATTR, record
+from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, WORKER_ID, record
 
 # Trials the sampler may spend on pruned (infeasible) points, per configuration of the budget.
 MAX_TRIALS_PER_BUDGET = 4
@@ -76,7 +76,25 @@ class Search:
         for params in tier_walk(self.space, start):
             self.study.enqueue_trial(params, skip_if_exists=True)
 
-    def _objective(self, on_point: OnPoint | None) -> Callable[[Any], tuple[float, float]]:
+    def _skip(self, number: int, key: str, budget: int) -> str | None:
+        """Why this trial must not run: the study already holds `budget` configurations (finished or running
+        in other workers), or a lower-numbered trial is running the same configuration (two workers sampled
+        it at once: the older one runs it)."""
+        import optuna
+
+        complete, running = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
+        others = [
+            t for t in self.study.get_trials(deepcopy=False, states=(complete, running)) if t.number != number
+        ]
+        if len(others) >= budget:
+            self.study.stop()
+            return "budget reached"
+        for t in others:
+            if t.state == running and t.number < number and t.user_attrs.get(KEY_ATTR) == key:
+                return f"trial {t.number} is running the same configuration"
+        return None
+
+    def _objective(self, on_point: OnPoint | None, budget: int) -> Callable[[Any], tuple[float, float]]:
         import optuna
 
         def objective(trial: Any) -> tuple[float, float]:
@@ -85,6 +103,10 @@ class Search:
                 **{d.name: trial.suggest_categorical(d.name, d.choices) for d in self.space.dimensions},
             }
             key = point_key(*self.evaluator.point(params))
+            trial.set_user_attr(KEY_ATTR, key)
+            trial.set_user_attr(WORKER_ATTR, WORKER_ID)
+            if (reason := self._skip(trial.number, key, budget)) is not None:
+                raise optuna.TrialPruned(reason)
             before = _completed_by_key(self.study, key)
             if before is not None:  # the same configuration finished earlier: reuse it, never run it again
                 point = TunePoint.model_validate(before.user_attrs[POINT_ATTR]).model_copy(
@@ -109,7 +131,7 @@ class Search:
         if done >= budget:
             return
         self.study.optimize(
-            self._objective(on_point),
+            self._objective(on_point, budget),
             n_trials=(budget - done) * MAX_TRIALS_PER_BUDGET,
             callbacks=[optuna.study.MaxTrialsCallback(budget, states=(optuna.trial.TrialState.COMPLETE,))],
             gc_after_trial=False,

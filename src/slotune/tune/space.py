@@ -206,7 +206,8 @@ def build_space(
             fixed[name] = values[0]
         elif name in seed:
             fixed[name] = seed[name]
-    dims.sort(key=lambda d: d.tier)
+    order = [*CANDIDATE_DIMENSIONS, *ENGINE_TIERS]
+    dims.sort(key=lambda d: (d.tier, order.index(d.name)))
     return SearchSpace(tuple(dims), fixed)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ POINT_ATTR = "point"
 KEY_ATTR = "key"
 ROLE_ATTR = "role"
 INPUTS_ATTR = "inputs"
+WORKER_ATTR = "worker"
+# Which process ran a trial (host and pid): workers of one study are told apart in the storage.
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 HEARTBEAT_S = 20
 GRACE_S = 60
 
