@@ -13,7 +13,9 @@ NUM_REQUESTS = 200
 
 
 def _flat(value: float) -> Distribution:
-    return Distribution(count=NUM_REQUESTS, mean=value, min=value, p50=value, p90=value, p95=value, p99=value, max=value)
+    return Distribution(
+        count=NUM_REQUESTS, mean=value, min=value, p50=value, p90=value, p95=value, p99=value, max=value
+    )
 
 
 def summary_at(rate: float, *, met: bool, tpot_s: float = 0.02, e2e_s: float = 0.01) -> RunSummary:
@@ -51,7 +53,9 @@ class FakeProber:
 
     backend = "simulator"
 
-    def __init__(self, capacity: Callable[[EngineConfig], float], *, noise: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, capacity: Callable[[EngineConfig], float], *, noise: float = 0.0, seed: int = 0
+    ) -> None:
         self.capacity = capacity
         self.noise = noise
         self.noisy = noise > 0

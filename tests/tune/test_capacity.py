@@ -20,7 +20,9 @@ CANDIDATE = Candidate(model="llama-3.1-8b", gpu="h100")
 @pytest.mark.parametrize(("capacity", "start"), [(7.3, 1.0), (7.3, 100.0), (0.4, 3.0), (250.0, 0.5)])
 def test_finds_the_capacity_within_the_tolerance_from_any_start(capacity: float, start: float) -> None:
     prober = FakeProber(lambda _: capacity)
-    result = CapacitySearch(prober, LOAD, SLO, SearchLimits(rel_tol=0.05)).run(CANDIDATE, EngineConfig(), start)
+    result = CapacitySearch(prober, LOAD, SLO, SearchLimits(rel_tol=0.05)).run(
+        CANDIDATE, EngineConfig(), start
+    )
     assert result.max_rate_rps <= capacity < result.max_rate_rps * 1.05
     held = [p.rate_rps for p in result.probes if p.held]
     failed = [p.rate_rps for p in result.probes if not p.held]

@@ -61,7 +61,11 @@ def _point(trial: int, usd: float, tpot: float) -> TunePoint:
         engine_config=EngineConfig(max_num_seqs=64 * (trial + 1)),
         capacity=_capacity(1.0, 1.0, tpot),
         objectives=Objectives(
-            goodput_rps=1.0, goodput_per_gpu_hour=3600 / usd, goodput_output_tokens_per_s=100, usd_per_mtok=usd, tpot_p50_s=tpot
+            goodput_rps=1.0,
+            goodput_per_gpu_hour=3600 / usd,
+            goodput_output_tokens_per_s=100,
+            usd_per_mtok=usd,
+            tpot_p50_s=tpot,
         ),
     )
 
@@ -72,7 +76,9 @@ def test_the_frontier_keeps_the_points_no_other_beats_on_both() -> None:
 
 
 def test_the_recommendation_spells_out_every_flag_and_vllm_accepts_them() -> None:
-    rec = recommend([_point(0, 1.0, 0.05), _point(1, 0.5, 0.08)], "cost", served_model="meta-llama/Llama-3.1-8B")
+    rec = recommend(
+        [_point(0, 1.0, 0.05), _point(1, 0.5, 0.08)], "cost", served_model="meta-llama/Llama-3.1-8B"
+    )
     assert rec is not None and rec.point.trial == 1  # the cheaper one
     config = yaml.safe_load(rec.vllm_yaml)
     assert config["max-num-seqs"] == 128 and config["max-num-batched-tokens"] == 8192  # resolved for the H100

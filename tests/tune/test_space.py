@@ -59,7 +59,11 @@ def test_dimensions_come_in_tier_order_and_unsearched_tiers_take_the_seeds_setti
     full = _space()
     tiers = [d.tier for d in full.dimensions]
     assert tiers == sorted(tiers) and set(tiers) == {1, 2, 3}
-    assert [d.name for d in full.dimensions if d.tier == 1] == ["max_model_len", "enforce_eager", "enable_prefix_caching"]
+    assert [d.name for d in full.dimensions if d.tier == 1] == [
+        "max_model_len",
+        "enforce_eager",
+        "enable_prefix_caching",
+    ]
     first = _space(tiers=[1])
     assert {d.tier for d in first.dimensions} == {1}
     # Tier 2 flags not searched: the seed's settings where it has one, vLLM's defaults (left unset) otherwise.
@@ -71,7 +75,9 @@ def test_candidates_with_several_choices_are_searched() -> None:
     space = _space(gpus=["h100", "a100-80gb"], layout_choices=layouts([2], [1, 2]))
     dims = {d.name: d for d in space.dimensions}
     assert dims["gpu"].tier == 0 and dims["layout"].choices == ("1x2", "2x1")
-    candidate, config = to_point({**space.fixed, "gpu": "h100", "layout": "2x1"}, model="llama-3.1-8b", base=EngineConfig())
+    candidate, config = to_point(
+        {**space.fixed, "gpu": "h100", "layout": "2x1"}, model="llama-3.1-8b", base=EngineConfig()
+    )
     assert candidate.num_gpus == 2 and config.tensor_parallel_size == 2
 
 
@@ -96,7 +102,11 @@ def test_the_base_config_is_kept_and_the_same_configuration_has_one_key() -> Non
 
 def test_the_tier_walk_starts_at_the_seed_and_varies_one_flag_at_a_time() -> None:
     space = _space(tiers=[1, 2])
-    start = {"max_num_seqs": 1024, "max_num_batched_tokens": 8192, **seed_settings(read_workload(SLICE), MODEL)}
+    start = {
+        "max_num_seqs": 1024,
+        "max_num_batched_tokens": 8192,
+        **seed_settings(read_workload(SLICE), MODEL),
+    }
     walk = tier_walk(space, start)
     origin = walk[0]
     assert origin["max_num_seqs"] == 1024 and origin["enforce_eager"] is False

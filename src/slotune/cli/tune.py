@@ -143,9 +143,12 @@ def _check(core: dict[str, Any]) -> None:
 
 
 def run_tune(core: dict[str, Any], space: dict[str, Any], load: dict[str, Any], real: dict[str, Any]) -> None:
+    import optuna
+
     from slotune.tune import tune
     from slotune.workload.io import read_workload
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the live table says what each trial found
     _check(core)
     core = {**core, "workload": read_workload(core["workload_file"])}
     opts = _options(core, space, load, real)

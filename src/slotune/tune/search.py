@@ -18,7 +18,14 @@ from slotune.models.tune import ParamValue, PointRole, TunePoint
 from slotune.tune.evaluate import Evaluator
 from slotune.tune.objectives import ObjectiveKind, objective_values
 from slotune.tune.space import SearchSpace, point_key
-from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, WORKER_ID, record
+from slotune.tune.study import (
+    KEY_ATTR,
+    POINT_ATTR,
+    WORKER_ATTR,
+    WORKER_ID,
+    fail_dead_local_trials,
+    record,
+)
 
 # Trials the sampler may spend on pruned (infeasible) points, per configuration of the budget.
 MAX_TRIALS_PER_BUDGET = 4
@@ -127,6 +134,7 @@ class Search:
         """Run trials until `budget` configurations have finished in the study (all workers together)."""
         import optuna
 
+        fail_dead_local_trials(self.study)
         done = _num_ran(self.study)
         if done >= budget:
             return

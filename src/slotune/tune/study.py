@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,15 +68,17 @@ def open_storage(url: str, *, heartbeat_s: int = HEARTBEAT_S, grace_s: int = GRA
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s, grace_period=grace_s
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 4-5, and what resume needs
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_s, grace_period=grace_s
+            )
     except (ArgumentError, OperationalError, ImportError, ValueError) as exc:
         raise InputError(
             "--storage",
             shown_url(url),
             "give an SQLAlchemy URL of a database this host reaches, e.g. sqlite:///tune.db or "
-            "postgresql://user:password@host/db (PostgreSQL needs psycopg2)",
+            "postgresql://user:password@host/db (PostgreSQL needs psycopg: pip install 'slotune[postgres]')",
             problem=str(exc).splitlines()[0],
         ) from exc
 
@@ -85,7 +88,9 @@ def open_study(storage: Any, name: str, *, seed: int, create: bool, inputs: Tune
     joining), then it must exist."""
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, group=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True, group=True)
     if not create:
         try:
             return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
@@ -130,3 +135,31 @@ def record(trial: Any, point: TunePoint, key: str) -> None:
     trial.set_user_attr(ROLE_ATTR, point.role)
     trial.set_user_attr(KEY_ATTR, key)
     trial.set_user_attr(POINT_ATTR, point.model_dump(mode="json"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_local_trials(study: Any) -> list[int]:
+    """Fail the RUNNING trials a process of this host left behind when it died (killed, crashed): their
+    configurations may be sampled again at once. Other hosts' trials are failed by their heartbeat instead."""
+    import optuna
+
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        owner = str(trial.user_attrs.get(WORKER_ATTR, ""))
+        owner_host, _, pid = owner.rpartition(":")
+        if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+            failed.append(trial.number)
+    if failed:
+        log.info("trials %s of a process that died are failed and may run again", failed)
+    return failed
