@@ -9,7 +9,7 @@ import yaml
 
 from slotune.launch.flags import ParserSpec, check_flags
 from slotune.models import EngineConfig, PriceUsed
-from slotune.models.tune import AtCapacity, CapacityResult, Candidate, Objectives, TunePoint
+from slotune.models.tune import AtCapacity, Candidate, CapacityResult, Objectives, TunePoint
 from slotune.tune.feasibility import check_feasible
 from slotune.tune.objectives import objectives_of, pareto_front
 from slotune.tune.recommend import recommend

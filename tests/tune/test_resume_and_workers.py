@@ -8,6 +8,7 @@ fails in CI (CI=true).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -116,14 +117,9 @@ def _postgres_or_fail() -> None:
 
 
 def _fresh_postgres_study() -> None:
-    try:
-        optuna.delete_study(study_name="test-study", storage=POSTGRES_URL)
-    except KeyError:
-        pass
-    try:
-        optuna.delete_study(study_name="test-study:runs", storage=POSTGRES_URL)
-    except KeyError:
-        pass
+    for name in ("test-study", "test-study:runs"):
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=name, storage=POSTGRES_URL)
 
 
 def test_two_workers_on_one_postgresql_study_split_the_trials_without_duplicates() -> None:
