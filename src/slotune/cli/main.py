@@ -31,6 +31,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "slotune.cli.bench",
         "Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.",
     ),
+    "tune": LazyCommand(
+        "slotune.cli.tune",
+        "Find the cheapest vLLM configuration that meets the SLO: simulator first, real engine to confirm.",
+    ),
     "report": LazyCommand(
         "slotune.cli.report",
         "Write one offline HTML report (plots, sortable tables, provenance) from saved results.",
