@@ -115,3 +115,36 @@ def test_thresholds_become_bucket_edges_on_032_and_are_judged_strictly_on_025() 
     assert old["ttft"].judged_at_s == 0.1 and not old["ttft"].is_edge  # the edge below 0.2 s
     assert old["itl"].is_edge and old["itl"].judged_at_s == 0.05
     assert "--vllm-version" in old["ttft"].note
+
+
+def test_a_tune_report_deploys_its_recommendation(tmp_path: Path) -> None:
+    """The tune report gives its recommendation through the same accessor as any run."""
+    from slotune.models import LoadSpec
+    from slotune.tune import TuneOptions, tune
+    from slotune.workload.io import read_workload
+
+    report = tune(
+        TuneOptions(
+            model="llama-3.1-8b",
+            gpus=["h100"],
+            workload=read_workload(Path(__file__).parents[1] / "data" / "azure_conv_replay_20.csv"),
+            slo=resolve_slo("interactive-chat"),
+            load=LoadSpec(kind="rate", rate_rps=1.0, arrival="trace", num_requests=60),
+            storage=f"sqlite:///{tmp_path / 'study.db'}",
+            budget=4,
+            tiers=[2],
+            grid=False,
+        )
+    )
+    assert report.recommendation is not None
+    source = read_source(save_result(report, tmp_path / "tune"))
+    point = report.recommendation.point
+    assert source.engine_config.max_num_seqs == point.engine_config.max_num_seqs
+    assert (source.model, source.gpu, source.slo) == (
+        point.candidate.model,
+        point.candidate.gpu,
+        report.inputs.slo,
+    )
+    deployment = build_deployment(source, DeployOptions())
+    assert deployment.replicas == point.candidate.replicas
+    assert deployment.slo == report.inputs.slo

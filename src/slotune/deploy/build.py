@@ -33,7 +33,7 @@ class DeployOptions:
     gpu: str | None = None
     served_model_name: str | None = None
     name: str | None = None
-    replicas: int = 1
+    replicas: int | None = None  # None: the source's, else 1
     max_replicas: int | None = None
     vllm_version: str | None = None
     image: str | None = None
@@ -149,6 +149,7 @@ def build_deployment(source: DeploySource, options: DeployOptions) -> Deployment
             problem="does not fit: " + "; ".join(plan.verdict.reasons),
         )
     resources = replica_resources(spec, engine, plan)
+    replicas = options.replicas or source.replicas or 1
     served = options.served_model_name or serve
     name = options.name or dns_label(served)
     return Deployment(
@@ -162,10 +163,10 @@ def build_deployment(source: DeploySource, options: DeployOptions) -> Deployment
         engine_flags=values,
         vllm_args=tuple(explicit_args(values)),
         custom_histogram_buckets=custom,
-        replicas=options.replicas,
+        replicas=replicas,
         resources=resources,
         startup=startup_budget(engine, resources, source.startup),
-        autoscaling=autoscaling(options.replicas, options.max_replicas),
+        autoscaling=autoscaling(replicas, options.max_replicas),
         slo=slo,
         bucket_advice=advice,
         hf_token_secret=options.hf_token_secret or f"{name}-hf-token",

@@ -113,7 +113,9 @@ def startup_budget(
 def autoscaling(replicas: int, max_replicas: int | None) -> Autoscaling:
     return Autoscaling(
         min_replicas=replicas,
-        max_replicas=max_replicas if max_replicas is not None else max(2 * replicas, replicas + 1),
+        max_replicas=max(max_replicas, replicas)
+        if max_replicas is not None
+        else max(2 * replicas, replicas + 1),
         waiting_per_replica=WAITING_PER_REPLICA,
         kv_usage=KV_USAGE_TARGET,
     )

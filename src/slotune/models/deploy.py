@@ -29,6 +29,7 @@ class DeploySource(Frozen):
     gpu: str = ""  # catalog GPU id ("" when unknown)
     slo: SLO | None = None
     vllm_version: str = ""  # the vLLM the result ran against ("" for a simulation)
+    replicas: int | None = Field(default=None, gt=0)  # as tuned (None: the result does not say)
     # Start-up timings of a server slotune launched with this configuration (they size the start-up probe).
     startup: StartupFacts | None = None
     origin: str  # what the configuration comes from, for the files' headers ("simulate result run.json")
