@@ -6,7 +6,16 @@ while `slotune bench` loads it.
   around the threshold; a recorded percentile lies in the buckets around the client's.
 - Every metric name in the rules and the dashboard exists in the live scrape.
 - Every dashboard expression runs without error and returns a series under load.
-- `slotune watch`, run alongside, reports per-term attainment within 2 points of bench's own figure.
+- `slotune watch`, run alongside, reports per-term attainment equal (within 1 point) to the share the
+  server's own histogram gives over the run (scraped before and after), and never below bench's share less
+  2 points.
+
+Why bench is a one-sided bound here: vLLM times a sub-interval of what the client sees (from the API server's
+receipt to the engine's output, without HTTP, SSE and the client's own scheduling). On a 2-core machine shared
+by the server, Prometheus, watch and bench, the client's share of that overhead reaches hundreds of
+milliseconds in the tail (CI measured a client TTFT p99 of 0.67 s where the server's was 0.19 s), so two-sided
+agreement with bench is a property of the machine, not of watch's counting. The server's histogram is the
+exact oracle for what watch and the recording rules count.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from vllm_helpers import metric_names, scrape
+from vllm_helpers import metric_names, samples, scrape
 from vllm_launcher import BLOCK_SIZE, MAX_MODEL_LEN, REPO_ROOT, TINY_ENGINE, TOKENIZER_JSON, VllmServer
 
 from slotune.deploy.build import DeployOptions, build_deployment
@@ -161,6 +170,24 @@ def _edges_around(edges: tuple[float, ...], value: float) -> tuple[float, float]
     return below, above
 
 
+def _bucket_counts(text: str, name: str) -> dict[float, float]:
+    """Cumulative count per `le` edge of one histogram, summed over label sets (+Inf included)."""
+    counts: dict[float, float] = {}
+    for labels, value in samples(text, f"{name}_bucket"):
+        edge = float(labels["le"])
+        counts[edge] = counts.get(edge, 0.0) + value
+    return counts
+
+
+def _server_share(live: dict[str, Any], metric: str, threshold: float) -> tuple[float, float]:
+    """(share at or below `threshold`, requests counted) from the server's own histogram over the bench run."""
+    name = SLO_HISTOGRAMS[metric]
+    before, after = _bucket_counts(live["scrape_before"], name), _bucket_counts(live["scrape"], name)
+    events = after[float("inf")] - before.get(float("inf"), 0.0)
+    edge = max(e for e in after if e <= threshold)
+    return (after[edge] - before.get(edge, 0.0)) / events, events
+
+
 def _client_values(report: BenchReport, metric: str) -> list[float]:
     ok = [r for r in report.result.records if r.ok]
     if metric == "itl":
@@ -214,6 +241,7 @@ def live(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> d
             cwd=REPO_ROOT,
         )
         time.sleep(WATCH_INTERVAL_S + 1)
+        scrape_before = scrape(vllm_server.base_url)
         bench = subprocess.run(
             [
                 sys.executable,
@@ -271,6 +299,7 @@ def live(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> d
         "report": load_result(tmp / "bench", BenchReport),
         "watch": (watch.returncode, watch_out, watch_err),
         "scrape": scrape(vllm_server.base_url),
+        "scrape_before": scrape_before,
         **results,
     }
 
@@ -297,21 +326,23 @@ def test_recording_rules_match_the_client_within_bucket_resolution(live: dict[st
         key = f"{target.metric}_{target.stat}"
         edges = histogram_buckets(SLO_HISTOGRAMS[target.metric], VERSION, max_model_len=MAX_MODEL_LEN)
         values = _client_values(report, target.metric)
-        below, above = _edges_around(edges, target.threshold)
+        below, _ = _edges_around(edges, target.threshold)
         server_good = 1 - recorded[(key, f"{ERROR_RATIO}5m")]
-        low, high = _share(values, below), _share(values, above)
+        # Exact against the server's own histogram: the rule's ratio of two rates is the bucket's share.
+        if target.metric != "itl":
+            oracle, _ = _server_share(live, target.metric, target.threshold)
+            assert server_good == pytest.approx(oracle, abs=0.01), (key, server_good, oracle)
+        # Against the client: the server times a sub-interval, so its good share is never below the client's
+        # share at the bucket edge under the threshold.
+        low = _share(values, below)
         slack = 1 / len(values)
-        assert low - slack <= server_good <= high + slack, (key, low, server_good, high)
+        assert low - slack <= server_good, (key, low, server_good)
         strictly_between += 0 < server_good < 1
-        # The recorded percentile sits in the buckets around the client's.
+        # The recorded percentile never sits above the buckets around the client's.
         client_q = sorted(values)[min(len(values) - 1, int(target.percentile / 100 * len(values)))]  # type: ignore[operator]
-        q_low, q_high = _edges_around(edges, client_q)
+        _, q_high = _edges_around(edges, client_q)
         server_q = recorded[(key, QUANTILE)]
-        assert _edges_around(edges, q_low)[0] <= server_q <= _edges_around(edges, q_high)[1], (
-            key,
-            client_q,
-            server_q,
-        )
+        assert server_q <= _edges_around(edges, q_high)[1], (key, client_q, server_q)
     assert strictly_between >= 1, (
         f"every share was 0 or 1: pick thresholds nearer this server's latencies {recorded}"
     )
@@ -323,12 +354,10 @@ def test_every_dashboard_expression_returns_a_series_under_load(live: dict[str, 
     assert len(live["dashboard"]) >= 15
 
 
-def test_watch_agrees_with_bench_within_two_points(live: dict[str, Any]) -> None:
-    """Per request, vLLM times a sub-interval of what the client sees (from the API server's receipt to the
-    engine's output, without HTTP and streaming), so watch's share within a threshold is never below bench's.
-    Where an SLO threshold sits, in the tail (at least 80% of requests within it), the two agree within 2
-    points; in the bulk of the distribution the client's few milliseconds of overhead move many requests
-    across a threshold, which is a difference of definitions, not of counting."""
+def test_watch_counts_what_the_server_histogram_says_and_bounds_bench(live: dict[str, Any]) -> None:
+    """watch's per-term attainment equals the server histogram's share over the run (within 1 point); it is
+    never below bench's share less 2 points, since vLLM times a sub-interval of what the client sees (module
+    docstring: why two-sided agreement with bench depends on the machine)."""
     code, out, err = live["watch"]
     assert code in (0, 1), f"watch exited {code}: {err}"
     ticks = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -337,7 +366,7 @@ def test_watch_agrees_with_bench_within_two_points(live: dict[str, Any]) -> None
     report: BenchReport = live["report"]
     records = report.result.records
     assert run["engine"]["requests_finished"] == pytest.approx(len(records))
-    tail = []
+    checked = []
     for target in parse_slo(SLO_TEXT).targets:
         if target.metric == "itl":
             continue  # bench judges a request by its own gaps' percentile; the server counts every gap
@@ -346,8 +375,9 @@ def test_watch_agrees_with_bench_within_two_points(live: dict[str, Any]) -> None
         term = next(t for name, t in by_term.items() if name.startswith(f"{target.metric}:{target.stat}<"))
         assert term["events"] == len(records), term
         assert term["attainment"] >= bench_share - 0.02, (term, bench_share)
-        if bench_share >= 0.8:
-            assert term["attainment"] == pytest.approx(bench_share, abs=0.02), (term, bench_share)
-            tail.append((term["term"], term["attainment"], bench_share))
-    assert len(tail) >= 2, tail
+        oracle, events = _server_share(live, target.metric, target.threshold)
+        assert events == len(records), (target, events)
+        assert term["attainment"] == pytest.approx(oracle, abs=0.01), (term, oracle)
+        checked.append((term["term"], term["attainment"], oracle, bench_share))
+    assert len(checked) >= 4, checked
     assert code == (0 if ticks[-1]["verdict"] == "met" else 1)
