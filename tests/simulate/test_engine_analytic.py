@@ -7,7 +7,7 @@ from sim_helpers import ASYNC, SYNC, poisson_workload, workload
 
 from slotune.errors import InputError
 from slotune.models import EngineConfig
-from slotune.simulate import CostModel, Simulator
+from slotune.simulate import CostModel, Simulator, load_profile
 
 
 def prefill_s(cost: CostModel, new: int, offset: int = 0) -> float:
@@ -160,14 +160,31 @@ def test_chunked_prefill_off_runs_whole_prompts(make_sim) -> None:
     assert [s.num_prefill_tokens for s in chunked.timeline if s.num_prefill_tokens] == [4096, 1904]
 
 
-def test_requests_over_max_model_len_are_rejected(make_sim) -> None:
+def test_vllm_0_25_rejects_requests_over_max_model_len(make_sim) -> None:
+    # 0.25 renderers/params.py TokenizeParams.max_input_tokens = max_model_len - max_tokens: the frontend refuses
+    # prompt + max_tokens > max_model_len with HTTP 400.
     config = EngineConfig(max_model_len=1024)
-    sim: Simulator = make_sim()
+    sim: Simulator = make_sim(profile=load_profile().model_copy(update={"vllm_version": "0.25.0"}))
     result = sim.run(workload([(0.0, 1000, 100), (0.0, 500, 100), (1.0, 1024, 1)]), config)
     by_id = {r.request_id: r for r in result.records}
     assert by_id["r0"].finish_reason == "rejected" and by_id["r0"].first_token_s is None
     assert by_id["r1"].finish_reason == "length" and by_id["r1"].output_tokens == 100
     assert by_id["r2"].finish_reason == "rejected"  # 1024 + 1 > 1024
+    assert result.summary.failures_by_reason == {"rejected": 2}
+
+
+def test_vllm_0_32_trims_max_tokens_of_requests_over_max_model_len(make_sim) -> None:
+    # 0.32 renderers/params.py: only a prompt over max_model_len is refused; entrypoints/serve/utils/api_utils.py
+    # get_max_tokens trims max_tokens to max_model_len - prompt (0 for a prompt of max_model_len tokens, which
+    # SamplingParams refuses: max_tokens must be at least 1).
+    config = EngineConfig(max_model_len=1024)
+    sim: Simulator = make_sim()
+    assert sim.profile.vllm_version.startswith("0.32")
+    result = sim.run(workload([(0.0, 1000, 100), (0.0, 500, 100), (1.0, 1024, 1), (1.0, 1100, 1)]), config)
+    by_id = {r.request_id: r for r in result.records}
+    assert by_id["r0"].finish_reason == "length" and by_id["r0"].output_tokens == 24
+    assert by_id["r1"].output_tokens == 100
+    assert by_id["r2"].finish_reason == by_id["r3"].finish_reason == "rejected"
     assert result.summary.failures_by_reason == {"rejected": 2}
 
 

@@ -61,6 +61,7 @@ class SimRequest:
     shared_blocks: list[SharedBlock] = field(default_factory=list)
     num_private_blocks: int = 0
     num_registered: int = 0  # shared blocks already published in the prefix cache
+    sliding_skipped: int = 0  # leading token blocks the sliding-window groups have freed (out of the window)
     num_shareable_blocks: int | None = None  # computed lazily with the hashes
     hashes: list[int] | None = None
     private_segment: Segment | None = None  # this request's freed-but-cached private chain (after preemption)
