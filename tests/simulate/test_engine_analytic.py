@@ -257,6 +257,31 @@ def test_a_step_end_frees_its_finished_requests_before_same_time_arrivals(make_s
     assert early.scheduled_s == finish
 
 
+def test_async_scheduling_frees_a_finished_request_one_schedule_later(make_sim) -> None:
+    """vLLM v1/engine/core.py EngineCore.step_with_batch_queue schedules step k+1 before it processes step k's
+    outputs (Scheduler.update_from_output frees finished requests): a request finishing in step k keeps its seat
+    and its KV blocks through the schedule of step k+1 (the scheduler skips it: `num_output_placeholders`)."""
+    sim: Simulator = make_sim()
+    rows = [(0.0, 100, 5), (0.0, 100, 60), (0.001, 100, 5)]  # r2 arrives once r0 and r1 hold both seats
+    for config, waits_a_step in (
+        (SYNC.model_copy(update={"max_num_seqs": 2}), False),
+        (ASYNC.model_copy(update={"max_num_seqs": 2}), True),
+    ):
+        short, long, late = sim.run(workload(rows), config).records
+        assert short.finish_s is not None and late.scheduled_s is not None
+        if waits_a_step:
+            # r1 runs alone for one step: r2 gets r0's seat at the end of r1's next step.
+            after = [t for t in long.chunk_times_s if t > short.finish_s]
+            assert late.scheduled_s == after[0]
+        else:
+            assert late.scheduled_s == short.finish_s
+    # The blocks too: with room for two requests only, a finished request's blocks come back one step later.
+    kv = EngineConfig(max_model_len=1536)
+    sim_kv: Simulator = make_sim(num_gpu_blocks=101)  # 100 usable blocks; each request needs 64
+    a, b, c = sim_kv.run(workload([(0.0, 1000, 5), (0.0, 100, 60), (0.001, 1000, 5)]), kv).records
+    assert c.scheduled_s == next(t for t in b.chunk_times_s if t > a.finish_s)  # type: ignore[operator]
+
+
 def test_step_log_counts_every_computed_token(make_sim) -> None:
     sim: Simulator = make_sim()
     result = sim.run(poisson_workload(10.0, 300, seed=5), ASYNC)

@@ -374,9 +374,9 @@ class BlockManager:
             start = req.num_blocks
             new_positions = need
             if self.blocks_per_position != 1:
-                computed = req.num_computed + start * bs
+                computed = req.num_computed + ((len(hits) if hits else 0) + num_own_hits) * bs
                 total = min(computed + num_new_tokens + lookahead, self.max_model_len)
-                new_positions = max(-(-total // bs) - start, 0)
+                new_positions = -(-total // bs) - start
             shareable = self.ensure_hashes(req)
             if req.num_private_blocks == 0 and start < shareable:
                 hashes = req.hashes

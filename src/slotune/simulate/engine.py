@@ -405,7 +405,9 @@ class Engine:
         used = bm.num_used + cum_alloc * bm.blocks_per_position
         if bm.sliding_groups:
             used -= self._sliding_releases(computed, steps)
-        first_step_index = self.log.append_decode_run(starts, ends, n, waiting_gauge, used, *lookup)
+        first_step_index = self.log.append_decode_run(
+            starts, ends, n, waiting_gauge, used, prefix_hits=lookup[1], prefix_queries=lookup[0]
+        )
         # Apply the run to every running request.
         new_blocks = [-(-(c + steps) // bs) - r.num_blocks for r, c in zip(running, computed, strict=True)]
         bm.allocate_private(running, new_blocks, int(cum_alloc[-1]))
