@@ -139,7 +139,6 @@ class Engine:
             if (
                 self.fast_forward
                 and self._all_decoding
-                and not self._num_retiring
                 and sched.running
                 and self._decode_run()
             ):
@@ -330,8 +329,14 @@ class Engine:
         bm = self.block_manager
         limits = sched.limits
         running = sched.running
+        if self._num_retiring:
+            # Finished requests sit out the run's first schedule, then free their seats and blocks: fine while
+            # nothing waits for them (arrivals cut the run as below, counting only the requests that go on).
+            if sched.waiting:
+                return False
+            running = [r for r in running if r.status is not FINISHED]
         n = len(running)
-        if n > limits.max_num_batched_tokens:
+        if n == 0 or n > limits.max_num_batched_tokens:
             return False
         lookup = (0, 0)
         if sched.waiting:
@@ -402,6 +407,8 @@ class Engine:
         if arrivals:
             first_step = np.searchsorted(starts, np.asarray(arrivals), side="left")
             waiting_gauge = waiting_gauge + np.cumsum(np.bincount(first_step, minlength=steps)[:steps])
+        if self._num_retiring:
+            self._release_retiring()  # after the first step's schedule, before its gauges are read
         used = bm.num_used + cum_alloc * bm.blocks_per_position
         if bm.sliding_groups:
             used -= self._sliding_releases(computed, steps)
