@@ -83,14 +83,18 @@ def prefix_hashes(req: SimRequest, block_size: int) -> list[int]:
     With prompt token ids, a block's identity is its tokens (vLLM hashes token ids). With prefix block ids
     (Mooncake-style `hash_ids`, `hash_block_size` tokens each), the tokens up to the end of a block are equal for
     two requests when their ids covering those tokens are equal; a later pass through a cycled workload
-    (`req.cycle`) gets fresh content for the same ids, as `bench` sends it. Tokens beyond the known prefix are
-    unique to the request (a freshly generated answer, or a prompt tail nobody else sends).
+    (`req.cycle`) gets fresh content for the same ids, as `bench` sends it. Generated tokens are known where a
+    follow-up re-sends them (`req.output_token_ids`): their blocks are hashed on from the prompt's, and cached
+    once computed, as vLLM caches generated blocks. Tokens beyond the known content are unique to the request
+    (an answer nobody re-sends, or a prompt tail nobody else sends).
     """
     hashes: list[int] = []
     h = _HASH_ROOT
     if req.prompt_token_ids is not None:
-        ids = req.prompt_token_ids
-        for j in range(min(len(ids), req.prompt_tokens) // block_size):
+        ids = req.prompt_token_ids[: req.prompt_tokens]
+        if req.output_token_ids:
+            ids += req.output_token_ids[: req.max_output_tokens]
+        for j in range(len(ids) // block_size):
             h = hash((h, ids[j * block_size : (j + 1) * block_size]))
             hashes.append(h)
     elif req.prefix_block_ids:

@@ -136,12 +136,7 @@ class Engine:
             if not sched.running and not sched.waiting:
                 # Nothing was scheduled ahead for this step: the engine core picks the request up as it arrives.
                 self._make_visible(self.now_s)
-            if (
-                self.fast_forward
-                and self._all_decoding
-                and sched.running
-                and self._decode_run()
-            ):
+            if self.fast_forward and self._all_decoding and sched.running and self._decode_run():
                 self._maybe_fold()
                 continue
             self._step()
@@ -338,6 +333,8 @@ class Engine:
         n = len(running)
         if n == 0 or n > limits.max_num_batched_tokens:
             return False
+        if any(r.num_registered < (r.num_shareable_blocks or 0) for r in running):
+            return False  # generated blocks a follow-up re-sends are still to be published one by one
         lookup = (0, 0)
         if sched.waiting:
             if not sched.head_is_blocked():

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from slotune.errors import InputError
 from slotune.load import ClosedLoopSchedule, Job
@@ -38,45 +38,47 @@ class Admission:
         return all(self.output_tokens(p, o) is None for p, o in specs)
 
 
-def new_request(job: Job, arrival_s: float, *, hash_block_size: int, admission: Admission) -> SimRequest:
-    spec = job.spec
-    output_tokens = admission.output_tokens(spec.prompt_tokens, spec.output_tokens)
-    req = SimRequest(
-        index=job.seq,
-        request_id=job.request_id,
-        arrival_s=arrival_s,
-        prompt_tokens=spec.prompt_tokens,
-        max_output_tokens=output_tokens if output_tokens is not None else spec.output_tokens,
-        prefix_block_ids=spec.prefix_block_ids,
-        prompt_token_ids=spec.prompt_token_ids,
-        hash_block_size=hash_block_size,
-        cycle=job.cycle,
-        is_warmup=job.warmup,
-    )
-    if output_tokens is None:
-        # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
-        req.status = FINISHED
-        req.finish_reason = "rejected"
-        req.finish_s = arrival_s
-    return req
+@dataclass(frozen=True, slots=True)
+class RequestMaker:
+    """Jobs of the schedule as simulator requests: the frontend's length rule, the workload's prefix-id
+    granularity and the output tokens that follow-ups show (slotune.simulate.follow_ups)."""
+
+    admission: Admission
+    hash_block_size: int = 16
+    known_outputs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def make(self, job: Job, arrival_s: float) -> SimRequest:
+        spec = job.spec
+        output_tokens = self.admission.output_tokens(spec.prompt_tokens, spec.output_tokens)
+        req = SimRequest(
+            index=job.seq,
+            request_id=job.request_id,
+            arrival_s=arrival_s,
+            prompt_tokens=spec.prompt_tokens,
+            max_output_tokens=output_tokens if output_tokens is not None else spec.output_tokens,
+            prefix_block_ids=spec.prefix_block_ids,
+            prompt_token_ids=spec.prompt_token_ids,
+            output_token_ids=self.known_outputs.get(spec.request_id),
+            hash_block_size=self.hash_block_size,
+            cycle=job.cycle,
+            is_warmup=job.warmup,
+        )
+        if output_tokens is None:
+            # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
+            req.status = FINISHED
+            req.finish_reason = "rejected"
+            req.finish_s = arrival_s
+        return req
 
 
 class ArrivalFeed:
     """Open-loop jobs in send order, read lazily; `num_planned` (when known) is how many there are."""
 
-    def __init__(
-        self,
-        jobs: Iterable[Job],
-        *,
-        hash_block_size: int,
-        admission: Admission,
-        num_planned: int | None = None,
-    ) -> None:
+    def __init__(self, jobs: Iterable[Job], *, maker: RequestMaker, num_planned: int | None = None) -> None:
         self._jobs: Iterator[Job] = iter(jobs)
         self._buffer: deque[SimRequest] = deque()
         self._last_arrival_s = float("-inf")
-        self._hash_block_size = hash_block_size
-        self._admission = admission
+        self._maker = maker
         self.num_planned = num_planned
         self.num_read = 0
 
@@ -93,9 +95,7 @@ class ArrivalFeed:
                 "before it); sort the workload by arrival time",
             )
         self._last_arrival_s = job.send_s
-        req = new_request(
-            job, float(job.send_s), hash_block_size=self._hash_block_size, admission=self._admission
-        )
+        req = self._maker.make(job, float(job.send_s))
         self.num_read += 1
         self._buffer.append(req)
         return True
@@ -131,7 +131,8 @@ class ArrivalFeed:
 class ClosedLoopFeed:
     """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time)."""
 
-    def __init__(self, schedule: ClosedLoopSchedule, *, hash_block_size: int, admission: Admission) -> None:
+    def __init__(self, schedule: ClosedLoopSchedule, *, maker: RequestMaker) -> None:
+        admission = maker.admission
         if admission.refuses_all((r.prompt_tokens, r.output_tokens) for r in schedule.requests):
             # Each user would be refused at once, forever: with no think time, time would never advance.
             raise InputError(
@@ -142,8 +143,7 @@ class ClosedLoopFeed:
         self._draw = schedule.draw()
         self._think_s = schedule.think_time_s
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
-        self._hash_block_size = hash_block_size
-        self._admission = admission
+        self._maker = maker
         self.num_planned = schedule.quota
         self.num_read = 0
         for _ in range(schedule.users):
@@ -156,7 +156,7 @@ class ClosedLoopFeed:
             job = self._draw.next(time_s)
             if job is None:
                 return  # this user is done
-            req = new_request(job, time_s, hash_block_size=self._hash_block_size, admission=self._admission)
+            req = self._maker.make(job, time_s)
             heapq.heappush(self._pending, (time_s, req.index, req))
             self.num_read += 1
             if req.status is not FINISHED:

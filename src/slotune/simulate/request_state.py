@@ -37,6 +37,7 @@ class SimRequest:
     # Where shareable prefix content comes from (see block_manager.prefix_hashes).
     prefix_block_ids: tuple[int, ...] = ()
     prompt_token_ids: tuple[int, ...] | None = None
+    output_token_ids: tuple[int, ...] | None = None  # what it generates, where a follow-up shows it
     hash_block_size: int = 16
     cycle: int = (
         0  # pass through the workload (slotune.load.Job): a later pass's prefix blocks are fresh content

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from slotune import __version__
@@ -35,7 +35,8 @@ from slotune.simulate.deployment import (
     build_deployment,
 )
 from slotune.simulate.engine import Engine
-from slotune.simulate.feed import Admission, ArrivalFeed, ClosedLoopFeed, Feed
+from slotune.simulate.feed import Admission, ArrivalFeed, ClosedLoopFeed, Feed, RequestMaker
+from slotune.simulate.follow_ups import follow_up_outputs
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
@@ -109,7 +110,9 @@ class Simulator:
         hash_block_size: int,
         sink: object,
         on_progress: Callable[[int, int | None], None] | None = None,
+        known_outputs: Mapping[str, tuple[int, ...]] | None = None,
     ) -> Engine:
+        """`known_outputs`: the output token ids follow-ups show, by request id (follow_ups.py)."""
         config = deployment.config
         spec = config.speculative_config
         num_spec = spec.num_speculative_tokens if spec is not None else 0
@@ -132,11 +135,15 @@ class Simulator:
             layout=deployment.layout,
             drop_last_hit_block=method in EAGLE_METHODS,
         )
-        admission = Admission(config.max_model_len, trims_max_tokens=behaviour.trims_max_tokens)
+        maker = RequestMaker(
+            Admission(config.max_model_len, trims_max_tokens=behaviour.trims_max_tokens),
+            hash_block_size,
+            known_outputs or {},
+        )
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=_feed(schedule, hash_block_size=hash_block_size, admission=admission),
+            feed=_feed(schedule, maker),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -225,7 +232,8 @@ class Simulator:
         load = load or LoadSpec()
         schedule = build_schedule(workload, load, self.seed)
         collector = RecordCollector()
-        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress)
+        outputs = follow_up_outputs(workload.requests) if engine_config.enable_prefix_caching else {}
+        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress, outputs)
         engine.run()
         engine.finalize_timeline()
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
@@ -281,17 +289,12 @@ class Simulator:
         )
 
 
-def _feed(schedule: Schedule | Iterable[Job], *, hash_block_size: int, admission: Admission) -> Feed:
+def _feed(schedule: Schedule | Iterable[Job], maker: RequestMaker) -> Feed:
     if isinstance(schedule, ClosedLoopSchedule):
-        return ClosedLoopFeed(schedule, hash_block_size=hash_block_size, admission=admission)
+        return ClosedLoopFeed(schedule, maker=maker)
     if isinstance(schedule, OpenLoopSchedule):
-        return ArrivalFeed(
-            schedule.jobs,
-            hash_block_size=hash_block_size,
-            admission=admission,
-            num_planned=len(schedule.jobs),
-        )
-    return ArrivalFeed(schedule, hash_block_size=hash_block_size, admission=admission)
+        return ArrivalFeed(schedule.jobs, maker=maker, num_planned=len(schedule.jobs))
+    return ArrivalFeed(schedule, maker=maker)
 
 
 def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
