@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sim_helpers import poisson_workload
+from sim_helpers import poisson_workload, sim_request
 
 from slotune.load import build_schedule
 from slotune.models import EngineConfig, LoadSpec, Workload
@@ -36,15 +36,7 @@ def scheduler(blocks: int, *, reserve: bool = True) -> Scheduler:
 
 
 def request(index: int, prompt: int, ids: tuple[int, ...] = ()) -> SimRequest:
-    return SimRequest(
-        index=index,
-        request_id=f"r{index}",
-        arrival_s=0.0,
-        prompt_tokens=prompt,
-        max_output_tokens=10,
-        prefix_block_ids=ids,
-        hash_block_size=BS,
-    )
+    return sim_request(index, prompt, ids=ids)
 
 
 def test_a_prompt_whose_first_chunk_fits_but_not_the_whole_waits() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from sim_helpers import sim_request
 
 from slotune.simulate.block_manager import BlockManager, GroupLayout, Segment, SharedBlock, prefix_hashes
 from slotune.simulate.request_state import PREEMPTED, SimRequest
@@ -8,19 +9,7 @@ from slotune.simulate.request_state import PREEMPTED, SimRequest
 BS = 16
 
 
-def req(
-    index: int, prompt: int, *, ids: tuple[int, ...] = (), tokens: tuple[int, ...] | None = None
-) -> SimRequest:
-    return SimRequest(
-        index=index,
-        request_id=f"r{index}",
-        arrival_s=0.0,
-        prompt_tokens=prompt,
-        max_output_tokens=10,
-        prefix_block_ids=ids,
-        prompt_token_ids=tokens,
-        hash_block_size=BS,
-    )
+req = sim_request
 
 
 def admit(bm: BlockManager, r: SimRequest) -> int:
