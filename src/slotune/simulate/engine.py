@@ -257,11 +257,10 @@ class Engine:
         self.now_s = end
         self._prev_start_s = start
         self._last_step_s = duration
-        self._all_decoding = all(
-            r.num_tokens + r.num_spec_tokens - r.num_computed == 1
-            for r in sched.running
-            if r.status is not FINISHED
-        )
+        running = sched.running
+        if self._num_retiring:
+            running = [r for r in running if r.status is not FINISHED]
+        self._all_decoding = all(r.num_tokens + r.num_spec_tokens - r.num_computed == 1 for r in running)
 
     def _finish_done(self, end: float) -> None:
         """Report every running request marked finished, in running order, and free it: at once when scheduling
@@ -333,7 +332,9 @@ class Engine:
         n = len(running)
         if n == 0 or n > limits.max_num_batched_tokens:
             return False
-        if any(r.num_registered < (r.num_shareable_blocks or 0) for r in running):
+        if self.feed.has_known_outputs and any(
+            r.num_registered < (r.num_shareable_blocks or 0) for r in running
+        ):
             return False  # generated blocks a follow-up re-sends are still to be published one by one
         lookup = (0, 0)
         if sched.waiting:

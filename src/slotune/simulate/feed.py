@@ -79,6 +79,7 @@ class ArrivalFeed:
         self._buffer: deque[SimRequest] = deque()
         self._last_arrival_s = float("-inf")
         self._maker = maker
+        self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = num_planned
         self.num_read = 0
 
@@ -144,6 +145,7 @@ class ClosedLoopFeed:
         self._think_s = schedule.think_time_s
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
         self._maker = maker
+        self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = schedule.quota
         self.num_read = 0
         for _ in range(schedule.users):
