@@ -11,6 +11,7 @@ from slotune.errors import InputError
 from slotune.models import EngineConfig, GpuSpec, ResolvedEngineConfig
 from slotune.units import GiB
 from slotune.vllm_rules import batch_defaults, resolve_engine_config
+from slotune.vllm_versions import vllm_behaviour
 
 LLAMA = get_model("llama-3.1-8b")  # max_position_embeddings 131072
 H100 = get_gpu("h100")
@@ -34,6 +35,14 @@ def test_serve_defaults_by_device_class(gpu: str, seqs: int, tokens: int) -> Non
     # -> 1024/8192; otherwise 256/2048.
     got = resolve(get_gpu(gpu))
     assert (got.max_num_seqs, got.max_num_batched_tokens) == (seqs, tokens)
+
+
+def test_vllm_0_25_has_no_160_gib_class() -> None:
+    # 0.25 arg_utils.py get_batch_defaults: >= 70 GiB (not an A100) -> 1024/8192, whatever the size.
+    old = vllm_behaviour("0.25.0")
+    assert batch_defaults(get_gpu("b200"), old).max_num_batched_tokens == 8192
+    got = resolve_engine_config(LLAMA, get_gpu("b200"), EngineConfig(), old)
+    assert (got.max_num_seqs, got.max_num_batched_tokens) == (1024, 8192)
 
 
 def test_the_a100_exception_reads_the_device_name_vllm_sees_not_the_catalog_id() -> None:

@@ -13,6 +13,8 @@ from pydantic import Field
 from slotune.models.base import Frozen
 
 PROFILE_SCHEMA_VERSION = 1
+# The vLLM release a profile stands for when it does not say (the newest release slotune has read).
+DEFAULT_VLLM_VERSION = "0.32.0"
 
 
 class ProfileProvenance(Frozen):
@@ -52,6 +54,10 @@ class HardwareProfile(Frozen):
     # Catalog GPU id the profile was fitted on; None applies to any GPU.
     gpu: str | None = None
     provenance: ProfileProvenance
+    # The vLLM release the profile stands for: it selects the engine rules that differ between releases
+    # (slotune.vllm_versions: over-long requests, CUDA-graph sizes, batch defaults, prefix-cache counters, ...).
+    # A calibrated profile records the version it was fitted on.
+    vllm_version: str = Field(default=DEFAULT_VLLM_VERSION, pattern=r"^v?\d+\.\d+(\.\d+)?\S*$")
     coefficients: ProfileCoefficients = ProfileCoefficients()
 
     @property
