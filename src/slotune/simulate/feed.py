@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from slotune.errors import InputError
 from slotune.load import ClosedLoopSchedule, Job
+from slotune.models import RequestSpec
 from slotune.simulate.request_state import FINISHED, SimRequest
 
 
@@ -101,9 +102,18 @@ class ArrivalFeed:
 
 
 class ClosedLoopFeed:
-    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time)."""
+    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time).
+    `delay_of(spec)`: how long after its send a request reaches the engine (the API server's time,
+    slotune.simulate.frontend)."""
 
-    def __init__(self, schedule: ClosedLoopSchedule, *, hash_block_size: int, max_model_len: int) -> None:
+    def __init__(
+        self,
+        schedule: ClosedLoopSchedule,
+        *,
+        hash_block_size: int,
+        max_model_len: int,
+        delay_of: Callable[[RequestSpec], float] | None = None,
+    ) -> None:
         if all(r.prompt_tokens + r.output_tokens > max_model_len for r in schedule.requests):
             # Each user would be refused at once, forever: with no think time, time would never advance.
             raise InputError(
@@ -116,6 +126,7 @@ class ClosedLoopFeed:
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
         self._hash_block_size = hash_block_size
         self._max_model_len = max_model_len
+        self._delay_of = delay_of
         self.num_planned = schedule.quota
         self.num_read = 0
         for _ in range(schedule.users):
@@ -128,10 +139,11 @@ class ClosedLoopFeed:
             job = self._draw.next(time_s)
             if job is None:
                 return  # this user is done
+            arrival_s = time_s + self._delay_of(job.spec) if self._delay_of is not None else time_s
             req = new_request(
-                job, time_s, hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
+                job, arrival_s, hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
             )
-            heapq.heappush(self._pending, (time_s, req.index, req))
+            heapq.heappush(self._pending, (arrival_s, req.index, req))
             self.num_read += 1
             if req.status is not FINISHED:
                 return
