@@ -25,7 +25,7 @@ from slotune.calibrate.probes import (
     Scale,
     decode_probe,
     first_probes,
-    measure,
+    measured_value,
     mixed_probe,
     probe_plan,
 )
@@ -93,8 +93,10 @@ def _step_estimate_s(probes: Sequence[ProbeData], batch: int) -> float:
     best = min(
         decode, key=lambda p: (abs(p.concurrency - batch), max(r.prompt_tokens for r in p.workload.requests))
     )
-    tpot = measure(best.statistics[0], best.records)
-    return tpot if tpot else 0.02
+    values = [
+        measured_value(s, best.records, best.server_s) for s in best.statistics if s.metric in ("itl", "tpot")
+    ]
+    return next((v for v in values if v), 0.02)
 
 
 def probes_for_mode(job: ProbeJob, limits: EngineLimits, mode: Mode) -> list[Probe]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slotune.calibrate.probes import Mode, measure
+from slotune.calibrate.probes import Mode, measured_value, simulated_value
 from slotune.models import (
     EngineConfig,
     GpuSpec,
@@ -42,9 +42,9 @@ from slotune.models.calibration import ProbeData
 log = logging.getLogger(__name__)
 
 PRIOR_WEIGHT = 0.05
-LOSS_SCALE = 0.1
+LOSS_SCALE = 0.25
 METHOD = (
-    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.1) over log coefficients of "
+    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25) over log coefficients of "
     "weight x log(simulated / measured) per probe statistic, the simulator as the model, with a 0.05 x "
     "log(coefficient / prior) pull; frontend time per prompt token from the server's histograms by "
     "numpy.linalg.lstsq"
@@ -55,7 +55,7 @@ def measured(run: ProbeData) -> dict[str, float]:
     """The probe's statistics over what the real engine did."""
     out = {}
     for stat in run.statistics:
-        value = measure(stat, run.records)
+        value = measured_value(stat, run.records, run.server_s)
         if value is not None and value > 0:
             out[stat.name] = value
     return out
@@ -184,7 +184,7 @@ def simulate_probe(setup: FitSetup, profile: HardwareProfile, run: ProbeData) ->
     result = sim.run(as_simulated(run), setup.engine_configs[run.mode], load=run.load)
     out = {}
     for stat in run.statistics:
-        value = measure(stat, result.records)
+        value = simulated_value(stat, result.records)
         if value is not None:
             out[stat.name] = value
     return out
@@ -273,6 +273,7 @@ def fit(setup: FitSetup, runs: Sequence[ProbeData], *, max_evaluations: int = 40
         method="trf",
     )
     values = coords.values(solution.x)
+    log.info("least squares: %s (%d evaluations)", solution.message, solution.nfev)
     coefficients = prior.coefficients.model_copy(update=values)
     predicted = predicted_for(solution.x)
     pairs = [

@@ -84,16 +84,20 @@ def _sequential(
     return Probe(name, kind, workload, load, stats)
 
 
+SERVER_PREFILL = Statistic(metric="prefill", source="server", weight=2.0)
+SERVER_ITL = Statistic(metric="itl", source="server", weight=2.0)
+
+
 def tiny_probe(limits: EngineLimits, num_requests: int) -> Probe:
     requests = [_request(f"t{i}", 1, 1) for i in range(num_requests)]
-    return _sequential("tiny", "tiny", requests, (Statistic(metric="ttft", weight=2.0),), limits.block_size)
+    stats = (Statistic(metric="ttft", weight=2.0), SERVER_PREFILL)
+    return _sequential("tiny", "tiny", requests, stats, limits.block_size)
 
 
 def prefill_probe(limits: EngineLimits, prompt_tokens: int, num_requests: int) -> Probe:
     requests = [_request(f"p{i}", prompt_tokens, 1) for i in range(num_requests)]
-    return _sequential(
-        f"prefill_{prompt_tokens}", "prefill", requests, (Statistic(metric="ttft"),), limits.block_size
-    )
+    stats = (Statistic(metric="ttft"), SERVER_PREFILL)
+    return _sequential(f"prefill_{prompt_tokens}", "prefill", requests, stats, limits.block_size)
 
 
 def prefix_probe(limits: EngineLimits, prompt_tokens: int, num_hits: int) -> Probe:
@@ -114,7 +118,7 @@ def decode_probe(limits: EngineLimits, batch: int, context: int, output_tokens: 
         name=f"decode_{batch}x{context}", requests=requests, hash_block_size=limits.block_size
     )
     load = LoadSpec(kind="concurrency", concurrency=batch, num_requests=batch)
-    stats = (Statistic(metric="tpot", weight=2.0), Statistic(metric="ttft", weight=0.5))
+    stats = (Statistic(metric="tpot"), Statistic(metric="ttft", weight=0.5), SERVER_ITL)
     return Probe(workload.name, "decode", workload, load, stats, concurrency=batch)
 
 
@@ -131,16 +135,16 @@ def mixed_probe(
     workload = Workload(
         name=f"mixed_{batch}+{prompt_tokens}", requests=tuple(requests), hash_block_size=limits.block_size
     )
-    stats = (Statistic(metric="ttft", group="x"), Statistic(metric="tpot", group="d"))
+    stats = (Statistic(metric="ttft", group="x"), Statistic(metric="tpot", group="d"), SERVER_ITL)
     return Probe(workload.name, "mixed", workload, LoadSpec(), stats, concurrency=batch + 1)
 
 
 def _sizes(low: int, high: int, count: int) -> list[int]:
-    """`count` sizes from low to high, evenly spaced in log, rounded to 16."""
+    """`count` sizes from low to high, evenly spaced in log, rounded down to 16."""
     if high <= low:
         return [low]
     values = np.geomspace(low, high, count)
-    return sorted({max(16, round(float(v) / 16) * 16) for v in values})
+    return sorted({max(16, int(v) // 16 * 16) for v in values})
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +162,9 @@ class ProbePlan:
 
 def probe_plan(limits: EngineLimits, scale: Scale) -> ProbePlan:
     quick = scale == "quick"
-    # Prompt + output must fit max_model_len; a prefill above the token budget runs in chunks (measured too).
-    longest = min(limits.max_model_len - 2, 2 * limits.max_num_batched_tokens)
+    # Prompt + output (and the prefix probe's extra half block) must fit max_model_len; a prefill above the
+    # token budget runs in chunks (measured too).
+    longest = min(limits.max_model_len - limits.block_size, 2 * limits.max_num_batched_tokens) // 16 * 16
     prefill = _sizes(32, longest, 3 if quick else 6)
     batches = [b for b in ((1, 8) if quick else (1, 4, 16, 64, 256)) if b <= limits.max_num_seqs]
     if limits.max_num_seqs not in batches and not quick and limits.max_num_seqs < 256:
@@ -213,11 +218,43 @@ def select(records: Sequence[RequestRecord], group: str) -> list[RequestRecord]:
 
 
 def measure(statistic: Statistic, records: Sequence[RequestRecord]) -> float | None:
-    """The statistic over the records (None where no request of the group has the metric)."""
+    """A client statistic over the records (None where no request of the group has the metric)."""
     values = [
         v for r in select(records, statistic.group) if (v := getattr(r, f"{statistic.metric}_s")) is not None
     ]
     return float(np.median(values)) if values else None
+
+
+def engine_side(statistic: Statistic, records: Sequence[RequestRecord]) -> float | None:
+    """A server statistic as vLLM's histograms define it, from simulated records (engine times): the mean
+    inter-token gap over every output step, or the mean time from first scheduled to first token."""
+    done = [(r.first_token_s, r.finish_s, r) for r in records if r.ok]
+    timed = [(first, finish, r) for first, finish, r in done if first is not None and finish is not None]
+    if statistic.metric == "itl":
+        steps = sum(r.output_tokens - 1 for _, _, r in timed)
+        spans = sum(finish - first for first, finish, _ in timed)
+        return spans / steps if steps else None
+    values = [first - r.scheduled_s for first, _, r in timed if r.scheduled_s is not None]
+    return float(np.mean(values)) if values else None
+
+
+SERVER_KEYS = {"itl": "itl_s", "prefill": "prefill_time_s"}
+
+
+def measured_value(
+    statistic: Statistic, records: Sequence[RequestRecord], server_s: dict[str, float]
+) -> float | None:
+    """The statistic as the real engine's run gives it: client records, or the server's histogram mean."""
+    if statistic.source == "server":
+        return server_s.get(SERVER_KEYS[statistic.metric])
+    return measure(statistic, records)
+
+
+def simulated_value(statistic: Statistic, records: Sequence[RequestRecord]) -> float | None:
+    """The statistic from simulated records."""
+    if statistic.source == "server":
+        return engine_side(statistic, records)
+    return measure(statistic, records)
 
 
 def samples(
@@ -227,6 +264,8 @@ def samples(
     ordered = sorted(records, key=lambda r: (r.arrival_s, r.request_id))
     out: dict[str, tuple[float, ...]] = {}
     for stat in statistics:
+        if stat.source == "server":
+            continue
         values = [getattr(r, f"{stat.metric}_s") for r in select(ordered, stat.group)]
         out[stat.name] = tuple(round(v, 6) for v in values if v is not None)
     return out

@@ -24,14 +24,20 @@ PROBE_SET_SCHEMA_VERSION = 1
 
 
 class ProbeStatistic(Frozen):
-    """A median of one metric over the probe's requests whose id starts with `group` ("" = all)."""
+    """What a probe compares. From the client: the median of `metric` over the requests whose id starts with
+    `group` ("" = all). From the server (`source="server"`): the mean of vLLM's own histogram over the probe,
+    `itl` (vllm:inter_token_latency_seconds) or `prefill` (vllm:request_prefill_time_seconds), which a stall
+    of the client or of the machine around it does not touch."""
 
-    metric: Literal["ttft", "tpot", "e2e"]
+    metric: Literal["ttft", "tpot", "e2e", "itl", "prefill"]
     group: str = ""
     weight: float = 1.0
+    source: Literal["client", "server"] = "client"
 
     @property
     def name(self) -> str:
+        if self.source == "server":
+            return f"server_{self.metric}_mean_s"
         return f"{self.metric}_p50_s" + (f"[{self.group}]" if self.group else "")
 
 
