@@ -38,6 +38,7 @@ from slotune.calibrate.runner import Endpoint  # noqa: E402
 from slotune.catalog import load_profile, write_profile  # noqa: E402
 from slotune.models import EngineConfig, HardwareProfile, LoadSpec, RunResult, Workload  # noqa: E402
 from slotune.models.calibration import ProbeServer, ProbeSet  # noqa: E402
+from slotune.models.load import ArrivalKind  # noqa: E402
 from slotune.validate import suite  # noqa: E402
 from slotune.validate.api import AtLoad, compare, deployment_for, measure  # noqa: E402
 from slotune.workload.io import read_workload  # noqa: E402
@@ -47,6 +48,8 @@ SOURCES = {
     "azure-code": "tests/data/workload/azure_code_slice.csv",
     "mooncake": "tests/data/workload/mooncake_slice.jsonl",
 }
+# Open-loop gaps: Poisson, except the code trace, whose burstiness (CV 13) is the point of it.
+ARRIVALS: dict[str, ArrivalKind] = {"azure-conv": "poisson", "azure-code": "trace", "mooncake": "poisson"}
 LEVELS = tuple(suite.LOAD_LEVELS)
 
 
@@ -158,7 +161,9 @@ def choose_loads(platform: Platform, profile: HardwareProfile) -> dict[str, dict
     engine = platform.engine("default")
     out = {}
     for name, wl in workloads(platform).items():
-        knee = suite.knee_rate(lambda load, wl=wl: sim.run(wl, engine, load=load), platform.duration_s)
+        knee = suite.knee_rate(
+            lambda load, wl=wl: sim.run(wl, engine, load=load), platform.duration_s, arrival=ARRIVALS[name]
+        )
         out[name] = {level: round(knee * f, 4) for level, f in suite.LOAD_LEVELS.items()}
         log(f"{name}: knee {knee:.3g} req/s -> {out[name]}")
     return out
@@ -272,7 +277,7 @@ def run_validation(
     runs_path = out / f"runs-{config}.jsonl.gz"
     for w_index, (name, wl) in enumerate(workloads(platform).items()):
         for l_index, level in enumerate(LEVELS):
-            load = suite.open_loop(loads[name][level], platform.duration_s)
+            load = suite.open_loop(loads[name][level], platform.duration_s, ARRIVALS[name])
             seed = 100 * w_index + l_index  # the same schedule for every configuration
             real = AtLoad(
                 backend,

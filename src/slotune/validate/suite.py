@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slotune.models import LoadSpec, RunResult, Workload
+from slotune.models.load import ArrivalKind
 from slotune.models.validation import ValidationReport
 
 # The metrics the suite's goals name: mean latencies and output throughput.
@@ -50,9 +51,16 @@ def scaled_workload(
     )
 
 
-def open_loop(rate_rps: float, duration_s: float) -> LoadSpec:
-    """The workload's own gaps (its burstiness) scaled to `rate_rps`, for `duration_s` of sends."""
-    return LoadSpec(kind="rate", rate_rps=rate_rps, arrival="trace", duration_s=duration_s)
+def open_loop(rate_rps: float, duration_s: float, arrival: ArrivalKind = "poisson") -> LoadSpec:
+    """An open loop at `rate_rps` for about `duration_s` of sends: rate x duration requests (at least 8), so
+    that a light load is measured on as many requests as its time allows and a trace's first long gap does
+    not leave the window empty. `arrival="trace"` keeps the workload's own burstiness."""
+    return LoadSpec(
+        kind="rate",
+        rate_rps=rate_rps,
+        arrival=arrival,
+        num_requests=max(8, round(rate_rps * duration_s)),
+    )
 
 
 def knee_rate(
