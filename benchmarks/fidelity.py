@@ -21,6 +21,7 @@ the probe files (or takes --profile), simulates every measured run and writes th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import os
@@ -347,7 +348,7 @@ def final_profile(platform: Platform, args: argparse.Namespace) -> HardwareProfi
     files = [p for folder in args.inputs for p in sorted(folder.glob("probes-*.json"))]
     if not files:
         raise SystemExit("no probe files in the input folders and no --profile")
-    profile = fit_profile([load_probe_set(p) for p in files], name=args.name)
+    profile = fit_profile([load_probe_set(p) for p in files], name=args.name, model_spec=platform.model_spec)
     if args.profile_out is not None:
         write_profile(profile, args.profile_out)
         log(f"profile written: {args.profile_out}")
@@ -355,6 +356,8 @@ def final_profile(platform: Platform, args: argparse.Namespace) -> HardwareProfi
 
 
 def report(platform: Platform, args: argparse.Namespace) -> None:
+    if getattr(args, "model_spec", None):
+        platform = dataclasses.replace(platform, model_spec=args.model_spec)
     profile = final_profile(platform, args)
     deployment = deployment_for(platform.model_spec, platform.gpu, None)
     deployment = type(deployment)(
@@ -507,6 +510,7 @@ def main() -> None:
     r.add_argument("--name", default=None)
     r.add_argument("--markdown", type=Path, default=None)
     r.add_argument("--reports", type=Path, default=None, help="save each ValidationReport here")
+    r.add_argument("--model-spec", default=None, help="the served model's config.json (probed elsewhere)")
     args = parser.parse_args()
     platform = PLATFORMS[args.platform]
     if args.command == "cpu":

@@ -83,11 +83,15 @@ def fit_profile(
     allreduce: AllreduceFit | None = None,
     notes: Sequence[str] = (),
     max_evaluations: int = 400,
+    model_spec: str | None = None,
 ) -> HardwareProfile:
-    """The profile that best explains the probes (slotune.calibrate.fit), with everything it came from."""
+    """The profile that best explains the probes (slotune.calibrate.fit), with everything it came from.
+    `model_spec` replaces the probe sets' (e.g. the config.json of a model probed on another machine)."""
     from slotune.catalog import get_gpu, get_model, load_profile
 
     merged = merge_probe_sets(sets)
+    if model_spec is not None:
+        merged = merged.model_copy(update={"model_spec": model_spec})
     if not merged.probes:
         raise InputError("from-probes", merged.model, "the probe files hold no probes: run the probes again")
     gpu = get_gpu(merged.gpu)
