@@ -92,7 +92,11 @@ def _validation(tmp_path: Path) -> SavedResult:
 
     load = LoadSpec(kind="concurrency", concurrency=2, num_requests=6)
     report = validate(
-        FakeReal(load), deployment_for(TINY_CONFIG, GPU, None), synthesize(preset="chatbot", num_requests=6), ENGINE, load=load
+        FakeReal(load),
+        deployment_for(TINY_CONFIG, GPU, None),
+        synthesize(preset="chatbot", num_requests=6),
+        ENGINE,
+        load=load,
     )
     save_result(report, tmp_path / "validate.json")
     return load_result(tmp_path / "validate.json", ValidationReport)

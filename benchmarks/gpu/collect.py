@@ -51,17 +51,30 @@ def unpack(sources: list[Path], dest: Path) -> Path | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", type=Path, nargs="+", help="folders holding what the calls returned")
-    parser.add_argument("--dry", action="store_true", help="a dry run's files: nothing written to the catalog")
+    parser.add_argument(
+        "--dry", action="store_true", help="a dry run's files: nothing written to the catalog"
+    )
     args = parser.parse_args()
     dest = REPO / "results" / ("fidelity-dry" if args.dry else "fidelity-h200")
     config = unpack(args.sources, dest)
-    folders = sorted(p for p in dest.iterdir() if p.is_dir() and list(p.glob("runs-*.jsonl.gz")) + list(p.glob("probes-*.json")))
+    folders = sorted(
+        p
+        for p in dest.iterdir()
+        if p.is_dir() and list(p.glob("runs-*.jsonl.gz")) + list(p.glob("probes-*.json"))
+    )
     print("configurations:", [p.name for p in folders])
     platform = "cpu-dry" if args.dry else "h200"
     profile_out = dest / "profile.yaml" if args.dry else PROFILES / "h200-llama-3.1-8b.yaml"
     cmd = [sys.executable, str(REPO / "benchmarks" / "fidelity.py"), "report", "--platform", platform]
     cmd += [x for folder in folders for x in ("--in", str(folder))]
-    cmd += ["--profile-out", str(profile_out), "--name", "h200-llama-3.1-8b" if not args.dry else "dry", "--reports", str(dest / "reports")]
+    cmd += [
+        "--profile-out",
+        str(profile_out),
+        "--name",
+        "h200-llama-3.1-8b" if not args.dry else "dry",
+        "--reports",
+        str(dest / "reports"),
+    ]
     if config is not None:
         cmd += ["--model-spec", str(config)]
     if not args.dry:

@@ -40,11 +40,17 @@ setup() {
   nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv,noheader
 }
 
+# The random model: Llama-3.1-8B's shape with the Qwen3 tokenizer's vocabulary (151,936 rows instead of
+# 128,256: +2 % of the weights). slotune builds prompts of exact token lengths from a tokenizer's single-token
+# words, and the kit's synthetic tokenizer has none (" abc" is two tokens there), so the model carries the
+# real Qwen3 tokenizer of tests/data. The tiny dry-run model has the same vocabulary.
 make_model() {
   if [ "${DRY:-0}" = 1 ]; then
-    "$FIDELITY_VLLM_PYTHON" "$KIT/make_model.py" "$MODEL" --config benchmarks/gpu/tiny_config.json --device cpu
+    "$FIDELITY_VLLM_PYTHON" "$KIT/make_model.py" "$MODEL" --config benchmarks/gpu/tiny_config.json \
+      --tokenizer tests/data/tokenizers/qwen3 --device cpu
   else
-    python3 "$KIT/make_model.py" "$MODEL"
+    python3 "$KIT/make_model.py" "$MODEL" --config benchmarks/gpu/llama-3.1-8b-qwen3-vocab.json \
+      --tokenizer tests/data/tokenizers/qwen3
   fi
 }
 

@@ -20,7 +20,9 @@ BLOCKS = 16384
 SERVER = {"itl": "itl_s", "prefill": "prefill_time_s"}
 
 
-def measured_on_simulator(profile: HardwareProfile, probe: Probe, mode: Mode, config: EngineConfig) -> ProbeData:
+def measured_on_simulator(
+    profile: HardwareProfile, probe: Probe, mode: Mode, config: EngineConfig
+) -> ProbeData:
     sim = Simulator(get_model(TINY_CONFIG), get_gpu(GPU), profile=profile, num_gpu_blocks=BLOCKS)
     result = sim.run(probe.workload, config, load=probe.load)
     server = {
@@ -48,7 +50,13 @@ def probe_set(data: list[ProbeData], configs: dict[str, EngineConfig]) -> ProbeS
         gpu=GPU,
         scale="quick",
         servers=tuple(
-            ProbeServer(mode=m, engine_config=c, vllm_version="0.32.0", num_gpu_blocks=BLOCKS, kv_cache_tokens=BLOCKS * 32)  # type: ignore[arg-type]
+            ProbeServer(
+                mode=m,
+                engine_config=c,
+                vllm_version="0.32.0",
+                num_gpu_blocks=BLOCKS,
+                kv_cache_tokens=BLOCKS * 32,
+            )  # type: ignore[arg-type]
             for m, c in configs.items()
         ),
         probes=tuple(data),

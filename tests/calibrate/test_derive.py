@@ -26,5 +26,8 @@ def test_derived_profiles_scale_efficiencies_by_the_catalog_and_keep_the_rest() 
     older = derive_profile(calibrated, h200, a100)
     assert older.coefficients.mfu_decode == pytest.approx(0.2 * a100.mfu_decode / h200.mfu_decode)
     assert older.coefficients.mfu_prefill == pytest.approx(0.5 * a100.mfu_prefill / h200.mfu_prefill)
-    assert older.coefficients.frontend_s == 0.003 and older.coefficients.step_cpu_s == calibrated.coefficients.step_cpu_s
+    assert (
+        older.coefficients.frontend_s == 0.003
+        and older.coefficients.step_cpu_s == calibrated.coefficients.step_cpu_s
+    )
     assert calibrated.label in older.provenance.sources[0]

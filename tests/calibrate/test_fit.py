@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from fake_engine import measured_on_simulator, probe_set
 
@@ -15,7 +16,9 @@ from slotune.catalog import load_profile
 from slotune.errors import InputError
 from slotune.models import EngineConfig
 
-LIMITS = EngineLimits(max_model_len=2048, max_num_seqs=128, max_num_batched_tokens=2048, block_size=32, kv_cache_tokens=524288)
+LIMITS = EngineLimits(
+    max_model_len=2048, max_num_seqs=128, max_num_batched_tokens=2048, block_size=32, kv_cache_tokens=524288
+)
 BASE = EngineConfig(max_model_len=2048, block_size=32, kv_cache_memory_bytes=2**30)
 CONFIGS = {"default": BASE, "eager": BASE.model_copy(update={"enforce_eager": True})}
 TRUE = {
@@ -94,7 +97,7 @@ def test_coordinates_start_at_zero_and_round_trip() -> None:
     coords = Coordinates(params, [1e-3, 0.25])  # type: ignore[arg-type]
     x0 = coords.x0()
     assert list(x0) == [0.0, 0.25]
-    values = coords.values(x0 + [math.log(2), 0.5])
+    values = coords.values(x0 + np.asarray([math.log(2), 0.5]))
     assert values == pytest.approx({"a": 2e-3, "f": 0.75})
     lower, upper = coords.bounds()
     assert lower[0] == pytest.approx(math.log(1e-3)) and upper[0] == pytest.approx(math.log(1e3))

@@ -19,8 +19,12 @@ from slotune.calibrate.probes import (
 from slotune.models import RequestRecord
 from slotune.models.calibration import ProbeStatistic
 
-CPU = EngineLimits(max_model_len=2048, max_num_seqs=128, max_num_batched_tokens=2048, block_size=32, kv_cache_tokens=524288)
-H200 = EngineLimits(max_model_len=8192, max_num_seqs=1024, max_num_batched_tokens=8192, block_size=16, kv_cache_tokens=900_000)
+CPU = EngineLimits(
+    max_model_len=2048, max_num_seqs=128, max_num_batched_tokens=2048, block_size=32, kv_cache_tokens=524288
+)
+H200 = EngineLimits(
+    max_model_len=8192, max_num_seqs=1024, max_num_batched_tokens=8192, block_size=16, kv_cache_tokens=900_000
+)
 
 
 @pytest.mark.parametrize("limits", [CPU, H200], ids=["cpu", "h200"])
@@ -39,7 +43,13 @@ def test_every_request_fits_the_engine(limits: EngineLimits, scale: str) -> None
 
 
 def test_decode_probes_fit_the_kv_cache_and_a_bounded_prefill() -> None:
-    small = EngineLimits(max_model_len=8192, max_num_seqs=1024, max_num_batched_tokens=8192, block_size=16, kv_cache_tokens=40_000)
+    small = EngineLimits(
+        max_model_len=8192,
+        max_num_seqs=1024,
+        max_num_batched_tokens=8192,
+        block_size=16,
+        kv_cache_tokens=40_000,
+    )
     for probe in decode_probes(small, probe_plan(small, "full")):
         held = sum(r.prompt_tokens + r.output_tokens for r in probe.workload.requests)
         assert held <= 0.9 * 40_000
@@ -79,7 +89,9 @@ def test_client_and_server_statistics() -> None:
     # vLLM's ITL histogram: one sample per output step, so the mean weighs requests by their steps.
     assert engine_side(itl, records) == pytest.approx((0.002 + 0.004 + 0.1) * 4 / 12)
     prefill = ProbeStatistic(metric="prefill", source="server")
-    assert engine_side(prefill, records) == pytest.approx(((0.010 - 0.001) + (0.030 - 0.001) + (0.5 - 0.001)) / 3)
+    assert engine_side(prefill, records) == pytest.approx(
+        ((0.010 - 0.001) + (0.030 - 0.001) + (0.5 - 0.001)) / 3
+    )
     assert measured_value(itl, records, {"itl_s": 0.05}) == 0.05
     assert measured_value(prefill, records, {}) is None
     assert samples([hits, itl], records) == {"ttft_p50_s[hit]": (0.01, 0.03)}

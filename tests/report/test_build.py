@@ -206,12 +206,22 @@ def test_a_validation_draws_overlays_errors_and_kv(stub_bundle: None, tmp_path: 
 
     load = LoadSpec(kind="concurrency", concurrency=2, num_requests=6)
     report = validate(
-        FakeReal(load), deployment_for(TINY_CONFIG, GPU, None), synthesize(preset="chatbot", num_requests=6), ENGINE, load=load
+        FakeReal(load),
+        deployment_for(TINY_CONFIG, GPU, None),
+        synthesize(preset="chatbot", num_requests=6),
+        ENGINE,
+        load=load,
     )
     path = save_result(report, tmp_path / "validate.json")
     [section] = sections_for([Loaded("validate.json", path, report)])
     assert section.kind == "validate" and section.verdict is not None
-    assert [f.key for f in section.figures] == ["ttft-overlay", "itl-overlay", "tpot-overlay", "e2e-overlay", "errors"]
+    assert [f.key for f in section.figures] == [
+        "ttft-overlay",
+        "itl-overlay",
+        "tpot-overlay",
+        "e2e-overlay",
+        "errors",
+    ]
     series = {v["run"] for v in section.figures[0].spec["data"]["values"]}
     assert series == {"measured", "simulated"}
     errors, kv = section.tables

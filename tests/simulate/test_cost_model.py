@@ -145,7 +145,9 @@ def test_compiled_steps_without_a_graph_and_the_launch_overlap(gpu: GpuSpec, fac
     cpu_s = profile.coefficients.step_cpu_s + profile.coefficients.cpu_per_seq_s  # type: ignore[attr-defined]
     memory_s, compute_s, _ = eager._terms(0, 1, 1, 0, 1001, 1001, 1)
     assert decode_step(eager, 1, 1000) == pytest.approx(max(memory_s, compute_s, 32 * 4e-5) + cpu_s)
-    assert decode_step(graphs, 1, 1000) == pytest.approx(max(memory_s, compute_s) + graphs.full_graph_s + cpu_s)
+    assert decode_step(graphs, 1, 1000) == pytest.approx(
+        max(memory_s, compute_s) + graphs.full_graph_s + cpu_s
+    )
 
 
 def test_decode_run_with_overlap_matches_step_by_step(gpu: GpuSpec, facts: ModelCostFacts) -> None:
@@ -156,6 +158,8 @@ def test_decode_run_with_overlap_matches_step_by_step(gpu: GpuSpec, facts: Model
     assert cost.decode_run_s(n, kv).tolist() == [decode_step(cost, n, context + n * s) for s in range(200)]
 
 
-def test_the_default_profile_keeps_compiled_steps_at_the_eager_cost(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+def test_the_default_profile_keeps_compiled_steps_at_the_eager_cost(
+    gpu: GpuSpec, facts: ModelCostFacts
+) -> None:
     cost = make_cost(gpu, facts)
     assert cost.compiled_s == cost.eager_s and cost.overlap == 0.0

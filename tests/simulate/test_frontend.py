@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sim_helpers import workload
 
@@ -36,7 +38,7 @@ def test_a_closed_loop_user_sends_when_the_response_ends(model: ModelSpec, gpu: 
     wl = workload([(0.0, 256, 8)] * 3)
     load = LoadSpec(kind="concurrency", concurrency=1, num_requests=3)
     records = Simulator(model, gpu, facts=facts, profile=_profile(0.01)).run(wl, CONFIG, load=load).records
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after.arrival_s == pytest.approx(before.finish_s)  # type: ignore[arg-type]
         assert after.ttft_s > 0.01  # type: ignore[operator]
 

@@ -20,12 +20,18 @@ def slower(factor: float = 1.2) -> HardwareProfile:
     base = load_profile()
     c = base.coefficients
     gpu = get_gpu(GPU)
-    update = {"mfu_decode": gpu.mfu_decode / factor, "mfu_prefill": gpu.mfu_prefill / factor, "frontend_s": 0.005}
+    update = {
+        "mfu_decode": gpu.mfu_decode / factor,
+        "mfu_prefill": gpu.mfu_prefill / factor,
+        "frontend_s": 0.005,
+    }
     return base.model_copy(update={"coefficients": c.model_copy(update=update), "name": "slower"})
 
 
 class FakeReal:
-    def __init__(self, load: LoadSpec, seed: int = 0, profile: HardwareProfile | None = None, kv_tokens: int = 32768) -> None:
+    def __init__(
+        self, load: LoadSpec, seed: int = 0, profile: HardwareProfile | None = None, kv_tokens: int = 32768
+    ) -> None:
         self.load = load
         self.seed = seed
         self.profile = profile or slower()

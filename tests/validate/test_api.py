@@ -14,9 +14,15 @@ def test_errors_are_simulated_over_measured_minus_one() -> None:
     load = LoadSpec(kind="rate", rate_rps=2.0, arrival="constant", num_requests=12)
     workload = synthesize(preset="chatbot", num_requests=12, seed=1)
     workload = workload.model_copy(
-        update={"requests": tuple(r.model_copy(update={"prompt_tokens": 64, "output_tokens": 8}) for r in workload.requests)}
+        update={
+            "requests": tuple(
+                r.model_copy(update={"prompt_tokens": 64, "output_tokens": 8}) for r in workload.requests
+            )
+        }
     )
-    report = validate(FakeReal(load), deployment_for(TINY_CONFIG, GPU, "default"), workload, ENGINE, load=load)
+    report = validate(
+        FakeReal(load), deployment_for(TINY_CONFIG, GPU, "default"), workload, ENGINE, load=load
+    )
     assert report.kind == "validate" and report.profile.startswith("default@")
     ttft = next(e for e in report.errors if e.metric == "ttft" and e.stat == "mean")
     assert ttft.relative_error == pytest.approx(ttft.simulated / ttft.measured - 1)  # type: ignore[operator]
@@ -35,5 +41,7 @@ def test_errors_are_simulated_over_measured_minus_one() -> None:
 def test_a_kv_capacity_vllm_disagrees_with_shows_as_an_error() -> None:
     load = LoadSpec(kind="concurrency", concurrency=2, num_requests=4)
     workload = synthesize(preset="chatbot", num_requests=4, seed=2)
-    report = validate(FakeReal(load, kv_tokens=30000), deployment_for(TINY_CONFIG, GPU, None), workload, ENGINE, load=load)
+    report = validate(
+        FakeReal(load, kv_tokens=30000), deployment_for(TINY_CONFIG, GPU, None), workload, ENGINE, load=load
+    )
     assert report.kv.error("planner") == pytest.approx(32768 / 30000 - 1)

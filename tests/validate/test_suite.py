@@ -16,8 +16,20 @@ def test_scaled_workload_keeps_prefix_blocks_that_fit() -> None:
         name="w",
         hash_block_size=512,
         requests=(
-            RequestSpec(request_id="a", arrival_s=0, prompt_tokens=2048, output_tokens=100, prefix_block_ids=(1, 2, 3, 4)),
-            RequestSpec(request_id="b", arrival_s=1, prompt_tokens=40000, output_tokens=8000, prefix_block_ids=tuple(range(80))),
+            RequestSpec(
+                request_id="a",
+                arrival_s=0,
+                prompt_tokens=2048,
+                output_tokens=100,
+                prefix_block_ids=(1, 2, 3, 4),
+            ),
+            RequestSpec(
+                request_id="b",
+                arrival_s=1,
+                prompt_tokens=40000,
+                output_tokens=8000,
+                prefix_block_ids=tuple(range(80)),
+            ),
         ),
     )
     out = suite.scaled_workload(wl, prompt_scale=1 / 16, output_scale=1 / 8, max_total_tokens=2000, name="s")
@@ -52,10 +64,19 @@ def test_knee_is_where_the_median_doubles() -> None:
 @pytest.fixture(scope="module")
 def runs() -> list[suite.SuiteRun]:
     wl = synthesize(preset="chatbot", num_requests=10, seed=3)
-    wl = wl.model_copy(update={"requests": tuple(r.model_copy(update={"prompt_tokens": 64, "output_tokens": 8}) for r in wl.requests)})
+    wl = wl.model_copy(
+        update={
+            "requests": tuple(
+                r.model_copy(update={"prompt_tokens": 64, "output_tokens": 8}) for r in wl.requests
+            )
+        }
+    )
     out = []
     deployment = deployment_for(TINY_CONFIG, GPU, None)
-    for config, engine in (("default", ENGINE), ("max-num-seqs-1", ENGINE.model_copy(update={"max_num_seqs": 1}))):
+    for config, engine in (
+        ("default", ENGINE),
+        ("max-num-seqs-1", ENGINE.model_copy(update={"max_num_seqs": 1})),
+    ):
         for level, rate in (("light", 1.0), ("saturated", 20.0)):
             load = suite.open_loop(rate, 2.0)
             rep = validate(FakeReal(load), deployment, wl, engine, load=load)

