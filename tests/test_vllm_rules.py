@@ -115,3 +115,19 @@ def test_resolution_happens_once() -> None:
     resolved = resolve(max_num_seqs=8)
     assert resolve_engine_config(LLAMA, get_gpu("l4"), resolved) is resolved
     assert isinstance(resolved, EngineConfig)  # usable wherever a configuration is
+
+
+def test_vllm_cpu_rules() -> None:
+    """vllm/platforms/cpu.py and EngineArgs.get_batch_defaults on a CPU: 128 sequences, 2,048 tokens, no async
+    scheduling, 128-token blocks unless given."""
+    from slotune.models import EngineConfig
+    from slotune.vllm_rules import resolve_engine_config
+
+    cpu = get_gpu("cpu-epyc-2c")
+    model = get_model("llama-3.2-1b")
+    resolved = resolve_engine_config(model, cpu, EngineConfig(max_model_len=2048))
+    assert (resolved.max_num_seqs, resolved.max_num_batched_tokens) == (128, 2048)
+    assert resolved.async_scheduling is False and resolved.block_size == 128
+    assert resolve_engine_config(model, cpu, EngineConfig(max_model_len=2048, block_size=32)).block_size == 32
+    assert cpu not in list_gpus() and cpu in list_gpus(include_cpus=True)
+    assert not cpu.has_cuda_graphs

