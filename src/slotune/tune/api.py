@@ -30,6 +30,7 @@ from slotune.models.tune import (
 from slotune.results import stamped
 from slotune.tune.baselines import candidate_params, grid_e2e_limit_s, run_baselines, run_grid
 from slotune.tune.capacity import SearchLimits
+from slotune.tune.claims import Claims
 from slotune.tune.confirm import confirm, validated_error
 from slotune.tune.evaluate import Evaluator
 from slotune.tune.objectives import ObjectiveKind, pareto_front, rank_key
@@ -216,7 +217,7 @@ def tune(opts: TuneOptions) -> TuneReport:
     study = open_study(storage, inputs.study_name, seed=opts.seed, create=not opts.worker, inputs=inputs)
     runs = Runs.open(storage, inputs.study_name)
     evaluator = _evaluator(opts, sim, opts.load, 1)
-    search = Search(study, evaluator, space, opts.objective)
+    search = Search(study, evaluator, space, opts.objective, Claims.open(storage, study))
     base = _Baselines({}, None)
     if not opts.worker:
         _phase(

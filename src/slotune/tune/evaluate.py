@@ -10,10 +10,10 @@ from slotune.catalog import get_gpu
 from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed
 from slotune.models.tune import Candidate, ParamValue, PointRole, TunePoint
 from slotune.tune.capacity import CapacitySearch, SearchLimits
-from slotune.tune.feasibility import check_feasible
+from slotune.tune.feasibility import Feasibility, check_feasible
 from slotune.tune.objectives import objectives_of
 from slotune.tune.probe import Prober
-from slotune.tune.space import to_point
+from slotune.tune.space import point_key, to_point
 
 DEFAULT_START_RPS = 1.0
 
@@ -34,6 +34,8 @@ class Evaluator:
     target_rate_rps: float | None = None
     capacities: list[float] = field(default_factory=list)
     num_runs: int = 0
+    # The planner's verdict per configuration: a configuration sampled again is not planned again.
+    feasibility: dict[str, Feasibility] = field(default_factory=dict)
 
     def start_rps(self) -> float:
         found = [c for c in self.capacities if c > 0]
@@ -47,6 +49,32 @@ class Evaluator:
     def point(self, params: Mapping[str, ParamValue]) -> tuple[Candidate, EngineConfig]:
         return to_point(params, model=self.model, base=self.base)
 
+    def feasible(self, candidate: Candidate, config: EngineConfig) -> Feasibility:
+        key = point_key(candidate, config)
+        if key not in self.feasibility:
+            self.feasibility[key] = check_feasible(candidate, config)
+        return self.feasibility[key]
+
+    def _unrun(self, params: Mapping[str, ParamValue], role: PointRole, trial: int | None) -> TunePoint:
+        candidate, config = self.point(params)
+        return TunePoint(
+            trial=trial,
+            role=role,
+            backend=self.prober.backend,
+            candidate=candidate,
+            params=dict(params),
+            engine_config=config,
+        )
+
+    def infeasible(
+        self, params: Mapping[str, ParamValue], *, role: PointRole = "search", trial: int | None = None
+    ) -> TunePoint | None:
+        """The configuration as a point pruned before any run (with the reason), or None where it may run."""
+        reason = self.feasible(*self.point(params)).reason
+        if reason is None:
+            return None
+        return self._unrun(params, role, trial).model_copy(update={"pruned": reason})
+
     def evaluate(
         self,
         params: Mapping[str, ParamValue],
@@ -59,15 +87,8 @@ class Evaluator:
         """`slo` replaces the study's SLO for this point (the grid baseline's E2E-only limit); `start_rps` is
         where its capacity search starts (default: the median capacity found so far)."""
         candidate, config = self.point(params)
-        base = TunePoint(
-            trial=trial,
-            role=role,
-            backend=self.prober.backend,
-            candidate=candidate,
-            params=dict(params),
-            engine_config=config,
-        )
-        feasible = check_feasible(candidate, config)
+        base = self._unrun(params, role, trial)
+        feasible = self.feasible(candidate, config)
         if feasible.reason is not None or feasible.resolved is None:
             return base.model_copy(update={"pruned": feasible.reason})
         search = CapacitySearch(self.prober, self.load, slo or self.slo, self.limits)
