@@ -217,6 +217,9 @@ def tune(opts: TuneOptions) -> TuneReport:
     study = open_study(storage, inputs.study_name, seed=opts.seed, create=not opts.worker, inputs=inputs)
     runs = Runs.open(storage, inputs.study_name)
     evaluator = _evaluator(opts, sim, opts.load, 1)
+    for _, point in completed_points(study):  # a resumed study or a joining worker: priors of what ran before
+        if point.capacity is not None and point.reused_from is None:
+            evaluator.remember(point.params, None, point.capacity.max_rate_rps)
     search = Search(study, evaluator, space, opts.objective, Claims.open(storage, study))
     base = _Baselines({}, None)
     if not opts.worker:
