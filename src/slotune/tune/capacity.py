@@ -4,8 +4,8 @@ attainment, on the user's workload and load shape (the rate is the only thing th
 Bracket, then bisect: from a starting rate, multiply by a step while the SLO holds (divide while it does
 not) until one rate holds and the next does not; then bisect geometrically until the two are within
 `rel_tol`. From an informed start (a similar configuration's capacity, or the simulator's prediction) the
-first step is small (`first_grow`, 10%) and squares at each further step up to `grow` (x2): a capacity within
-10% of the start is found in three levels instead of six; one far away costs a level or two more. A level is `repeats` runs; it holds when every repeat met the SLO (so a noisy engine's capacity
+first step is the tolerance itself (x1.05) and squares at each further step up to `grow` (x2): a capacity
+within 5% of the start is found in two levels instead of six; one far away costs a level or two more. A level is `repeats` runs; it holds when every repeat met the SLO (so a noisy engine's capacity
 errs low). Where repeats disagree the interval [highest level where all held, lowest level where none did]
 is reported as the capacity's confidence interval.
 """
@@ -30,7 +30,6 @@ SUSTAINED_SHARE = 0.9
 class SearchLimits:
     rel_tol: float = 0.05
     grow: float = 2.0
-    first_grow: float = 1.1
     min_rps: float = 1e-3
     max_rps: float = 1e4
     max_levels: int = 16
@@ -184,7 +183,7 @@ class CapacitySearch:
         first = at(rate)
         lo: _Level | None = first if first.held else None
         hi: _Level | None = None if first.held else first
-        step = min(lim.first_grow, lim.grow) if informed else lim.grow
+        step = min(1.0 + lim.rel_tol, lim.grow) if informed else lim.grow
         while len(levels) < lim.max_levels:
             if lo is not None and hi is None:
                 if lo.rate_rps * step > lim.max_rps:
