@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fakes import FakeProber
 
-from slotune.models import EngineConfig, LoadSpec, SLO, SLOTarget
+from slotune.models import SLO, EngineConfig, LoadSpec, SLOTarget
 from slotune.slo import resolve_slo
 from slotune.tune.evaluate import Evaluator
 
@@ -19,13 +19,22 @@ def _capacity(config: EngineConfig) -> float:
 def _evaluator() -> tuple[Evaluator, FakeProber]:
     prober = FakeProber(_capacity)
     evaluator = Evaluator(
-        model="llama-3.1-8b", base=EngineConfig(), slo=resolve_slo("interactive-chat"), load=LOAD, prober=prober
+        model="llama-3.1-8b",
+        base=EngineConfig(),
+        slo=resolve_slo("interactive-chat"),
+        load=LOAD,
+        prober=prober,
     )
     return evaluator, prober
 
 
 def _params(tokens: int, caching: bool) -> dict[str, int | bool | str]:
-    return {"gpu": "h100", "max_num_batched_tokens": tokens, "enable_prefix_caching": caching, "max_num_seqs": 128}
+    return {
+        "gpu": "h100",
+        "max_num_batched_tokens": tokens,
+        "enable_prefix_caching": caching,
+        "max_num_seqs": 128,
+    }
 
 
 def test_the_prior_is_the_nearest_configuration_measured_under_the_same_slo() -> None:
