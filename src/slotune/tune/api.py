@@ -223,12 +223,12 @@ def tune(opts: TuneOptions) -> TuneReport:
     search = Search(study, evaluator, space, opts.objective, Claims.open(storage, study))
     base = _Baselines({}, None)
     if not opts.worker:
+        if not study.trials:  # queued first: workers that join while the baselines run take the walk too
+            search.enqueue_tier_walk(_walk_start(evaluator, space, seed))
         _phase(
             opts, "measuring the baselines on the simulator (vLLM defaults, the seed's settings, the grid)"
         )
         base = _measure_baselines(opts, runs, evaluator, space, seed)
-        if not study.trials:
-            search.enqueue_tier_walk(_walk_start(evaluator, space, seed))
     _phase(opts, f"searching {space.size():,} configurations on the simulator (budget {opts.budget})")
     search.run(opts.budget, opts.on_point)
     points = [point for _, point in completed_points(study)]
