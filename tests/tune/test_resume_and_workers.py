@@ -22,7 +22,7 @@ from typing import Any
 import optuna
 import pytest
 
-from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR
+from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, open_storage
 
 SLICE = Path(__file__).parents[1] / "data" / "azure_conv_replay_20.csv"
 SRC = Path(__file__).parents[2] / "src"
@@ -73,8 +73,9 @@ def _env() -> dict[str, str]:
 
 
 def _trials(
-    storage: str, name: str, states: tuple[Any, ...] = (optuna.trial.TrialState.COMPLETE,)
+    storage: Any, name: str, states: tuple[Any, ...] = (optuna.trial.TrialState.COMPLETE,)
 ) -> list[Any]:
+    """`storage`: a URL, or a storage opened once (a poll that opens it each time lags behind the tune)."""
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
@@ -102,10 +103,13 @@ def test_a_killed_tune_resumes_without_repeating_finished_trials(tmp_path: Path)
         _tune(storage, name), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 300
-    while len({t.user_attrs[KEY_ATTR] for t in _trials(storage, name)}) < 3:
+    # Opened once, with the tune's own lock timeout: the kill must follow the third configuration closely (a
+    # configuration takes well under a second here), and a read must wait for the tune's writes, not fail.
+    watch = open_storage(storage)
+    while len({t.user_attrs[KEY_ATTR] for t in _trials(watch, name)}) < 3:
         assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
         assert time.monotonic() < deadline, "no trial finished in 300 s"
-        time.sleep(0.2)
+        time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
     before = {t.number: t.user_attrs[KEY_ATTR] for t in _trials(storage, name)}
