@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from slotune import __version__
-from slotune.cli import bench, plan, report, simulate, slo, workload
+from slotune.cli import audit, bench, plan, report, simulate, slo, workload
 from slotune.cli.output import err_console
 from slotune.errors import SlotuneError
 
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (workload, slo, plan, simulate, bench, report):
+for module in (workload, slo, plan, simulate, bench, audit, report):
     module.register(app)
 
 

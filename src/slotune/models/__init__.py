@@ -1,5 +1,6 @@
 """Data passed between slotune's packages: pydantic v2, frozen, extra="forbid"."""
 
+from slotune.models.audit import AuditReport, Finding
 from slotune.models.capacity_plan import (
     CapacityPlan,
     Derivation,
@@ -38,6 +39,7 @@ from slotune.models.workload import RequestSpec, SamplingParams, Workload
 
 __all__ = [
     "SLO",
+    "AuditReport",
     "CapacityPlan",
     "ClientReport",
     "CostReport",
@@ -45,6 +47,7 @@ __all__ = [
     "Distribution",
     "EngineConfig",
     "EngineCounters",
+    "Finding",
     "FinishReason",
     "GaugeStats",
     "GpuSpec",
