@@ -105,11 +105,17 @@ def _fixed_expression(j: Judged) -> str | None:
     """The expression with the problem's name replaced, where the replacement is one series or value."""
     if j.kind in NAME_KINDS and j.replacement and re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", j.replacement):
         return _splice(j, j.replacement)
-    if j.kind in QUANTILE_KINDS and j.replacement:
-        return j.replacement
     if j.kind in RESOLUTION_KINDS and (edge := _nearest_edge(j)) is not None:
         return _splice(j, edge)
     return None
+
+
+def _fix_text(j: Judged, fixed: str | None) -> str:
+    if fixed is not None:
+        return f"change it to: {fixed}"
+    if j.kind in QUANTILE_KINDS and j.replacement:
+        return f"take the quantile of bucket rates: {j.replacement}"
+    return j.message
 
 
 def to_hit(j: Judged, kind: EvidenceKind, severity: str) -> Hit:
@@ -127,7 +133,7 @@ def to_hit(j: Judged, kind: EvidenceKind, severity: str) -> Hit:
                 target=j.expr.pointer,
                 value=fixed,
                 current=j.expr.expr,
-                text=(f"change it to: {fixed}" if fixed else j.message),
+                text=_fix_text(j, fixed),
             ),
         ),
         locations=(Location(file=j.expr.file, line=j.expr.line, pointer=j.expr.pointer),),
