@@ -39,9 +39,8 @@ from slotune.models import (
 from slotune.models.launch import LaunchInfo
 from slotune.models.reports import BenchReport, LoadReport, TokenChecks, WindowReport
 
-STATIC = (
-    "You are a support assistant for an online shop. Answer with one JSON object. "
-    + " ".join(f"Policy {i}: tickets about topic {i} go to queue {i % 5}." for i in range(30))
+STATIC = "You are a support assistant for an online shop. Answer with one JSON object. " + " ".join(
+    f"Policy {i}: tickets about topic {i} go to queue {i % 5}." for i in range(30)
 )
 TOPICS = ("printer", "login", "refund", "delivery", "invoice", "password", "warranty")
 
@@ -58,9 +57,16 @@ def log_line(
     timestamp: float | None = None,
     prompt_tokens: int | None = None,
 ) -> dict[str, Any]:
-    messages = ([{"role": "system", "content": system}] if system is not None else []) + [{"role": "user", "content": user}]
+    messages = ([{"role": "system", "content": system}] if system is not None else []) + [
+        {"role": "user", "content": user}
+    ]
     body: dict[str, Any] = {"model": "m", "messages": messages}
-    for key, value in (("max_tokens", max_tokens), ("stop", stop), ("temperature", temperature), ("top_p", top_p)):
+    for key, value in (
+        ("max_tokens", max_tokens),
+        ("stop", stop),
+        ("temperature", temperature),
+        ("top_p", top_p),
+    ):
         if value is not None:
             body[key] = value
     chars = sum(len(m["content"]) for m in messages)
@@ -97,7 +103,11 @@ def chat_log(
     lines = []
     for i in range(n):
         user = f"Ticket {i}: " + " ".join(rng.choice(TOPICS) for _ in range(rng.randint(8, 30)))
-        sys_text = f"Request {rng.getrandbits(48):012x} received 2025-03-0{i % 9 + 1}T10:{i % 60:02d}. " + system if dynamic_prefix else system
+        sys_text = (
+            f"Request {rng.getrandbits(48):012x} received 2025-03-0{i % 9 + 1}T10:{i % 60:02d}. " + system
+            if dynamic_prefix
+            else system
+        )
         lines.append(
             log_line(
                 sys_text if static_first else None,
@@ -119,7 +129,9 @@ def with_requests(ev: Evidence, path: Path, **kwargs: Any) -> Evidence:
     return replace(ev, requests=log, sources={**ev.sources, "requests": str(path)})
 
 
-def with_model_gpu(ev: Evidence, model: str = "llama-3.1-8b", gpu: str = "h100", num_gpus: int | None = None) -> Evidence:
+def with_model_gpu(
+    ev: Evidence, model: str = "llama-3.1-8b", gpu: str = "h100", num_gpus: int | None = None
+) -> Evidence:
     return replace(ev, model=get_model(model), gpu=get_gpu(gpu), num_gpus=num_gpus)
 
 
@@ -161,13 +173,18 @@ def metrics_text(
         ("vllm:request_queue_time_seconds", queue),
         ("vllm:request_prefill_time_seconds", prefill),
     ):
-        lines += [f'{name}_sum{{model_name="m",engine="0"}} {total}', f'{name}_count{{model_name="m",engine="0"}} {count}']
+        lines += [
+            f'{name}_sum{{model_name="m",engine="0"}} {total}',
+            f'{name}_count{{model_name="m",engine="0"}} {count}',
+        ]
     return "\n".join(lines) + "\n" + extra
 
 
 def with_metrics(ev: Evidence, text: str, max_model_len: int | None = None) -> Evidence:
     snap = parse_prometheus(text)
-    scrape = MetricsScrape(source="metrics.txt", snapshot=snap, info=engine_info(snap), served_max_model_len=max_model_len)
+    scrape = MetricsScrape(
+        source="metrics.txt", snapshot=snap, info=engine_info(snap), served_max_model_len=max_model_len
+    )
     return replace(ev, metrics=scrape, sources={**ev.sources, "metrics": "metrics.txt"})
 
 
@@ -223,8 +240,13 @@ def with_bench(ev: Evidence, *reports: BenchReport) -> Evidence:
 
 
 def server_window(ttft: float, queue: float, prefill: float) -> ServerMetricsReport:
-    histograms = {k: HistogramWindow(count=10, mean=v) for k, v in (("ttft_s", ttft), ("queue_time_s", queue), ("prefill_time_s", prefill))}
-    return ServerMetricsReport(scrapes=3, interval_s=1.0, window=ServerWindow(window_s=10.0, histograms=histograms))
+    histograms = {
+        k: HistogramWindow(count=10, mean=v)
+        for k, v in (("ttft_s", ttft), ("queue_time_s", queue), ("prefill_time_s", prefill))
+    }
+    return ServerMetricsReport(
+        scrapes=3, interval_s=1.0, window=ServerWindow(window_s=10.0, histograms=histograms)
+    )
 
 
 def server_gauges(kv_max: float, waiting_max: float) -> ServerMetricsReport:
@@ -293,19 +315,33 @@ def with_k8s(ev: Evidence, path: Path) -> Evidence:
 
 def rule_file(path: Path, *exprs: str) -> Path:
     rules = [{"alert": f"A{i}", "expr": e} for i, e in enumerate(exprs)]
-    path.write_text(yaml.safe_dump({"groups": [{"name": "vllm", "rules": rules}]}, sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"groups": [{"name": "vllm", "rules": rules}]}, sort_keys=False), encoding="utf-8"
+    )
     return path
 
 
 def with_rules(ev: Evidence, path: Path) -> Evidence:
-    return replace(ev, prometheus_rules=(read_rule_file(path),), sources={**ev.sources, "prometheus_rules": str(path)})
+    return replace(
+        ev, prometheus_rules=(read_rule_file(path),), sources={**ev.sources, "prometheus_rules": str(path)}
+    )
 
 
 def dashboard(path: Path, *exprs: str) -> Path:
-    panels = [{"type": "row", "title": "Latency", "panels": [{"title": f"p{i}", "targets": [{"expr": e}]} for i, e in enumerate(exprs)]}]
-    path.write_text(json.dumps({"dashboard": {"title": "vLLM", "panels": panels}}, indent=2), encoding="utf-8")
+    panels = [
+        {
+            "type": "row",
+            "title": "Latency",
+            "panels": [{"title": f"p{i}", "targets": [{"expr": e}]} for i, e in enumerate(exprs)],
+        }
+    ]
+    path.write_text(
+        json.dumps({"dashboard": {"title": "vLLM", "panels": panels}}, indent=2), encoding="utf-8"
+    )
     return path
 
 
 def with_dashboard(ev: Evidence, path: Path) -> Evidence:
-    return replace(ev, grafana=((str(path), read_dashboard(path)),), sources={**ev.sources, "grafana": str(path)})
+    return replace(
+        ev, grafana=((str(path), read_dashboard(path)),), sources={**ev.sources, "grafana": str(path)}
+    )

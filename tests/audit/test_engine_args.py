@@ -35,7 +35,16 @@ def test_vllm_serve_with_a_positional_model_and_every_flag_shape() -> None:
 
 def test_the_openai_server_module_and_a_bare_flag_list() -> None:
     module = engine_args_from_argv(
-        ["/venv/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model", "/m", "--block-size", "32"], "x"
+        [
+            "/venv/bin/python",
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            "/m",
+            "--block-size",
+            "32",
+        ],
+        "x",
     )
     assert module.config.model == "/m" and module.config.block_size == 32
     bare = engine_args_from_text("--max-num-seqs 64")
@@ -68,7 +77,11 @@ def test_a_yaml_config_reads_as_the_flags_it_stands_for(tmp_path: Path) -> None:
     assert not args.config.enable_prefix_caching and args.config.enforce_eager
     assert compilation_off(args) == '--compilation-config {"mode": 0}'
     assert args.source == f"--config {path}"
-    assert argv_from_config({"a_b": True, "c": False, "d": None, "e": [1, 2]}) == ["--a-b", "--no-c", "--e=1,2"]
+    assert argv_from_config({"a_b": True, "c": False, "d": None, "e": [1, 2]}) == [
+        "--a-b",
+        "--no-c",
+        "--e=1,2",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -53,10 +53,14 @@ def test_other_formats_keep_their_own_prefix_blocks() -> None:
 
 
 def test_bad_lines_are_bad_input(tmp_path: Path) -> None:
-    (tmp_path / "a.jsonl").write_text('{"request": {"messages": [{"role": "user", "content": "x"}]}, "usage": {"prompt_tokens": 3}}\n{oops\n')
+    (tmp_path / "a.jsonl").write_text(
+        '{"request": {"messages": [{"role": "user", "content": "x"}]}, "usage": {"prompt_tokens": 3}}\n{oops\n'
+    )
     with pytest.raises(InputError, match="line 2"):
         read_request_log(tmp_path / "a.jsonl")
-    (tmp_path / "b.jsonl").write_text('{"request": {"messages": []}, "usage": {"prompt_tokens": 3}}\n{"x": 1, "usage": {"prompt_tokens": 3}}\n')
+    (tmp_path / "b.jsonl").write_text(
+        '{"request": {"messages": []}, "usage": {"prompt_tokens": 3}}\n{"x": 1, "usage": {"prompt_tokens": 3}}\n'
+    )
     with pytest.raises(InputError, match="line 2"):
         read_request_log(tmp_path / "b.jsonl")
     with pytest.raises(InputError, match="--sample-requests"):

@@ -26,7 +26,9 @@ def _errors(validator: jsonschema.Draft4Validator, log: dict) -> list[str]:
     return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(log)]
 
 
-def test_findings_from_every_kind_of_location_validate(tmp_path: Path, validator: jsonschema.Draft4Validator) -> None:
+def test_findings_from_every_kind_of_location_validate(
+    tmp_path: Path, validator: jsonschema.Draft4Validator
+) -> None:
     ev = engine("vllm serve m --enforce-eager --no-enable-prefix-caching --swap-space 4")
     ev = with_requests(ev, chat_log(tmp_path / "log.jsonl", dynamic_prefix=True))
     ev = with_k8s(ev, manifest(tmp_path / "k.yaml", cpu="1", shm=False, liveness={"periodSeconds": 5}))
@@ -51,7 +53,9 @@ def test_findings_from_every_kind_of_location_validate(tmp_path: Path, validator
 def test_a_clean_audit_validates(validator: jsonschema.Draft4Validator) -> None:
     log = sarif(audit_evidence(Evidence()))
     assert _errors(validator, log) == []
-    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["flying-blind"]  # the only rule that needs nothing
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == [
+        "flying-blind"
+    ]  # the only rule that needs nothing
 
 
 def test_the_validator_rejects_a_broken_log(validator: jsonschema.Draft4Validator) -> None:

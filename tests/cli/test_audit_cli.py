@@ -45,7 +45,9 @@ def test_bad_input_exits_2_naming_the_flag_without_a_traceback(tmp_path: Path) -
         (["--num-gpus", "2"], "--gpu"),
     ]
     for args, named in cases:
-        out = subprocess.run([sys.executable, "-m", "slotune", "audit", *args], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "slotune", "audit", *args], capture_output=True, text=True
+        )
         assert out.returncode == 2, (args, out.stderr)
         assert named in out.stderr and "Fix:" in out.stderr and "Traceback" not in out.stderr
 

@@ -27,7 +27,11 @@ def test_the_section_lists_findings_with_fixes_and_every_rules_outcome(tmp_path:
     report = _report("vllm serve m --enforce-eager --swap-space 4")
     section = audit_section.section(Loaded("audit.json", tmp_path / "audit.json", report))  # type: ignore[arg-type]
     findings, rules = section.tables
-    assert [row[1].text for row in findings.rows] == ["engine-removed-flag", "engine-eager-mode", "flying-blind"]
+    assert [row[1].text for row in findings.rows] == [
+        "engine-removed-flag",
+        "engine-eager-mode",
+        "flying-blind",
+    ]
     assert findings.rows[0][0].text == "high" and "remove --swap-space" in findings.rows[0][4].text
     assert {row[1].text for row in rules.rows} == {"fired", "passed", "skipped"}
     assert section.verdict is not None and section.verdict.passed is False
@@ -46,7 +50,9 @@ def test_a_clean_audit_passes(tmp_path: Path) -> None:
     assert section.verdict is not None and section.verdict.passed and section.verdict.text == "no findings"
 
 
-def test_an_audit_result_builds_into_the_html_report_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_audit_result_builds_into_the_html_report_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SLOTUNE_CACHE_DIR", str(tmp_path / "cache"))
     bundle_path().parent.mkdir()
     bundle_path().write_text(Bundle("/* stand-in */", "stand-in", cached=True).script)
