@@ -14,10 +14,9 @@ import yaml
 from slotune.audit.engine_args import engine_args_from_text
 from slotune.audit.evidence import BenchEvidence, Evidence
 from slotune.audit.k8s import read_manifests
-from slotune.audit.metrics import MetricsScrape
+from slotune.audit.metrics import metrics_from_text
 from slotune.audit.monitoring_files import read_dashboard, read_rule_file
 from slotune.audit.request_log import read_request_log
-from slotune.bench.server_metrics import engine_info, parse_prometheus
 from slotune.catalog import get_gpu, get_model
 from slotune.models import (
     SLO,
@@ -181,10 +180,7 @@ def metrics_text(
 
 
 def with_metrics(ev: Evidence, text: str, max_model_len: int | None = None) -> Evidence:
-    snap = parse_prometheus(text)
-    scrape = MetricsScrape(
-        source="metrics.txt", snapshot=snap, info=engine_info(snap), served_max_model_len=max_model_len
-    )
+    scrape = metrics_from_text(text, source="metrics.txt", served_max_model_len=max_model_len)
     return replace(ev, metrics=scrape, sources={**ev.sources, "metrics": "metrics.txt"})
 
 

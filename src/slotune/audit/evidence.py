@@ -17,7 +17,7 @@ from slotune.audit.monitoring_files import PromqlExpr, RuleFile
 from slotune.audit.request_log import RequestLog
 from slotune.launch.flags import ParserSpec
 from slotune.models import SLO, EngineConfig, GpuSpec, ModelSpec
-from slotune.models.audit import EvidenceKind, EvidenceUsed
+from slotune.models.audit import EVIDENCE_KINDS, EvidenceKind, EvidenceUsed
 from slotune.models.reports import BenchReport
 from slotune.vllm_metrics import CATALOGUED_VERSIONS
 
@@ -65,20 +65,7 @@ class Evidence:
         return value is not None
 
     def present(self) -> tuple[EvidenceKind, ...]:
-        kinds: tuple[EvidenceKind, ...] = (
-            "engine",
-            "requests",
-            "metrics",
-            "bench",
-            "k8s",
-            "prometheus_rules",
-            "grafana",
-            "slo",
-            "gpu",
-            "model",
-            "vllm",
-        )
-        return tuple(k for k in kinds if self.has(k))
+        return tuple(k for k in EVIDENCE_KINDS if self.has(k))
 
     def used(self, *kinds: EvidenceKind) -> tuple[EvidenceUsed, ...]:
         return tuple(EvidenceUsed(kind=k, source=self.sources.get(k, k)) for k in kinds if self.has(k))

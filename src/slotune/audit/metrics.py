@@ -151,14 +151,24 @@ def scrape_metrics(where: str, *, timeout_s: float = FETCH_TIMEOUT_S) -> Metrics
                 "give a URL (http://host:port/metrics) or a file holding a /metrics scrape",
             )
         text, max_len, source = path.read_text(encoding="utf-8", errors="replace"), None, str(path)
+    return metrics_from_text(text, source=source, served_max_model_len=max_len, where=where)
+
+
+def metrics_from_text(
+    text: str, *, source: str, served_max_model_len: int | None = None, where: str | None = None
+) -> MetricsScrape:
+    """A scrape from Prometheus text already fetched (a live watcher's own scrape, a saved file)."""
     snapshot = parse_prometheus(text)
     if not any(name.startswith("vllm:") for name in snapshot.samples):
         raise InputError(
             "--metrics",
-            where,
+            where or source,
             "give the /metrics of a vLLM server (no vllm: series found)",
             problem="not vLLM metrics",
         )
     return MetricsScrape(
-        source=source, snapshot=snapshot, info=engine_info(snapshot), served_max_model_len=max_len
+        source=source,
+        snapshot=snapshot,
+        info=engine_info(snapshot),
+        served_max_model_len=served_max_model_len,
     )

@@ -11,9 +11,8 @@ An OpenAI request log is read in one light pass (orjson, no tokenizer) when ever
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from slotune.models import RequestSpec, SamplingParams, Workload
 from slotune.models.workload_stats import WorkloadStats
 from slotune.workload import analyze, detect_format, read_workload
 from slotune.workload.digest import with_digest
-from slotune.workload.tokenizer import render_chatml
+from slotune.workload.formats._common import DEFAULT_OUTPUT_TOKENS
+from slotune.workload.formats.openai_log import parse_timestamp, render_prompt, request_body, sampling_params
 
 DEFAULT_SAMPLE_SIZE = 2000
 OPENAI_LOG = "openai-log-jsonl"
@@ -88,37 +88,22 @@ class RequestLog:
 
 @dataclass(slots=True)
 class _Line:
+    line_no: int
     body: dict[str, Any]
     usage: dict[str, Any]
+    sampling: SamplingParams
     timestamp_s: float | None
 
 
-def _body(obj: dict[str, Any]) -> dict[str, Any] | None:
-    for key in ("request", "body"):
-        if isinstance(obj.get(key), dict):
-            return obj[key]
-    return obj if ("messages" in obj or "prompt" in obj) else None
+def _bad_line(path: Path, line_no: int, raw: bytes, fix: str, problem: str | None = None) -> InputError:
+    return InputError(
+        f"{path.name} line {line_no}", raw[:80].decode("utf-8", "replace"), fix, problem=problem
+    )
 
 
-def _timestamp(obj: dict[str, Any]) -> float | None:
-    raw = obj.get("timestamp")
-    if raw is None and isinstance(obj.get("response"), dict):
-        raw = obj["response"].get("created")
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw)
-        except ValueError:
-            try:
-                return datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                return None
-    return None
-
-
-def _lines(path: Path) -> Iterator[tuple[int, _Line | None]]:
-    """(line number, parsed line); None where a line lacks usage.prompt_tokens (the caller falls back)."""
+def _lines(path: Path) -> Iterator[_Line | None]:
+    """Each request line, checked as slotune's OpenAI-log reader checks it; None where a line lacks
+    usage.prompt_tokens (the caller then falls back to that reader)."""
     with path.open("rb") as f:
         for line_no, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -126,84 +111,48 @@ def _lines(path: Path) -> Iterator[tuple[int, _Line | None]]:
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path.name} line {line_no}",
-                    raw[:80].decode("utf-8", "replace"),
-                    "make every line one JSON object (JSONL)",
-                    problem=f"bad JSON ({exc})",
+                raise _bad_line(
+                    path, line_no, raw, "make every line one JSON object (JSONL)", f"bad JSON ({exc})"
                 ) from exc
-            body = _body(obj) if isinstance(obj, dict) else None
+            body = request_body(obj) if isinstance(obj, dict) else None
             if body is None:
-                raise InputError(
-                    f"{path.name} line {line_no}",
-                    raw[:80].decode("utf-8", "replace"),
+                raise _bad_line(
+                    path,
+                    line_no,
+                    raw,
                     'give a chat ("messages") or completion ("prompt") request body, or wrap it in "request"',
                 )
             response = obj.get("response")
             usage = obj.get("usage") or (response.get("usage") if isinstance(response, dict) else None) or {}
             if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int | float):
-                yield line_no, None
+                yield None
                 continue
-            yield line_no, _Line(body, usage, _timestamp(obj))
+            sampling = sampling_params(body, path=path, line_no=line_no)
+            yield _Line(line_no, body, usage, sampling, parse_timestamp(obj, path=path, line_no=line_no))
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+def _count(value: Any) -> float:
+    return (
+        float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 1
+        else math.nan
+    )
 
 
-def _prompt_text(body: dict[str, Any]) -> tuple[str, int]:
-    """The prompt as the server sees it (chat rendered as ChatML, as slotune's workload reader does)."""
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        pairs = []
-        for m in messages:
-            if isinstance(m, dict):
-                content = m.get("content")
-                if isinstance(content, list):
-                    content = "".join(
-                        p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-                    )
-                pairs.append((str(m.get("role", "")), content if isinstance(content, str) else ""))
-        rendered = render_chatml(pairs)
-        return rendered.text, rendered.system_chars
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1:
-        prompt = prompt[0]
-    return (prompt, 0) if isinstance(prompt, str) else ("", 0)
-
-
-def _stop(body: dict[str, Any]) -> tuple[str, ...] | None:
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        return (stop,)
-    if isinstance(stop, list) and stop:
-        return tuple(str(s) for s in stop)
-    return None
-
-
-def _sample_request(index: int, line: _Line, arrival_s: float) -> RequestSpec:
-    body = line.body
-    text, system_chars = _prompt_text(body)
+def _sample_request(index: int, line: _Line, arrival_s: float, path: Path) -> RequestSpec:
+    text, system_chars = render_prompt(line.body, path=path, line_no=line.line_no)
     prompt_tokens = max(1, int(line.usage["prompt_tokens"]))
-    completion = line.usage.get("completion_tokens")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    measured = isinstance(completion, int | float) and completion >= 1
+    completion = _count(line.usage.get("completion_tokens"))
+    measured = not math.isnan(completion)
     system_tokens = round(prompt_tokens * system_chars / len(text)) if system_chars and text else None
-    stop_ids = body.get("stop_token_ids")
     return RequestSpec(
-        request_id=str(body.get("request_id", index)),
+        request_id=str(line.body.get("request_id", index)),
         arrival_s=max(0.0, arrival_s),
         prompt_tokens=prompt_tokens,
-        output_tokens=int(completion) if measured and completion is not None else int(max_tokens or 128),
+        output_tokens=int(completion) if measured else (line.sampling.max_tokens or DEFAULT_OUTPUT_TOKENS),
         is_output_estimated=not measured,
         text=text,
-        sampling=SamplingParams(
-            temperature=_number(body.get("temperature")) if "temperature" in body else None,
-            top_p=_number(body.get("top_p")) if "top_p" in body else None,
-            max_tokens=int(max_tokens) if isinstance(max_tokens, int | float) and max_tokens >= 1 else None,
-            stop=_stop(body),
-            stop_token_ids=tuple(stop_ids) if isinstance(stop_ids, list) and stop_ids else None,
-        ),
+        sampling=line.sampling,
         system_prompt_tokens=system_tokens or None,
     )
 
@@ -212,73 +161,54 @@ def _read_openai_light(path: Path, sample_size: int) -> tuple[RequestColumns, li
     """The columns and the sample in one pass; None when some line has no usage.prompt_tokens."""
     prompt: list[float] = []
     output: list[float] = []
-    limit: list[float] = []
-    stop: list[bool] = []
-    temperature: list[float] = []
-    top_p: list[float] = []
+    sampling: list[SamplingParams] = []
     kept: list[tuple[int, _Line]] = []
-    t0: float | None = None
-    for _, line in _lines(path):
+    for line in _lines(path):
         if line is None:
             return None
-        body, usage = line.body, line.usage
-        prompt.append(float(usage["prompt_tokens"]))
-        output.append(_number(usage.get("completion_tokens")))
-        limit.append(_number(body.get("max_completion_tokens", body.get("max_tokens"))))
-        stop.append(_stop(body) is not None or bool(body.get("stop_token_ids")))
-        temperature.append(_number(body.get("temperature")))
-        top_p.append(_number(body.get("top_p")))
+        prompt.append(float(line.usage["prompt_tokens"]))
+        output.append(_count(line.usage.get("completion_tokens")))
+        sampling.append(line.sampling)
         if len(kept) < sample_size:
             kept.append((len(prompt) - 1, line))
-            if line.timestamp_s is not None:
-                t0 = line.timestamp_s if t0 is None else min(t0, line.timestamp_s)
     if not prompt:
         raise InputError(
             "--requests", str(path), "give a request log with at least one request", problem="empty"
         )
-    columns = RequestColumns(
-        prompt_tokens=np.asarray(prompt),
-        output_tokens=np.where(np.asarray(output) >= 1, np.asarray(output), np.nan),
-        max_tokens=np.asarray(limit),
-        has_stop=np.asarray(stop, dtype=bool),
-        temperature=np.asarray(temperature),
-        top_p=np.asarray(top_p),
-        has_sampling=True,
-    )
-    sample = [
-        _sample_request(
-            i, line, (line.timestamp_s - t0) if line.timestamp_s is not None and t0 is not None else 0.0
-        )
-        for i, line in kept
-    ]
+    times = [line.timestamp_s for _, line in kept if line.timestamp_s is not None]
+    t0 = min(times) if times else 0.0
+    sample = [_sample_request(i, line, (line.timestamp_s or t0) - t0, path) for i, line in kept]
     sample.sort(key=lambda r: r.arrival_s)
-    return columns, sample
+    return _columns(np.asarray(prompt), np.asarray(output), sampling), sample
 
 
-def _columns_of(requests: tuple[RequestSpec, ...]) -> RequestColumns:
-    def sampled(get: Any) -> np.ndarray:
+def _columns(
+    prompt: np.ndarray, output: np.ndarray, sampling: Sequence[SamplingParams | None]
+) -> RequestColumns:
+    def values(get: Any) -> np.ndarray:
         return np.asarray(
-            [
-                math.nan if r.sampling is None or get(r.sampling) is None else get(r.sampling)
-                for r in requests
-            ],
-            dtype=float,
+            [math.nan if s is None or get(s) is None else get(s) for s in sampling], dtype=float
         )
 
     return RequestColumns(
-        prompt_tokens=np.asarray([r.prompt_tokens for r in requests], dtype=float),
-        output_tokens=np.asarray(
-            [math.nan if r.is_output_estimated else r.output_tokens for r in requests], dtype=float
-        ),
-        max_tokens=sampled(lambda s: s.max_tokens),
+        prompt_tokens=prompt.astype(float),
+        output_tokens=output.astype(float),
+        max_tokens=values(lambda s: s.max_tokens),
         has_stop=np.asarray(
-            [r.sampling is not None and bool(r.sampling.stop or r.sampling.stop_token_ids) for r in requests],
-            dtype=bool,
+            [s is not None and bool(s.stop or s.stop_token_ids) for s in sampling], dtype=bool
         ),
-        temperature=sampled(lambda s: s.temperature),
-        top_p=sampled(lambda s: s.top_p),
-        has_sampling=any(r.sampling is not None for r in requests),
+        temperature=values(lambda s: s.temperature),
+        top_p=values(lambda s: s.top_p),
+        has_sampling=any(s is not None for s in sampling),
     )
+
+
+def _columns_of(requests: tuple[RequestSpec, ...]) -> RequestColumns:
+    prompt = np.asarray([r.prompt_tokens for r in requests], dtype=float)
+    output = np.asarray(
+        [math.nan if r.is_output_estimated else r.output_tokens for r in requests], dtype=float
+    )
+    return _columns(prompt, output, [r.sampling for r in requests])
 
 
 def _with_text_blocks(requests: list[RequestSpec], block_size: int) -> tuple[list[RequestSpec], float | None]:
