@@ -27,15 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
-from vllm_launcher import (  # noqa: E402
-    BLOCK_SIZE,
-    TINY_MODEL_DIR,
-    VLLM_PYTHON,
-    missing_installation,
-)
-from vllm_launcher import (
-    TOKENIZER_JSON as TOKENIZER,
-)
+from vllm_launcher import BLOCK_SIZE, TINY_MODEL_DIR, TOKENIZER_JSON, VLLM_PYTHON, missing_installation  # noqa: E402
 
 from slotune.audit import AuditInputs, audit  # noqa: E402
 from slotune.models.reports import BenchReport  # noqa: E402
@@ -69,7 +61,7 @@ def measure(log: Path, out: Path, caching: bool) -> BenchReport:
     cmd = [
         sys.executable, "-m", "slotune", "bench", "--engine", "vllm", "--model", str(TINY_MODEL_DIR),
         "--vllm-python", str(VLLM_PYTHON), "--vllm-env", "VLLM_CPU_KVCACHE_SPACE=1", "--vllm-env", "HF_HUB_OFFLINE=1",
-        *FLAGS.split(), flag, "--workload", str(log), "--tokenizer", str(TOKENIZER), "--out", str(out), "--json",
+        *FLAGS.split(), flag, "--workload", str(log), "--tokenizer", str(TOKENIZER_JSON), "--out", str(out), "--json",
     ]  # fmt: skip
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return load_result(out, BenchReport, with_records=False)
