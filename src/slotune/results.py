@@ -22,6 +22,8 @@ from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
 from slotune.models.audit import AuditReport
 from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
+from slotune.models.tune import TuneReport
+from slotune.models.validation import ValidationReport
 
 RESULT_FILE = "result.json"
 R = TypeVar("R", bound=SavedResult)
@@ -40,6 +42,8 @@ def register_report(cls: type[R]) -> type[R]:
 
 
 register_report(WorkloadReport)
+register_report(TuneReport)
+register_report(ValidationReport)
 register_report(AuditReport)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_every_loadable_kind_is_drawn_or_listed_as_not_yet() -> None:
 
 
 class _FutureReport(SavedResult):
-    kind: str = "tune"
+    kind: str = "plan"
     schema_version: int = 1
 
 
@@ -112,13 +113,13 @@ def test_sections_compare_several_runs_and_name_kinds_not_drawn_yet(tmp_path: Pa
         Loaded("t.json", tmp_path / "t.json", _FutureReport()),
     ]
     sections = sections_for(items)
-    assert [s.kind for s in sections] == ["compare", "simulate", "simulate", "tune"]
+    assert [s.kind for s in sections] == ["compare", "simulate", "simulate", "plan"]
     compare = sections[0]
     assert len(compare.tables[0].rows) == 2 and {f.key for f in compare.figures} == {
         "ttft-cdf", "itl-cdf", "tpot-cdf", "e2e-cdf"
     }  # fmt: skip
     assert "summary's percentiles" in compare.figures[0].note  # saved without records: no plot data
-    assert "does not draw 'tune' results yet" in sections[3].notes[0]
+    assert "does not draw 'plan' results yet" in sections[3].notes[0]
     assert all(s.provenance for s in sections)
 
 
@@ -193,3 +194,37 @@ def test_cli_errors_name_the_input_and_a_fix(capsys: pytest.CaptureFixture[str],
             main(args)
         assert done.value.code == 2
         assert needle in capsys.readouterr().err.replace("\n", "")
+
+
+def test_a_validation_draws_overlays_errors_and_kv(stub_bundle: None, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validate"))
+    from fake_real import ENGINE, GPU, TINY_CONFIG, FakeReal
+
+    from slotune.models import LoadSpec
+    from slotune.validate.api import deployment_for, validate
+    from slotune.workload import synthesize
+
+    load = LoadSpec(kind="concurrency", concurrency=2, num_requests=6)
+    report = validate(
+        FakeReal(load),
+        deployment_for(TINY_CONFIG, GPU, None),
+        synthesize(preset="chatbot", num_requests=6),
+        ENGINE,
+        load=load,
+    )
+    path = save_result(report, tmp_path / "validate.json")
+    [section] = sections_for([Loaded("validate.json", path, report)])
+    assert section.kind == "validate" and section.verdict is not None
+    assert [f.key for f in section.figures] == [
+        "ttft-overlay",
+        "itl-overlay",
+        "tpot-overlay",
+        "e2e-overlay",
+        "errors",
+    ]
+    series = {v["run"] for v in section.figures[0].spec["data"]["values"]}
+    assert series == {"measured", "simulated"}
+    errors, kv = section.tables
+    assert len(errors.rows) == len(report.errors) and kv.rows[0][1].sort == 32768
+    built = build_report([path], tmp_path / "r.html")
+    assert "Validation of default@" in built.path.read_text()

@@ -1,4 +1,4 @@
-"""One benchmark run against a live server: probe, calibrate, send the load, collect, check, write."""
+"""One benchmark run against a live server: probe the prompt overhead, send the load, collect, check, write."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from slotune.bench.calibrate import calibrate, make_factory
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.loops import run_with_loop
+from slotune.bench.probe import make_factory, probe_prompt
 from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
@@ -131,11 +131,11 @@ async def _run_async(
             as_token_ids=settings.prompt_as_token_ids,
         )
 
-    calibration = await calibrate(control_pool, settings, info, make_builder(0), headers)
+    probe = await probe_prompt(control_pool, settings, info, make_builder(0), headers)
     if words.note is not None:
-        calibration = dataclasses.replace(calibration, notes=(words.note, *calibration.notes))
-    builder = make_builder(calibration.overhead_tokens)
-    factory = make_factory(settings, endpoint, calibration.control, builder, headers)
+        probe = dataclasses.replace(probe, notes=(words.note, *probe.notes))
+    builder = make_builder(probe.overhead_tokens)
+    factory = make_factory(settings, endpoint, probe.control, builder, headers)
 
     open_loop = isinstance(schedule, OpenLoopSchedule)
     wire_jobs: list[WireJob] = []
@@ -231,7 +231,7 @@ async def _run_async(
             settings=settings,
             workload=workload,
             info=info,
-            calibration=calibration,
+            probe=probe,
             collector=collector,
             worker_telemetry=load.telemetry(),
             host_cpu=host_cpu.utilization(),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from slotune.report.inputs import Loaded
 from slotune.report.page import Section
 from slotune.report.provenance import report_provenance
-from slotune.report.sections import audit, compare, run, sweep, workload
+from slotune.report.sections import audit, compare, run, sweep, tune, validate, workload
 
 SectionBuilder = Callable[[Loaded], Section]
 
@@ -17,11 +17,13 @@ SECTIONS: dict[str, SectionBuilder] = {
     "bench": run.section,
     "sweep": sweep.section,
     "workload": workload.section,
+    "tune": tune.section,
+    "validate": validate.section,
     "audit": audit.section,
 }
 RUN_KINDS = ("simulate", "bench")
 # Kinds other work is still shaping; their results load but get only their provenance (docs/report.md).
-NOT_YET_DRAWN = ("plan", "tune", "validate")
+NOT_YET_DRAWN = ("plan",)
 
 
 def not_drawn(item: Loaded) -> Section:
