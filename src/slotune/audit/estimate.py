@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from slotune.errors import SlotuneError
 from slotune.models import CapacityPlan, EngineConfig, GpuSpec, LoadSpec, ModelSpec, RunResult, Workload
 from slotune.models.audit import Effect, EffectMetric
+from slotune.plan.explain import format_value as plan_format_value
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,14 @@ PREEMPTIONS = RunMetric("preemptions", "requests", lambda r: float(r.summary.num
 
 
 def format_value(value: float, unit: str) -> str:
+    """The planner's formatting (docs/plan.md's units), plus the units only findings use; bytes stay short."""
     if unit == "fraction":
         return f"{value:.0%}"
-    if unit == "s":
-        return f"{value * 1e3:,.1f} ms"
     if unit == "bytes":
         return f"{value / 1e9:,.1f} GB"
-    if unit == "USD/Mtok":
-        return f"${value:,.2f}/Mtok"
-    if unit in ("tokens", "requests", "tokens/s", "GPUs"):
+    if unit in ("requests", "tokens/s"):
         return f"{value:,.0f} {unit}" if abs(value) >= 10 else f"{value:,.2g} {unit}"
-    return f"{value:,.4g} {unit}"
+    return plan_format_value(value, unit)
 
 
 def describe_change(metric: EffectMetric) -> str:

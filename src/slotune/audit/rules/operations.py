@@ -7,6 +7,8 @@ on each scrape (`slotune.audit.rules_for("metrics")`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from slotune.audit.evidence import Evidence
@@ -238,21 +240,7 @@ def check_preemptions(ev: Evidence) -> list[Hit]:
                     fixes=(),
                 )
             )
-    return [_with_fixes(h, _kv_fix(ev)) for h in hits]
-
-
-def _with_fixes(hit: Hit, fixes: tuple[Fix, ...]) -> Hit:
-    return Hit(
-        severity=hit.severity,
-        confidence=hit.confidence,
-        message=hit.message,
-        evidence=hit.evidence,
-        fixes=fixes,
-        observed=hit.observed,
-        effect=hit.effect,
-        effect_note=hit.effect_note,
-        locations=hit.locations,
-    )
+    return [replace(h, fixes=_kv_fix(ev)) for h in hits]
 
 
 def metrics_kv_hits(scrape: MetricsScrape) -> list[Hit]:
@@ -295,7 +283,7 @@ def check_kv_saturation(ev: Evidence) -> list[Hit]:
                     fixes=(),
                 )
             )
-    return [_with_fixes(h, _kv_fix(ev)) for h in hits]
+    return [replace(h, fixes=_kv_fix(ev)) for h in hits]
 
 
 def _measured_hit_rate(ev: Evidence) -> tuple[float, EvidenceKind, int | None] | None:
