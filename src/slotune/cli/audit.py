@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from slotune.audit import AuditInputs
 from slotune.cli.output import console, emit_json
+from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
 from slotune.models.audit import SEVERITIES, AuditReport
 
@@ -73,79 +76,148 @@ def _list_rules(as_json: bool) -> None:
     console.print(table)
 
 
+EVIDENCE_OPTIONS: OptionTable = {
+    "engine_args": (
+        str | None,
+        typer.Option(
+            None,
+            "--engine-args",
+            help='vLLM command line or flags: "vllm serve M --max-model-len 8192 ...".',
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "config": (
+        Path | None,
+        typer.Option(
+            None, "--config", help="vLLM YAML config file (flag names as keys).", rich_help_panel=PANEL
+        ),
+    ),
+    "requests": (
+        Path | None,
+        typer.Option(
+            None,
+            "--requests",
+            help="Request log or trace (OpenAI request-log JSONL, any `workload analyze` format).",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "requests_format": (
+        str | None,
+        typer.Option(
+            None, "--requests-format", help="Format of --requests (default: detected).", rich_help_panel=PANEL
+        ),
+    ),
+    "tokenizer": (
+        str | None,
+        typer.Option(
+            None,
+            "--tokenizer",
+            help="tokenizer.json, for a request log without usage.prompt_tokens.",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "sample_requests": (
+        int,
+        typer.Option(
+            2000,
+            "--sample-requests",
+            help="Requests whose text is analyzed (the first ones); lengths use all.",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "metrics": (
+        str | None,
+        typer.Option(
+            None,
+            "--metrics",
+            help="A server's /metrics URL, or a file holding a scrape.",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "bench": (
+        list[Path],
+        typer.Option(
+            [], "--bench", help="A saved `slotune bench` result (repeatable).", rich_help_panel=PANEL
+        ),
+    ),
+    "k8s": (
+        list[Path],
+        typer.Option([], "--k8s", help="Kubernetes manifest YAML (repeatable).", rich_help_panel=PANEL),
+    ),
+    "prometheus_rules": (
+        list[Path],
+        typer.Option(
+            [], "--prometheus-rules", help="Prometheus rule file (repeatable).", rich_help_panel=PANEL
+        ),
+    ),
+    "grafana": (
+        list[Path],
+        typer.Option([], "--grafana", help="Grafana dashboard JSON (repeatable).", rich_help_panel=PANEL),
+    ),
+    "slo": (
+        str | None,
+        typer.Option(
+            None, "--slo", help="SLO preset or expression the deployment is held to.", rich_help_panel=PANEL
+        ),
+    ),
+    "gpu": (
+        str | None,
+        typer.Option(
+            None,
+            "--gpu",
+            help="Catalog GPU the deployment runs on (enables estimates).",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "num_gpus": (
+        int | None,
+        typer.Option(None, "--num-gpus", help="GPUs one replica gets (with --gpu).", rich_help_panel=PANEL),
+    ),
+    "model": (
+        str | None,
+        typer.Option(
+            None,
+            "--model",
+            help="Catalog model, HF id or config.json (default: the engine's model).",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "vllm_python": (
+        Path | None,
+        typer.Option(
+            None,
+            "--vllm-python",
+            help="Python of the installed vLLM: flags are checked against its own parser.",
+            rich_help_panel=PANEL,
+        ),
+    ),
+    "vllm_version": (
+        str | None,
+        typer.Option(
+            None,
+            "--vllm-version",
+            help="vLLM version to judge flags and metric names against.",
+            rich_help_panel=PANEL,
+        ),
+    ),
+}
+
+
+def _inputs(
+    *, bench: list[Path], k8s: list[Path], prometheus_rules: list[Path], grafana: list[Path], **given: Any
+) -> AuditInputs:
+    return AuditInputs(
+        bench=tuple(bench),
+        k8s=tuple(k8s),
+        prometheus_rules=tuple(prometheus_rules),
+        grafana=tuple(grafana),
+        **given,
+    )
+
+
+@option_group("inputs", EVIDENCE_OPTIONS, _inputs)
 def audit_cmd(
-    engine_args: str | None = typer.Option(
-        None,
-        "--engine-args",
-        help='vLLM command line or flags: "vllm serve M --max-model-len 8192 ...".',
-        rich_help_panel=PANEL,
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", help="vLLM YAML config file (flag names as keys).", rich_help_panel=PANEL
-    ),
-    requests: Path | None = typer.Option(
-        None,
-        "--requests",
-        help="Request log or trace (OpenAI request-log JSONL, any `workload analyze` format).",
-        rich_help_panel=PANEL,
-    ),
-    requests_format: str | None = typer.Option(
-        None, "--requests-format", help="Format of --requests (default: detected).", rich_help_panel=PANEL
-    ),
-    tokenizer: str | None = typer.Option(
-        None,
-        "--tokenizer",
-        help="tokenizer.json, for a request log without usage.prompt_tokens.",
-        rich_help_panel=PANEL,
-    ),
-    sample_requests: int = typer.Option(
-        2000,
-        "--sample-requests",
-        help="Requests whose text is analyzed (the first ones); lengths use all.",
-        rich_help_panel=PANEL,
-    ),
-    metrics: str | None = typer.Option(
-        None, "--metrics", help="A server's /metrics URL, or a file holding a scrape.", rich_help_panel=PANEL
-    ),
-    bench: list[Path] = typer.Option(
-        [], "--bench", help="A saved `slotune bench` result (repeatable).", rich_help_panel=PANEL
-    ),
-    k8s: list[Path] = typer.Option(
-        [], "--k8s", help="Kubernetes manifest YAML (repeatable).", rich_help_panel=PANEL
-    ),
-    prometheus_rules: list[Path] = typer.Option(
-        [], "--prometheus-rules", help="Prometheus rule file (repeatable).", rich_help_panel=PANEL
-    ),
-    grafana: list[Path] = typer.Option(
-        [], "--grafana", help="Grafana dashboard JSON (repeatable).", rich_help_panel=PANEL
-    ),
-    slo: str | None = typer.Option(
-        None, "--slo", help="SLO preset or expression the deployment is held to.", rich_help_panel=PANEL
-    ),
-    gpu: str | None = typer.Option(
-        None, "--gpu", help="Catalog GPU the deployment runs on (enables estimates).", rich_help_panel=PANEL
-    ),
-    num_gpus: int | None = typer.Option(
-        None, "--num-gpus", help="GPUs one replica gets (with --gpu).", rich_help_panel=PANEL
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="Catalog model, HF id or config.json (default: the engine's model).",
-        rich_help_panel=PANEL,
-    ),
-    vllm_python: Path | None = typer.Option(
-        None,
-        "--vllm-python",
-        help="Python of the installed vLLM: flags are checked against its own parser.",
-        rich_help_panel=PANEL,
-    ),
-    vllm_version: str | None = typer.Option(
-        None,
-        "--vllm-version",
-        help="vLLM version to judge flags and metric names against.",
-        rich_help_panel=PANEL,
-    ),
+    inputs: AuditInputs,
     fmt: str = typer.Option("text", "--format", help=f"Output on stdout: {', '.join(FORMATS)}."),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
     fail_on: str = typer.Option(
@@ -162,7 +234,7 @@ def audit_cmd(
 
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 bad input.
     """
-    from slotune.audit import AuditInputs, audit
+    from slotune.audit import audit
     from slotune.audit.render import markdown, sarif
 
     fmt = "json" if json_out else fmt.strip().lower()
@@ -174,27 +246,7 @@ def audit_cmd(
     if list_rules:
         _list_rules(fmt == "json")
         return
-    report = audit(
-        AuditInputs(
-            engine_args=engine_args,
-            config=config,
-            requests=requests,
-            requests_format=requests_format,
-            tokenizer=tokenizer,
-            sample_requests=sample_requests,
-            metrics=metrics,
-            bench=tuple(bench),
-            k8s=tuple(k8s),
-            prometheus_rules=tuple(prometheus_rules),
-            grafana=tuple(grafana),
-            slo=slo,
-            gpu=gpu,
-            num_gpus=num_gpus,
-            model=model,
-            vllm_python=vllm_python,
-            vllm_version=vllm_version,
-        )
-    )
+    report = audit(inputs)
     saved = _write_out(report, out) if out is not None else None
     if fmt == "json":
         emit_json(report)
