@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fake_engine import measured_on_simulator, probe_set
 
-from slotune.calibrate.fit import Coordinates, Param, frontend_per_prompt_token_s
+from slotune.calibrate.fit import Coordinates, Param, forward_jacobian, frontend_per_prompt_token_s
 from slotune.calibrate.probes import EngineLimits, first_probes, mixed_probe, probe_plan
 from slotune.calibrate.profile import fit_profile, merge_probe_sets
 from slotune.catalog import load_profile
@@ -92,12 +92,28 @@ def test_frontend_time_per_prompt_token_from_the_servers_histograms(probes) -> N
     assert frontend_per_prompt_token_s([p.model_copy(update={"server_s": {}}) for p in prefill]) == 0.0
 
 
-def test_coordinates_start_at_zero_and_round_trip() -> None:
+def test_coordinates_start_at_one_and_round_trip() -> None:
     params = [Param("a", 1e-6, 1.0), Param("f", 0.0, 1.0, log_scale=False)]
     coords = Coordinates(params, [1e-3, 0.25])  # type: ignore[arg-type]
     x0 = coords.x0()
-    assert list(x0) == [0.0, 0.25]
+    # Not 0: least_squares' first trust radius is |x0| (at 0 the fit never leaves its start).
+    assert list(x0) == [1.0, 1.25]
     values = coords.values(x0 + np.asarray([math.log(2), 0.5]))
     assert values == pytest.approx({"a": 2e-3, "f": 0.75})
     lower, upper = coords.bounds()
-    assert lower[0] == pytest.approx(math.log(1e-3)) and upper[0] == pytest.approx(math.log(1e3))
+    assert lower[0] == pytest.approx(1 + math.log(1e-3)) and upper[0] == pytest.approx(1 + math.log(1e3))
+    assert (lower[1], upper[1]) == (1.0, 2.0)
+
+
+def test_the_jacobian_sees_the_trend_through_a_staircase() -> None:
+    # An event simulation's statistic in one coefficient: flat between jumps of 1 % (a step boundary passing
+    # an arrival), slope 1 in the large. A step of sqrt(eps) reads 0 or a jump's 1e6.
+    def staircase(x: np.ndarray) -> np.ndarray:
+        return np.floor(x * 100) / 100
+
+    x = np.asarray([0.123])
+    jac = forward_jacobian(staircase, x, staircase(x), upper=[10.0])
+    assert jac[0, 0] == pytest.approx(1.0, abs=0.2)
+    # Backwards at the upper bound.
+    at_bound = forward_jacobian(staircase, x, staircase(x), upper=[0.15])
+    assert at_bound[0, 0] == pytest.approx(1.0, abs=0.2)
