@@ -3,7 +3,9 @@
 Each evaluation simulates every probe (the same workload and load the real engine ran, on the simulator with
 the candidate coefficients and the KV pool vLLM reported) and compares the probe's statistics (medians of
 TTFT, TPOT over groups of its requests). The fit is scipy.optimize.least_squares (trust-region reflective,
-soft-L1 loss with a 10 % scale, bounds) over the logarithms of the coefficients, minimizing
+soft-L1 loss with a 25 % scale, bounds) over the logarithms of the coefficients (`Coordinates`: offset to
+start at 1, since trf's first trust radius is |x0|), with a Jacobian by forward differences of 5 % of each
+coefficient (`forward_jacobian`: the simulator's statistics jump as step boundaries cross arrivals), minimizing
 
     sum over probes and statistics of  weight x log(simulated / measured)      (relative errors)
   + sum over coefficients of           0.05 x log(coefficient / start)          (a weak pull to the prior)
@@ -44,7 +46,8 @@ log = logging.getLogger(__name__)
 PRIOR_WEIGHT = 0.05
 LOSS_SCALE = 0.25
 METHOD = (
-    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25) over log coefficients of "
+    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25, Jacobian by 5 % forward differences) "
+    "over log coefficients of "
     "weight x log(simulated / measured) per probe statistic, the simulator as the model, with a 0.05 x "
     "log(coefficient / prior) pull; frontend time per prompt token from the server's histograms by "
     "numpy.linalg.lstsq"
