@@ -115,6 +115,7 @@ def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
         Param("step_cpu_s", *TIME_BOUNDS),
         Param("cpu_per_seq_s", *TIME_BOUNDS),
         Param("frontend_s", *TIME_BOUNDS),
+        Param("frontend_serial_s", *TIME_BOUNDS),
     ]
     if any(not c.enforce_eager for c in configs):
         if gpu.has_cuda_graphs:
@@ -136,11 +137,12 @@ def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Para
         "mfu_decode": gpu.mfu_decode,
         "compiled_launch_per_layer_s": prior.eager_launch_per_layer_s,
         "frontend_s": 1e-3,
+        "frontend_serial_s": 1e-3,
     }
     values = []
     for p in params:
         value = getattr(prior, p.name)
-        if value is None or (p.name == "frontend_s" and value == 0):
+        if value is None or (p.name in ("frontend_s", "frontend_serial_s") and value == 0):
             value = defaults[p.name]
         if p.log_scale:
             value = min(max(value, p.lower * 10), p.upper)
