@@ -3,22 +3,20 @@
 A request reaches the engine some time after its client sent it (HTTP, tokenization, and, folded into the same
 delay, the first token's way back: detokenization and SSE). Two parts:
 
-- `frontend_serial_s`: the API server's own work on the request, done one request at a time (vLLM's API
-  server is one process with one event loop): requests sent together queue for it, in send order;
-- `frontend_delay_s(prompt_tokens)` (`frontend_s` + a time per prompt token): the rest, in parallel.
+- the serial stage, `frontend_serial_s + frontend_per_prompt_token_s x prompt_tokens`: work done one request
+  at a time, in send order. vLLM's API server is one process with one event loop, and it renders and
+  tokenizes prompts in a thread pool of `renderer_num_workers` threads, 1 by default (0.25
+  renderers/base.py BaseRenderer: `ThreadPoolExecutor(max_workers=pool_workers)`), so requests sent together
+  queue for it and a short prompt sent just after a long one waits for the long one's tokenization;
+- `frontend_s`: the rest (HTTP, the first token's way back), in parallel.
 
 The simulator makes the request arrive at the engine that much later and reports its arrival at the client's
 send time, so TTFT and E2E include the delay and ITL does not. A closed loop's user sends its next request
 when the response ends.
-
-Delays grow with the prompt, so a long prompt sent just before a short one can reach the engine after it:
-the open loop's jobs are re-ordered by their arrival at the engine (a heap that holds only the jobs whose
-arrival could still be overtaken).
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -47,16 +45,12 @@ class Frontend:
             return None
         return Frontend(c)
 
-    @property
-    def min_delay_s(self) -> float:
-        """The least time any request spends in the frontend."""
-        return self.serial_s + self.coefficients.frontend_s
-
     def arrival_s(self, job: Job, send_s: float) -> float:
         """When `job`, sent at `send_s`, reaches the engine. Called in send order."""
         start_s = send_s if send_s > self._free_s else self._free_s
-        self._free_s = start_s + self.serial_s
-        at = self._free_s + self.coefficients.frontend_delay_s(job.spec.prompt_tokens)
+        c = self.coefficients
+        self._free_s = start_s + self.serial_s + c.frontend_per_prompt_token_s * job.spec.prompt_tokens
+        at = self._free_s + c.frontend_s
         self._delays_s[job.request_id] = at - send_s
         return at
 
@@ -66,19 +60,11 @@ class Frontend:
 
 
 def delayed_jobs(jobs: Iterable[Job], frontend: Frontend) -> Iterator[Job]:
-    """Open-loop jobs as the engine sees them: each at its arrival through `frontend`, in order of that arrival
-    (ties in send order). A job is released once no later-sent job can arrive before it (every request spends
-    at least `frontend.min_delay_s` there)."""
-    pending: list[tuple[float, int, Job]] = []
-    min_delay_s = frontend.min_delay_s
+    """Open-loop jobs as the engine sees them: each at its arrival through `frontend` (in send order: the
+    serial stage keeps it)."""
     for job in jobs:
         assert job.send_s is not None
-        while pending and pending[0][0] <= job.send_s + min_delay_s:
-            yield heapq.heappop(pending)[2]
-        at = frontend.arrival_s(job, job.send_s)
-        heapq.heappush(pending, (at, job.seq, job._replace(send_s=at)))
-    while pending:
-        yield heapq.heappop(pending)[2]
+        yield job._replace(send_s=frontend.arrival_s(job, job.send_s))
 
 
 class ClientClockSink:
