@@ -137,7 +137,7 @@ def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Para
         "mfu_decode": gpu.mfu_decode,
         "compiled_launch_per_layer_s": prior.eager_launch_per_layer_s,
         "frontend_s": 1e-3,
-        "frontend_serial_s": 1e-3,
+        "frontend_serial_s": 1e-4,
     }
     values = []
     for p in params:
