@@ -21,9 +21,15 @@ SERVER = {"itl": "itl_s", "prefill": "prefill_time_s"}
 
 
 def measured_on_simulator(
-    profile: HardwareProfile, probe: Probe, mode: Mode, config: EngineConfig
+    profile: HardwareProfile,
+    probe: Probe,
+    mode: Mode,
+    config: EngineConfig,
+    *,
+    model: str = TINY_CONFIG,
+    gpu: str = GPU,
 ) -> ProbeData:
-    sim = Simulator(get_model(TINY_CONFIG), get_gpu(GPU), profile=profile, num_gpu_blocks=BLOCKS)
+    sim = Simulator(get_model(model), get_gpu(gpu), profile=profile, num_gpu_blocks=BLOCKS)
     result = sim.run(probe.workload, config, load=probe.load)
     server = {
         SERVER[m]: value
@@ -43,17 +49,24 @@ def measured_on_simulator(
     )
 
 
-def probe_set(data: list[ProbeData], configs: dict[str, EngineConfig]) -> ProbeSet:
+def probe_set(
+    data: list[ProbeData],
+    configs: dict[str, EngineConfig],
+    *,
+    model: str = TINY_CONFIG,
+    gpu: str = GPU,
+    vllm_version: str = "0.32.0",
+) -> ProbeSet:
     return ProbeSet(
-        model="tiny-llama",
-        model_spec=TINY_CONFIG,
-        gpu=GPU,
+        model="tiny-llama" if model == TINY_CONFIG else model,
+        model_spec=model,
+        gpu=gpu,
         scale="quick",
         servers=tuple(
             ProbeServer(
                 mode=m,
                 engine_config=c,
-                vllm_version="0.32.0",
+                vllm_version=vllm_version,
                 num_gpu_blocks=BLOCKS,
                 kv_cache_tokens=BLOCKS * 32,
             )  # type: ignore[arg-type]

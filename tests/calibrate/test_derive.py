@@ -13,6 +13,7 @@ def test_derived_profiles_scale_efficiencies_by_the_catalog_and_keep_the_rest() 
     calibrated = base.model_copy(
         update={
             "gpu": "h200",
+            "vllm_version": "0.25.0",
             "coefficients": base.coefficients.model_copy(
                 update={"mfu_decode": 0.2, "mfu_prefill": 0.5, "mem_bw_efficiency": 0.7, "frontend_s": 0.003}
             ),
@@ -31,3 +32,4 @@ def test_derived_profiles_scale_efficiencies_by_the_catalog_and_keep_the_rest() 
         and older.coefficients.step_cpu_s == calibrated.coefficients.step_cpu_s
     )
     assert calibrated.label in older.provenance.sources[0]
+    assert older.vllm_version == "0.25.0"  # the release the coefficients were measured on

@@ -4,17 +4,20 @@ profile, the fit starts from the default profile."""
 from __future__ import annotations
 
 import math
+import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_engine import measured_on_simulator, probe_set
 
-from slotune.calibrate.fit import Coordinates, Param, frontend_per_prompt_token_s
+from slotune.calibrate.fit import Coordinates, Param, forward_jacobian, frontend_per_prompt_token_s
 from slotune.calibrate.probes import EngineLimits, first_probes, mixed_probe, probe_plan
 from slotune.calibrate.profile import fit_profile, merge_probe_sets
 from slotune.catalog import load_profile
 from slotune.errors import InputError
 from slotune.models import EngineConfig
+from slotune.models.calibration import ProbeSet
 
 LIMITS = EngineLimits(
     max_model_len=2048, max_num_seqs=128, max_num_batched_tokens=2048, block_size=32, kv_cache_tokens=524288
@@ -25,6 +28,7 @@ TRUE = {
     "mfu_decode": 0.12,
     "mfu_prefill": 0.3,
     "frontend_s": 0.012,
+    "frontend_serial_s": 0.003,
     "step_cpu_s": 0.002,
     "compiled_launch_per_layer_s": 4e-4,
     "eager_launch_per_layer_s": 2e-3,
@@ -52,9 +56,12 @@ def test_fit_reproduces_the_probes_and_finds_the_determined_coefficients(probes)
     assert cal is not None
     assert cal.rms_log_error is not None and cal.rms_log_error < 0.03
     c = profile.coefficients
-    # What the probes pin down: compute efficiencies (the tiny model's decode is its LM head) and the frontend.
-    for name in ("mfu_decode", "mfu_prefill", "frontend_s"):
+    # What the probes pin down: compute efficiencies (the tiny model's decode is its LM head) and a lone
+    # request's time in the frontend (its serial and parallel parts only split where bursts queue for it).
+    for name in ("mfu_decode", "mfu_prefill"):
         assert getattr(c, name) == pytest.approx(TRUE[name], rel=0.05), name
+    lone = c.frontend_s + c.frontend_serial_s
+    assert lone == pytest.approx(TRUE["frontend_s"] + TRUE["frontend_serial_s"], rel=0.05)
     # Every probe's statistics are recorded with what the fitted profile predicts.
     assert {p.mode for p in cal.probes} == {"default", "eager"}
     assert all(p.predicted.keys() == p.measured.keys() for p in cal.probes)
@@ -92,12 +99,92 @@ def test_frontend_time_per_prompt_token_from_the_servers_histograms(probes) -> N
     assert frontend_per_prompt_token_s([p.model_copy(update={"server_s": {}}) for p in prefill]) == 0.0
 
 
-def test_coordinates_start_at_zero_and_round_trip() -> None:
+def test_coordinates_start_at_one_and_round_trip() -> None:
     params = [Param("a", 1e-6, 1.0), Param("f", 0.0, 1.0, log_scale=False)]
     coords = Coordinates(params, [1e-3, 0.25])  # type: ignore[arg-type]
     x0 = coords.x0()
-    assert list(x0) == [0.0, 0.25]
+    # Not 0: least_squares' first trust radius is |x0| (at 0 the fit never leaves its start).
+    assert list(x0) == [1.0, 1.25]
     values = coords.values(x0 + np.asarray([math.log(2), 0.5]))
     assert values == pytest.approx({"a": 2e-3, "f": 0.75})
     lower, upper = coords.bounds()
-    assert lower[0] == pytest.approx(math.log(1e-3)) and upper[0] == pytest.approx(math.log(1e3))
+    assert lower[0] == pytest.approx(1 + math.log(1e-3)) and upper[0] == pytest.approx(1 + math.log(1e3))
+    assert (lower[1], upper[1]) == (1.0, 2.0)
+
+
+def test_the_jacobian_sees_the_trend_through_a_staircase() -> None:
+    # An event simulation's statistic in one coefficient: flat between jumps of 1 % (a step boundary passing
+    # an arrival), slope 1 in the large. A step of sqrt(eps) reads 0 or a jump's 1e6.
+    def staircase(x: np.ndarray) -> np.ndarray:
+        return np.floor(x * 100) / 100
+
+    x = np.asarray([0.123])
+    jac = forward_jacobian(staircase, x, staircase(x), upper=[10.0])
+    assert jac[0, 0] == pytest.approx(1.0, abs=0.2)
+    # Backwards at the upper bound.
+    at_bound = forward_jacobian(staircase, x, staircase(x), upper=[0.15])
+    assert at_bound[0, 0] == pytest.approx(1.0, abs=0.2)
+
+
+# An H200 serving Llama-3.1-8B as the real one measured it (docs/fidelity.md): far from the default profile in
+# every launch term (eager launches 13x the prior) and in both efficiencies.
+GPU_TRUE = {
+    "mem_bw_efficiency": 0.62,
+    "mfu_prefill": 0.68,
+    "frontend_s": 0.003,
+    "frontend_serial_s": 0.0025,
+    "piecewise_launch_per_layer_s": 1.8e-4,
+    "compiled_launch_per_layer_s": 3.6e-4,
+    "eager_launch_per_layer_s": 4.5e-4,
+}
+GPU_LIMITS = EngineLimits(
+    max_model_len=4096, max_num_seqs=256, max_num_batched_tokens=8192, block_size=16, kv_cache_tokens=524288
+)
+GPU_BASE = EngineConfig(max_model_len=4096)
+GPU_CONFIGS = {"default": GPU_BASE, "eager": GPU_BASE.model_copy(update={"enforce_eager": True})}
+
+
+def test_fit_on_a_gpu_leaves_the_prior_and_recovers_a_known_profile() -> None:
+    base = load_profile()
+    true = base.model_copy(update={"coefficients": base.coefficients.model_copy(update=GPU_TRUE)})
+    plan = probe_plan(GPU_LIMITS, "quick")
+    data = [
+        measured_on_simulator(true, p, mode, GPU_CONFIGS[mode], model="llama-3.1-8b", gpu="h200")  # type: ignore[arg-type]
+        for mode in ("default", "eager")
+        for p in first_probes(GPU_LIMITS, plan, mode)  # type: ignore[arg-type]
+    ]
+    sets = [probe_set(data, GPU_CONFIGS, model="llama-3.1-8b", gpu="h200", vllm_version="0.25.0")]
+    profile = fit_profile(sets, max_evaluations=150)
+    assert profile.vllm_version == "0.25.0"  # the engine rules of the release probed
+    cal = profile.calibration
+    assert cal is not None and cal.rms_log_error is not None and cal.rms_log_error < 0.03
+    for name in ("mem_bw_efficiency", "mfu_prefill", "eager_launch_per_layer_s"):
+        assert getattr(profile.coefficients, name) == pytest.approx(GPU_TRUE[name], rel=0.1), name
+
+
+H200_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "fidelity-h200"
+
+
+def h200_probe_set(mode: str) -> ProbeSet:
+    """The probes the lent H200 measured (vLLM 0.25.0, Llama-3.1-8B shape), as committed."""
+    with tarfile.open(H200_RESULTS / f"call3-{mode}.tgz") as tar:
+        member = tar.extractfile(f"{mode}/probes-{mode}.json")
+        assert member is not None
+        return ProbeSet.model_validate_json(member.read())
+
+
+def test_fit_on_the_measured_h200_probes_leaves_the_prior() -> None:
+    # The real engine's decode steps: batch 1 takes 5.0 ms where the prior's 80 % of HBM bandwidth gives
+    # 4.0 ms, and eager decode 14.7 ms where the prior's launches give 5.1 ms. A fit that stops at its start
+    # (the old first trust radius of 1e-10; the mixed probe's TTFT jumps as arrivals cross step boundaries)
+    # keeps 0.80 and 35 us.
+    sets = [h200_probe_set(m) for m in ("default", "eager")]
+    keep = ("decode_1x32", "decode_16x32", "decode_1x1024", "mixed_32+256")
+    sets = [s.model_copy(update={"probes": tuple(p for p in s.probes if p.name in keep)}) for s in sets]
+    config = H200_RESULTS / "model-config.json"
+    profile = fit_profile(sets, max_evaluations=60, model_spec=str(config))
+    c = profile.coefficients
+    assert c.mem_bw_efficiency is not None and 0.55 < c.mem_bw_efficiency < 0.72
+    assert 2e-4 < c.eager_launch_per_layer_s < 6e-4
+    cal = profile.calibration
+    assert cal is not None and cal.rms_log_error is not None and cal.rms_log_error < 0.3  # the prior: 0.9

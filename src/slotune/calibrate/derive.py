@@ -9,7 +9,8 @@ What transfers, and how:
 - kernel launches (graph replay, piecewise and eager per layer, launch_overlap): kept, an assumption that
   holds for CUDA GPUs of the same driver generation and is least certain for B200;
 - all-reduce: the latency is kept, the efficiency stays a fraction of the target's own link bandwidth
-  (NVLink 3/4/5, PCIe for L40S) in the catalog.
+  (NVLink 3/4/5, PCIe for L40S) in the catalog;
+- the vLLM version (the release whose engine rules the simulator applies): the calibrated one's.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def derive_profile(
         name=name or f"{target.name}-{model}",
         version=calibrated.version,
         gpu=target.name,
+        # The coefficients were measured on this release: its engine rules go with them.
+        vllm_version=calibrated.vllm_version,
         provenance=ProfileProvenance(
             method="derived",
             sources=(f"{calibrated.label} (calibrated on {source.name})",),

@@ -3,7 +3,9 @@
 Each evaluation simulates every probe (the same workload and load the real engine ran, on the simulator with
 the candidate coefficients and the KV pool vLLM reported) and compares the probe's statistics (medians of
 TTFT, TPOT over groups of its requests). The fit is scipy.optimize.least_squares (trust-region reflective,
-soft-L1 loss with a 10 % scale, bounds) over the logarithms of the coefficients, minimizing
+soft-L1 loss with a 25 % scale, bounds) over the logarithms of the coefficients (`Coordinates`: offset to
+start at 1, since trf's first trust radius is |x0|), with a Jacobian by forward differences of 5 % of each
+coefficient (`forward_jacobian`: the simulator's statistics jump as step boundaries cross arrivals), minimizing
 
     sum over probes and statistics of  weight x log(simulated / measured)      (relative errors)
   + sum over coefficients of           0.05 x log(coefficient / start)          (a weak pull to the prior)
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +46,8 @@ log = logging.getLogger(__name__)
 PRIOR_WEIGHT = 0.05
 LOSS_SCALE = 0.25
 METHOD = (
-    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25) over log coefficients of "
+    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25, Jacobian by 5 % forward differences) "
+    "over log coefficients of "
     "weight x log(simulated / measured) per probe statistic, the simulator as the model, with a 0.05 x "
     "log(coefficient / prior) pull; frontend time per prompt token from the server's histograms by "
     "numpy.linalg.lstsq"
@@ -92,6 +95,13 @@ class Param:
 
 
 TIME_BOUNDS = (1e-8, 1.0)
+# The simulator is an event simulation: a probe's statistic jumps where a step boundary crosses an arrival or
+# where its median passes to another request, so between jumps it is flat or smooth and at a jump its slope is
+# unbounded. The Jacobian's finite differences must span the jumps to see the trend: 5 % of each coefficient
+# (0.05 of a fraction). least_squares' own step is relative to |x|, and every log coordinate starts at x = 0,
+# where it falls back to 1.5e-8: a slope through a jump then reads as 1e6 times too steep, the trust region
+# shrinks to nothing and the fit stops at its start.
+JACOBIAN_STEP = 0.05
 EFFICIENCY_BOUNDS = (1e-4, 1.0)
 
 
@@ -105,6 +115,7 @@ def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
         Param("step_cpu_s", *TIME_BOUNDS),
         Param("cpu_per_seq_s", *TIME_BOUNDS),
         Param("frontend_s", *TIME_BOUNDS),
+        Param("frontend_serial_s", *TIME_BOUNDS),
     ]
     if any(not c.enforce_eager for c in configs):
         if gpu.has_cuda_graphs:
@@ -126,11 +137,12 @@ def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Para
         "mfu_decode": gpu.mfu_decode,
         "compiled_launch_per_layer_s": prior.eager_launch_per_layer_s,
         "frontend_s": 1e-3,
+        "frontend_serial_s": 1e-4,
     }
     values = []
     for p in params:
         value = getattr(prior, p.name)
-        if value is None or (p.name == "frontend_s" and value == 0):
+        if value is None or (p.name in ("frontend_s", "frontend_serial_s") and value == 0):
             value = defaults[p.name]
         if p.log_scale:
             value = min(max(value, p.lower * 10), p.upper)
@@ -139,29 +151,56 @@ def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Para
 
 
 class Coordinates:
-    """The fit's variables: log(value / start) for coefficients on a log scale, the value itself otherwise.
-    Every variable starts at 0 (fractions at their start), so least_squares' finite-difference step (2 %)
-    moves every coefficient by about 2 %."""
+    """The fit's variables: ORIGIN + log(value / start) for coefficients on a log scale, ORIGIN + value for
+    fractions. A step of h in a log variable moves its coefficient by a factor e^h whatever its size.
+
+    Every variable starts at ORIGIN = 1, not 0, because least_squares' trust-region method ('trf') takes
+    |x0| as its first trust radius: at x0 = 0 (a fraction at 0 nudged to 1e-10 inside its bounds) the first
+    steps are 1e-10 long, double on each success, and the relative cost reductions of such steps meet `ftol`
+    long before they reach a useful size (the fit "converges" at its start). At 1 the first radius is
+    sqrt(number of variables), which the trust region shrinks as far as the probes need."""
+
+    ORIGIN = 1.0
 
     def __init__(self, params: Sequence[Param], start: np.ndarray) -> None:
         self.params = params
         self.start = start
 
     def x0(self) -> np.ndarray:
-        return np.asarray([0.0 if p.log_scale else v for p, v in zip(self.params, self.start, strict=True)])
+        return np.asarray(
+            [self.ORIGIN + (0.0 if p.log_scale else v) for p, v in zip(self.params, self.start, strict=True)]
+        )
 
     def bounds(self) -> tuple[list[float], list[float]]:
         lower, upper = [], []
         for p, v in zip(self.params, self.start, strict=True):
-            lower.append(math.log(p.lower / v) if p.log_scale else p.lower)
-            upper.append(math.log(p.upper / v) if p.log_scale else p.upper)
+            lower.append(self.ORIGIN + (math.log(p.lower / v) if p.log_scale else p.lower))
+            upper.append(self.ORIGIN + (math.log(p.upper / v) if p.log_scale else p.upper))
         return lower, upper
 
     def values(self, x: np.ndarray) -> dict[str, float]:
         return {
-            p.name: float(v * math.exp(xi) if p.log_scale else xi)
+            p.name: float(v * math.exp(xi - self.ORIGIN) if p.log_scale else xi - self.ORIGIN)
             for p, v, xi in zip(self.params, self.start, x, strict=True)
         }
+
+
+def forward_jacobian(
+    fun: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    f0: np.ndarray,
+    upper: Sequence[float],
+    step: float = JACOBIAN_STEP,
+) -> np.ndarray:
+    """Forward differences of `fun` at `x` (where it is `f0`) with an absolute step per coordinate, taken
+    backwards where the step would cross the upper bound."""
+    jac = np.empty((f0.size, x.size))
+    for i in range(x.size):
+        h = step if x[i] + step <= upper[i] else -step
+        moved = x.copy()
+        moved[i] += h
+        jac[:, i] = (fun(moved) - f0) / h
+    return jac
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +253,25 @@ def frontend_per_prompt_token_s(runs: Sequence[ProbeData]) -> float:
     return max(0.0, float(slope))
 
 
+# The frontend's serial and parallel parts (frontend_serial_s, frontend_s) add up for a lone request; only the
+# probes whose requests are sent together tell them apart, along a narrow valley where the fit can settle on
+# either side. It runs from the prior's split and from one with 10x the serial part, and keeps the better.
+SERIAL_START_FACTORS = (1.0, 10.0)
+
+
+def _starts(params: Sequence[Param], x0: np.ndarray) -> list[np.ndarray]:
+    names = [p.name for p in params]
+    if "frontend_serial_s" not in names:
+        return [x0]
+    i = names.index("frontend_serial_s")
+    starts = []
+    for factor in SERIAL_START_FACTORS:
+        start = x0.copy()
+        start[i] += math.log(factor)
+        starts.append(start)
+    return starts
+
+
 @dataclass(frozen=True, slots=True)
 class FitResult:
     coefficients: ProfileCoefficients
@@ -248,8 +306,12 @@ def fit(setup: FitSetup, runs: Sequence[ProbeData], *, max_evaluations: int = 40
         profile = with_coefficients(prior, coords.values(x))
         return {probe_key(r): simulate_probe(setup, profile, r) for r in runs}
 
+    last: dict[bytes, np.ndarray] = {}
+
     def residuals(x: np.ndarray) -> np.ndarray:
         nonlocal evaluations
+        if x.tobytes() in last:  # least_squares asks for the Jacobian where it has just evaluated
+            return last[x.tobytes()]
         evaluations += 1
         predicted = predicted_for(x)
         out = []
@@ -259,19 +321,25 @@ def fit(setup: FitSetup, runs: Sequence[ProbeData], *, max_evaluations: int = 40
                 err = math.log(max(got, 1e-9) / value) if got is not None else 5.0
                 out.append(weights[key][name] * err)
         out.extend(PRIOR_WEIGHT * (x - x0))
-        return np.asarray(out)
+        last.clear()
+        last[x.tobytes()] = np.asarray(out)
+        return last[x.tobytes()]
 
     lower, upper = coords.bounds()
-    solution = least_squares(
-        residuals,
-        np.clip(x0, lower, upper),
-        bounds=(lower, upper),
-        loss="soft_l1",
-        f_scale=LOSS_SCALE,
-        diff_step=0.02,
-        max_nfev=max_evaluations,
-        method="trf",
-    )
+    solutions = [
+        least_squares(
+            residuals,
+            np.clip(start, lower, upper),
+            bounds=(lower, upper),
+            loss="soft_l1",
+            f_scale=LOSS_SCALE,
+            jac=lambda x: forward_jacobian(residuals, x, residuals(x), upper),
+            max_nfev=max_evaluations,
+            method="trf",
+        )
+        for start in _starts(params, x0)
+    ]
+    solution = min(solutions, key=lambda s: s.cost)
     values = coords.values(solution.x)
     log.info("least squares: %s (%d evaluations)", solution.message, solution.nfev)
     coefficients = prior.coefficients.model_copy(update=values)

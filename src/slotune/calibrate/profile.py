@@ -158,6 +158,8 @@ def fit_profile(
                 "vllm": calibration.vllm_version,
             },
         ),
+        # The engine rules (slotune.vllm_versions) of the release the probes ran on.
+        **({"vllm_version": versions[0]} if len(versions) == 1 else {}),
         coefficients=coefficients,
         calibration=calibration,
     )

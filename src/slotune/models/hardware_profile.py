@@ -54,6 +54,9 @@ class ProfileCoefficients(Frozen):
     # tokenization) plus the first token's way back (detokenization, SSE), per request and per prompt token.
     frontend_s: float = Field(default=0.0, ge=0)
     frontend_per_prompt_token_s: float = Field(default=0.0, ge=0)
+    # The API server's own work per request, done one request at a time (one event loop): requests sent
+    # together queue for it (slotune.simulate.frontend).
+    frontend_serial_s: float = Field(default=0.0, ge=0)
 
     def frontend_delay_s(self, prompt_tokens: int) -> float:
         """Client-visible time outside the engine for one request of `prompt_tokens`."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from slotune.errors import InputError
 from slotune.load import ClosedLoopSchedule, Job
-from slotune.models import RequestSpec
 from slotune.simulate.request_state import FINISHED, SimRequest
+
+if TYPE_CHECKING:
+    from slotune.simulate.frontend import Frontend
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,7 @@ class ArrivalFeed:
 
 class ClosedLoopFeed:
     """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time).
-    `delay_of(spec)`: how long after its send a request reaches the engine (the API server's time,
+    `frontend`: when a request sent at some time reaches the engine (the API server's time,
     slotune.simulate.frontend)."""
 
     def __init__(
@@ -140,7 +143,7 @@ class ClosedLoopFeed:
         schedule: ClosedLoopSchedule,
         *,
         maker: RequestMaker,
-        delay_of: Callable[[RequestSpec], float] | None = None,
+        frontend: Frontend | None = None,
     ) -> None:
         admission = maker.admission
         if admission.refuses_all((r.prompt_tokens, r.output_tokens) for r in schedule.requests):
@@ -154,7 +157,7 @@ class ClosedLoopFeed:
         self._think_s = schedule.think_time_s
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
         self._maker = maker
-        self._delay_of = delay_of
+        self._frontend = frontend
         self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = schedule.quota
         self.num_read = 0
@@ -168,7 +171,7 @@ class ClosedLoopFeed:
             job = self._draw.next(time_s)
             if job is None:
                 return  # this user is done
-            arrival_s = time_s + self._delay_of(job.spec) if self._delay_of is not None else time_s
+            arrival_s = self._frontend.arrival_s(job, time_s) if self._frontend is not None else time_s
             req = self._maker.make(job, arrival_s)
             heapq.heappush(self._pending, (arrival_s, req.index, req))
             self.num_read += 1

@@ -1,49 +1,70 @@
 """What a client sees outside the engine step: the API server's time per request, as the hardware profile says.
 
-A request reaches the engine `frontend_delay_s(prompt_tokens)` after its client sent it (HTTP, tokenization,
-and, folded into the same delay, the first token's way back: detokenization and SSE). The simulator makes the
-request arrive at the engine that much later and reports its arrival at the client's send time, so TTFT and
-E2E include the delay and ITL does not. A closed loop's user sends its next request when the response ends.
+A request reaches the engine some time after its client sent it (HTTP, tokenization, and, folded into the same
+delay, the first token's way back: detokenization and SSE). Two parts:
 
-Delays grow with the prompt, so a long prompt sent just before a short one can reach the engine after it:
-the open loop's jobs are re-ordered by their arrival at the engine (a heap that holds only the jobs whose
-arrival could still be overtaken).
+- the serial stage, `frontend_serial_s + frontend_per_prompt_token_s x prompt_tokens`: work done one request
+  at a time, in send order. vLLM's API server is one process with one event loop, and it renders and
+  tokenizes prompts in a thread pool of `renderer_num_workers` threads, 1 by default (0.25
+  renderers/base.py BaseRenderer: `ThreadPoolExecutor(max_workers=pool_workers)`), so requests sent together
+  queue for it and a short prompt sent just after a long one waits for the long one's tokenization;
+- `frontend_s`: the rest (HTTP, the first token's way back), in parallel.
+
+The simulator makes the request arrive at the engine that much later and reports its arrival at the client's
+send time, so TTFT and E2E include the delay and ITL does not. A closed loop's user sends its next request
+when the response ends.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from slotune.load import Job
-from slotune.models import ProfileCoefficients, RequestSpec
+from slotune.models import ProfileCoefficients
 from slotune.simulate.engine import RequestSink
 from slotune.simulate.request_state import SimRequest
 
-DelayOf = Callable[[RequestSpec], float]
+
+class Frontend:
+    """The API server between the clients and the engine: when each request reaches the engine, and how long
+    after its send that was (what the client's clock adds back)."""
+
+    def __init__(self, coefficients: ProfileCoefficients) -> None:
+        self.coefficients = coefficients
+        self.serial_s = coefficients.frontend_serial_s
+        self._free_s = -np.inf  # when the API server's event loop is next free
+        self._delays_s: dict[str, float] = {}
+
+    @staticmethod
+    def of(coefficients: ProfileCoefficients) -> Frontend | None:
+        """The profile's frontend, or None where the profile has none (no work per request)."""
+        c = coefficients
+        if not c.frontend_s and not c.frontend_per_prompt_token_s and not c.frontend_serial_s:
+            return None
+        return Frontend(c)
+
+    def arrival_s(self, job: Job, send_s: float) -> float:
+        """When `job`, sent at `send_s`, reaches the engine. Called in send order."""
+        start_s = send_s if send_s > self._free_s else self._free_s
+        c = self.coefficients
+        self._free_s = start_s + self.serial_s + c.frontend_per_prompt_token_s * job.spec.prompt_tokens
+        at = self._free_s + c.frontend_s
+        self._delays_s[job.request_id] = at - send_s
+        return at
+
+    def delay_s(self, req: SimRequest) -> float:
+        """How long `req` spent in the frontend (once, when it finishes)."""
+        return self._delays_s.pop(req.request_id)
 
 
-def delay_function(coefficients: ProfileCoefficients) -> DelayOf | None:
-    """The profile's frontend delay per request, or None where the profile has none (no work per request)."""
-    if not coefficients.frontend_s and not coefficients.frontend_per_prompt_token_s:
-        return None
-    return lambda spec: coefficients.frontend_delay_s(spec.prompt_tokens)
-
-
-def delayed_jobs(jobs: Iterable[Job], delay_of: DelayOf, min_delay_s: float) -> Iterator[Job]:
-    """Open-loop jobs as the engine sees them: each `delay_of(spec)` later, in order of that arrival (ties in
-    send order). A job is released once no later-sent job can arrive before it (every delay >= min_delay_s)."""
-    pending: list[tuple[float, int, Job]] = []
+def delayed_jobs(jobs: Iterable[Job], frontend: Frontend) -> Iterator[Job]:
+    """Open-loop jobs as the engine sees them: each at its arrival through `frontend` (in send order: the
+    serial stage keeps it)."""
     for job in jobs:
         assert job.send_s is not None
-        while pending and pending[0][0] <= job.send_s + min_delay_s:
-            yield heapq.heappop(pending)[2]
-        at = job.send_s + delay_of(job.spec)
-        heapq.heappush(pending, (at, job.seq, job._replace(send_s=at)))
-    while pending:
-        yield heapq.heappop(pending)[2]
+        yield job._replace(send_s=frontend.arrival_s(job, job.send_s))
 
 
 class ClientClockSink:

@@ -38,7 +38,7 @@ from slotune.simulate.deployment import (
 from slotune.simulate.engine import Engine
 from slotune.simulate.feed import Admission, ArrivalFeed, ClosedLoopFeed, Feed, RequestMaker
 from slotune.simulate.follow_ups import follow_up_outputs
-from slotune.simulate.frontend import ClientClockSink, DelayOf, delay_function, delayed_jobs
+from slotune.simulate.frontend import ClientClockSink, Frontend, delayed_jobs
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
@@ -131,9 +131,9 @@ class Simulator:
             count_every_lookup=not behaviour.counts_lookups_at_admission_only,
         )
         coefficients = self.profile.coefficients
-        delay_of = delay_function(coefficients)
-        if delay_of is not None:
-            sink = ClientClockSink(sink, lambda req: coefficients.frontend_delay_s(req.prompt_tokens))  # type: ignore[arg-type]
+        frontend = Frontend.of(coefficients)
+        if frontend is not None:
+            sink = ClientClockSink(sink, frontend.delay_s)  # type: ignore[arg-type]
         block_manager = BlockManager(
             deployment.num_gpu_blocks,
             config.block_size,
@@ -150,7 +150,7 @@ class Simulator:
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=_feed(schedule, maker, delay_of=delay_of, min_delay_s=coefficients.frontend_s),
+            feed=_feed(schedule, maker, frontend=frontend),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -302,16 +302,15 @@ def _feed(
     schedule: Schedule | Iterable[Job],
     maker: RequestMaker,
     *,
-    delay_of: DelayOf | None = None,
-    min_delay_s: float = 0.0,
+    frontend: Frontend | None = None,
 ) -> Feed:
-    """The engine's arrivals; with a frontend delay each request reaches the engine that long after its send."""
+    """The engine's arrivals; with a frontend each request reaches the engine when it has passed it."""
     if isinstance(schedule, ClosedLoopSchedule):
-        return ClosedLoopFeed(schedule, maker=maker, delay_of=delay_of)
+        return ClosedLoopFeed(schedule, maker=maker, frontend=frontend)
     jobs: Iterable[Job] = schedule.jobs if isinstance(schedule, OpenLoopSchedule) else schedule
     num_planned = len(schedule.jobs) if isinstance(schedule, OpenLoopSchedule) else None
-    if delay_of is not None:
-        jobs = delayed_jobs(jobs, delay_of, min_delay_s)
+    if frontend is not None:
+        jobs = delayed_jobs(jobs, frontend)
     return ArrivalFeed(jobs, maker=maker, num_planned=num_planned)
 
 
