@@ -10,10 +10,12 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
+from slotune.load.size import check_progress
 from slotune.models import Distribution, EngineConfig, PriceBook
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
@@ -154,6 +156,10 @@ def register(app: typer.Typer) -> None:
         workload: Path | None = typer.Option(
             None, "--workload", help="Trace or request log (any slotune format)."
         ),
+        fmt: str | None = typer.Option(None, "--format", help="Format of --workload (default: detected)."),
+        tokenizer: str | None = typer.Option(
+            None, "--tokenizer", help="tokenizer.json, for a --workload that holds text."
+        ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
         slo: str | None = typer.Option(
             None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
@@ -176,15 +182,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
-
-        slo_obj = resolve_slo(slo) if slo is not None else None
         from slotune.workload.select import select_workload
 
-        wl, run_load = select_workload(workload, preset, load.spec(), seed=seed)
+        checks.check_seed(seed)
+        checks.input_file("--workload", workload)
+        checks.output_file("--trace", trace)
+        checks.output_file_or_folder("--out", out)
+        slo_obj = resolve_slo(slo) if slo is not None else None
+        wl, run_load = select_workload(
+            workload,
+            preset,
+            load.spec(),
+            seed=seed,
+            fmt=fmt,
+            tokenizer_path=tokenizer,
+            request_limit=load.request_limit,
+        )
         with _progress(quiet=json_out) as progress:
             task = progress.add_task("sim", total=None) if progress is not None else None
 
             def on_progress(done: int, total: int | None) -> None:
+                if total is None:  # a closed loop over a time window: its size shows only as it runs
+                    check_progress(done, limit=load.request_limit)
                 if progress is not None and task is not None:
                     progress.update(task, completed=done, total=total)
 
