@@ -7,9 +7,20 @@ Each raises InputError naming the flag, the value and a fix that names a flag of
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slotune.errors import InputError
+
+
+@contextmanager
+def flags_named(renames: dict[str, str]) -> Iterator[None]:
+    """Library errors name the usual flags (`--format`); where a command calls one otherwise, say its name."""
+    try:
+        yield
+    except InputError as exc:
+        raise exc.with_flags(renames) from exc
 
 
 def check_seed(seed: int, flag: str = "--seed") -> None:
@@ -24,7 +35,7 @@ def input_file(flag: str, path: Path | None) -> None:
     if path.is_dir():
         raise InputError(flag, str(path), f"give {flag} a file, not a folder", problem="is a folder")
     if not path.exists():
-        raise InputError(flag, str(path), f"give {flag} an existing file", problem="no such file")
+        raise InputError(flag, str(path), f"give {flag} an existing file", problem="file not found")
     if not os.access(path, os.R_OK):
         raise InputError(flag, str(path), f"give {flag} a file you can read", problem="not readable")
 
@@ -40,7 +51,10 @@ def _writable_parent(flag: str, path: Path) -> None:
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(
-            flag, str(path), f"give {flag} a path in a folder you can write to", problem=f"{parent} is read-only"
+            flag,
+            str(path),
+            f"give {flag} a path in a folder you can write to",
+            problem=f"{parent} is read-only",
         )
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from slotune.catalog import get_gpu, get_model, list_gpus, load_profile
 from slotune.catalog.prices import PRICE_FIX, require_price
+from slotune.cli import checks
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
@@ -243,7 +244,9 @@ def _read_workload(path: Path | None, fmt: str | None, tokenizer: str | None) ->
         return None
     from slotune.workload import read_workload
 
-    return read_workload(path, fmt=fmt, tokenizer_path=tokenizer)
+    checks.input_file("--workload", path)
+    with checks.flags_named({"--format": "--workload-format"}):
+        return read_workload(path, fmt=fmt, tokenizer_path=tokenizer)
 
 
 def _resolve_slo(text: str | None) -> SLO | None:

@@ -33,12 +33,9 @@ def read_workload(
 
 
 def write_workload(workload: Workload, path: str | os.PathLike[str]) -> None:
-    """Write the canonical JSONL (header line, then one request per line); same workload, same bytes."""
+    """Write the canonical JSONL (header line, then one request per line); same workload, same bytes. Missing
+    folders are created, as for every output."""
     file = Path(path)
     if file.is_dir():
         raise InputError("--out", str(file), "give a file path, not a directory", problem="is a directory")
-    if file.parent and not file.parent.exists():
-        raise InputError(
-            "--out", str(file), f"create the folder {file.parent} first", problem="no such folder"
-        )
     write_atomically(file, render(workload))
