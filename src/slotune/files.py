@@ -30,6 +30,15 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
         raise
 
 
+def cache_dir() -> Path:
+    """Where slotune keeps what it can rebuild or forget: $SLOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/slotune, else
+    ~/.cache/slotune."""
+    if explicit := os.environ.get("SLOTUNE_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "slotune"
+
+
 def write_atomically(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` to `path` whole (see atomic_open); returns the path."""
     with atomic_open(path) as f:

@@ -40,6 +40,7 @@ class Behaviour:
     close_reused_connections: bool = False
     # After each response, wait this long and then send nginx's "408 Request Timeout" and close (0 = never).
     idle_408_after_s: float = 0.0
+    max_model_len: int = 4096  # what /v1/models and /tokenize report
 
 
 @dataclass
@@ -190,7 +191,7 @@ class FakeOpenAIServer:
                             "object": "model",
                             "owned_by": "vllm",
                             "root": self.model,
-                            "max_model_len": 4096,
+                            "max_model_len": self.behaviour.max_model_len,
                         }
                     ],
                 },
@@ -225,7 +226,7 @@ class FakeOpenAIServer:
             strs = _pieces(str(body.get("prompt", "")), self.behaviour)
         vocab = self.state.vocab
         ids = [0 if p == "<|template|>" else vocab.setdefault(p, 1000 + len(vocab)) for p in strs]
-        answer: dict[str, Any] = {"count": len(ids), "max_model_len": 4096, "tokens": ids}
+        answer: dict[str, Any] = {"count": len(ids), "max_model_len": self.behaviour.max_model_len, "tokens": ids}
         if body.get("return_token_strs"):
             answer["token_strs"] = strs
         return answer

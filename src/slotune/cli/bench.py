@@ -14,10 +14,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.bench.context_fit import CLIP_FLAG
 from slotune.bench.results import RECORDS_FILE
 from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
 from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
+from slotune.bench.sweep_table import cell as sweep_cell
+from slotune.bench.sweep_table import columns as sweep_columns
+from slotune.bench.sweep_table import sweep_csv
 from slotune.bench.validity import ValidityThresholds
+from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
@@ -30,8 +35,10 @@ from slotune.cli.vllm_engine import (
     server_request,
 )
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.launch import VllmLauncher
 from slotune.launch.bench import bench_launched
+from slotune.load.size import check_run_size, planned_requests
 from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed, RequestSpec, Workload
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
@@ -117,7 +124,13 @@ def _select(
 
         chosen = load.with_users(1) if sweep_kind is not None else load
         workload, run_load = select_workload(
-            workload_file, preset, chosen, seed=seed, fmt=fmt, tokenizer_path=tokenizer
+            workload_file,
+            preset,
+            chosen,
+            seed=seed,
+            fmt=fmt,
+            tokenizer_path=tokenizer,
+            request_limit=flags.request_limit,
         )
         return workload, load if sweep_kind is not None else run_load
     if load.kind == "replay":
@@ -128,6 +141,11 @@ def _select(
         raise InputError(
             "--num-requests", None, "give --num-requests N or --duration S for fixed-length requests"
         )
+    check_run_size(
+        planned_requests(load, workload_requests=1),
+        limit=flags.request_limit,
+        mean_output_tokens=output_tokens,
+    )
     return _fixed_workload(input_tokens, output_tokens), load
 
 
@@ -240,34 +258,17 @@ def _pricing(
 
 
 def _render_sweep(sweep: SweepReport) -> None:
-    table = Table(title=f"sweep over {sweep.sweep_kind}", title_justify="left")
-    for col in (
-        "level",
-        "valid",
-        "req/s",
-        "out tok/s",
-        "TTFT p50",
-        "TTFT p99",
-        "TPOT p50",
-        "ITL p99",
-        "failed",
-    ):
-        table.add_column(col, justify="right")
+    cols = sweep_columns(sweep)
+    table = Table(
+        title=f"sweep over {sweep.sweep_kind} (latencies in ms, SLO met in %)", title_justify="left"
+    )
+    for title in ("level", "valid", *(c.title for c in cols)):
+        table.add_column(title, justify="right")
     for p in sweep.points:
-        s = p.summary
         cells = [f"{p.level:.4g}", "yes" if p.valid else "[red]no[/]"]
-        if p.valid and s is not None:
-            cells += [
-                f"{s.request_throughput_rps:.2f}",
-                f"{s.output_tokens_per_s:,.1f}",
-                _fmt_ms(s.ttft_s.p50),
-                _fmt_ms(s.ttft_s.p99),
-                _fmt_ms(s.tpot_s.p50),
-                _fmt_ms(s.itl_s.p99),
-                str(s.num_failed),
-            ]
-        else:
-            cells += ["-"] * 6 + [str(s.num_failed if s else "-")]
+        for c in cols:
+            value = sweep_cell(p, c)
+            cells.append("-" if value is None or math.isinf(value) else f"{value * c.scale:,.{c.digits}f}")
         table.add_row(*cells)
     console.print(table)
     _render_sweep_cost(sweep)
@@ -362,10 +363,17 @@ def register(app: typer.Typer) -> None:
         scrape_interval: float = typer.Option(
             1.0, "--scrape-interval", help="Seconds between /metrics scrapes."
         ),
-        exact_output: bool | None = typer.Option(
-            None,
-            "--exact-output/--no-exact-output",
-            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM.",
+        exact_output: bool = typer.Option(
+            False,
+            "--exact-output",
+            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM. Off: --no-exact-output.",
+            show_default=False,
+        ),
+        no_exact_output: bool = typer.Option(False, "--no-exact-output", hidden=True),
+        clip_prompts: bool = typer.Option(
+            False,
+            CLIP_FLAG,
+            help="Shorten requests that do not fit the server's max_model_len (default: refuse the run).",
         ),
         prompt_token_ids: bool = typer.Option(
             False, "--prompt-token-ids", help="Completions: send token ids, not text."
@@ -378,7 +386,15 @@ def register(app: typer.Typer) -> None:
         event_loop: str = typer.Option(
             "auto", "--event-loop", help="auto (uvloop where installed), asyncio or uvloop."
         ),
-        strict: bool = typer.Option(False, "--strict", help=f"Exit {EXIT_INVALID} when the run is invalid."),
+        allow_invalid: bool = typer.Option(
+            False, "--allow-invalid", help=f"Exit 0 when the run is invalid (default: exit {EXIT_INVALID})."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", hidden=True, help="The default now; kept for old scripts."
+        ),
+        csv_out: Path | None = typer.Option(
+            None, "--csv", help="With --sweep: write the sweep table as CSV (one row per level)."
+        ),
         gpu: str | None = typer.Option(
             None,
             "--gpu",
@@ -399,6 +415,14 @@ def register(app: typer.Typer) -> None:
 
         With --engine vllm it starts vLLM with the engine flags first and stops it afterwards.
         """
+        checks.check_seed(seed)
+        checks.input_file("--workload", workload_file)
+        checks.output_folder("--out", out)
+        checks.output_file("--csv", csv_out)
+        if csv_out is not None and sweep is None:
+            raise InputError("--csv", str(csv_out), "add --sweep LEVELS: --csv writes the sweep table")
+        if exact_output and no_exact_output:
+            raise InputError("--exact-output", "both", "give --exact-output or --no-exact-output, not both")
         launch = _launch_plan(
             engine_kind,
             url,
@@ -448,7 +472,8 @@ def register(app: typer.Typer) -> None:
             tokenizer=tokenizer,
             timeout_s=timeout,
             scrape_interval_s=scrape_interval,
-            exact_output=exact_output,
+            exact_output=True if exact_output else (False if no_exact_output else None),
+            clip_prompts=clip_prompts,
             prompt_as_token_ids=prompt_token_ids,
             thresholds=ValidityThresholds(
                 max_schedule_lag_p99_s=max_lag_ms / 1e3,
@@ -475,10 +500,14 @@ def register(app: typer.Typer) -> None:
                 return run_sweep(s, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
 
             result = _measured(launch, settings, measure_sweep, as_json)
+            if csv_out is not None:
+                write_atomically(csv_out, sweep_csv(result.report))
             if as_json:
                 emit_json(result.report)
             else:
                 _render_sweep(result.report)
+                if csv_out is not None:
+                    console.print(f"sweep table: {csv_out}")
             valid = result.report.valid
         else:
             outcome = _measured(
@@ -491,7 +520,12 @@ def register(app: typer.Typer) -> None:
                 if out is not None:
                     console.print(f"results: {out / RESULT_FILE} (records: {out / RECORDS_FILE})")
             valid = outcome.valid
-        if strict and not valid:
+        del strict  # invalid runs exit non-zero by default now
+        if not valid and not allow_invalid:
+            err_console.print(
+                f"[bold red]invalid run[/]: exit {EXIT_INVALID} (the reasons are above); --allow-invalid exits 0",
+                highlight=False,
+            )
             raise typer.Exit(EXIT_INVALID)
 
 
