@@ -226,7 +226,11 @@ class FakeOpenAIServer:
             strs = _pieces(str(body.get("prompt", "")), self.behaviour)
         vocab = self.state.vocab
         ids = [0 if p == "<|template|>" else vocab.setdefault(p, 1000 + len(vocab)) for p in strs]
-        answer: dict[str, Any] = {"count": len(ids), "max_model_len": self.behaviour.max_model_len, "tokens": ids}
+        answer: dict[str, Any] = {
+            "count": len(ids),
+            "max_model_len": self.behaviour.max_model_len,
+            "tokens": ids,
+        }
         if body.get("return_token_strs"):
             answer["token_strs"] = strs
         return answer

@@ -164,5 +164,14 @@ def test_synth_into_a_missing_folder_creates_it(cli, tmp_path):
 
 def test_synth_under_a_file_is_refused_before_work(cli, tmp_path):
     (tmp_path / "f").write_text("x")
-    result = cli("workload", "synth", "--preset", "chatbot", "--num-requests", "3", "--out", str(tmp_path / "f" / "w.jsonl"))
+    result = cli(
+        "workload",
+        "synth",
+        "--preset",
+        "chatbot",
+        "--num-requests",
+        "3",
+        "--out",
+        str(tmp_path / "f" / "w.jsonl"),
+    )
     _assert_input_error(result, "--out=", "is a file")
