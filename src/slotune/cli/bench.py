@@ -43,6 +43,7 @@ from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed, Re
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
+from slotune.slo.verdict import next_steps, verdict_reasons
 from slotune.workload.digest import with_digest
 
 EXIT_INVALID = 3
@@ -185,6 +186,10 @@ def _render_latency(report: BenchReport) -> None:
             f"SLO {m.slo_name}: attainment {m.slo_attainment:.1%} (target {m.attainment_target or 0:.0%}), "
             f"goodput {m.goodput_rps or 0:.2f} req/s, met: {m.slo_met}"
         )
+        for reason in verdict_reasons(m):
+            console.print(f"  why: {reason}", highlight=False)
+        for step in next_steps(m):
+            console.print(f"  next: {step}", highlight=False)
     if m.cost is not None:
         console.print("cost: " + "\n  ".join(cost_lines(m.cost)), highlight=False)
     client = report.result.client

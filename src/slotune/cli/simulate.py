@@ -20,6 +20,7 @@ from slotune.models import Distribution, EngineConfig, PriceBook
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
 from slotune.simulate.api import simulate
+from slotune.slo.verdict import next_steps, target_text, verdict_reasons
 
 JSON_HELP = "Machine-readable output on stdout only."
 
@@ -42,16 +43,6 @@ def _progress(*, quiet: bool) -> Iterator[Progress | None]:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1e3:,.1f}"
-
-
-def _target_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric == "throughput":
-        return f"{value:,.0f} tok/s"
-    if metric == "cost":
-        return f"${value:,.4f}/Mtok"
-    return f"{value * 1e3:,.1f} ms"
 
 
 def _dist_row(table: Table, name: str, d: Distribution) -> None:
@@ -106,8 +97,11 @@ def render(report: SimulationReport) -> None:
             mark = "[green]pass[/]" if t.passed else "[red]fail[/]"
             head.add_row(
                 f"  {t.metric} {t.stat}",
-                f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
+                f"{target_text(t.metric, t.observed)} vs {target_text(t.metric, t.threshold)} {mark}",
             )
+        if reasons := verdict_reasons(s):
+            head.add_row("  why", "\n".join(reasons))
+            head.add_row("  next", "\n".join(f"- {step}" for step in next_steps(s)))
     if s.cost is not None:
         head.add_row("cost", "\n".join(cost_lines(s.cost)))
     if e is not None:
