@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -16,10 +17,12 @@ from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
 from slotune.cost import usd_text
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.models import SLO, CapacityPlan, EngineConfig, GpuSpec, PlanRanking, PriceBook, RankBy, Workload
 from slotune.plan import plan_capacity, rank_options
 from slotune.plan.explain import explain_lines
 from slotune.plan.planner import throughput_per_gpu
+from slotune.plan.table import plans_csv
 from slotune.units import GiB
 
 JSON_HELP = "Machine-readable output on stdout only."
@@ -304,12 +307,16 @@ def plan_cmd(
     ),
     rank_by: str | None = typer.Option(None, "--rank-by", help=RANK_BY_HELP),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Also write the table as CSV (one row per option) for a spreadsheet."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     *,
     engine: EngineConfig,
     prices: PriceBook,
 ) -> None:
     """Napkin math: weights, KV cache, concurrency, minimum TP, roofline latency and $/Mtok."""
+    checks.output_file("--csv", csv_out)
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
     hardware = load_profile(profile)
@@ -342,6 +349,7 @@ def plan_cmd(
             rank_by=order,
         )
         warn_stale(p.cost.price for p in ranking.options)
+        _write_csv(csv_out, ranking.options, quiet=json_out)
         _emit_ranking(ranking, target_slo, explain=explain, json_out=json_out)
         return
 
@@ -349,10 +357,19 @@ def plan_cmd(
         spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo, profile=hardware, prices=prices
     )
     warn_stale([plan.cost.price])
+    _write_csv(csv_out, [plan], quiet=json_out)
     if json_out:
         emit_json(plan)
     else:
         render_plan(plan, explain=explain)
+
+
+def _write_csv(path: Path | None, plans: Sequence[CapacityPlan], *, quiet: bool) -> None:
+    if path is None:
+        return
+    write_atomically(path, plans_csv(plans))
+    if not quiet:
+        err_console.print(f"plan table: {path}", highlight=False)
 
 
 def _emit_ranking(ranking: PlanRanking, slo: SLO | None, *, explain: bool, json_out: bool) -> None:
