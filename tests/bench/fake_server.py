@@ -83,11 +83,11 @@ def _count_prompt_tokens(body: dict[str, Any], behaviour: Behaviour) -> int:
 
 
 class FakeOpenAIServer:
-    def __init__(self, behaviour: Behaviour | None = None, *, model: str = "fake-model") -> None:
+    def __init__(self, behaviour: Behaviour | None = None, *, model: str = "fake-model", port: int = 0) -> None:
         self.behaviour = behaviour or Behaviour()
         self.model = model
         self.state = ServerState()
-        self.port = 0
+        self.port = port
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -110,7 +110,7 @@ class FakeOpenAIServer:
         self._thread.join(5)
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
