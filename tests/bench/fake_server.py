@@ -83,7 +83,9 @@ def _count_prompt_tokens(body: dict[str, Any], behaviour: Behaviour) -> int:
 
 
 class FakeOpenAIServer:
-    def __init__(self, behaviour: Behaviour | None = None, *, model: str = "fake-model", port: int = 0) -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, *, model: str = "fake-model", port: int = 0
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.model = model
         self.state = ServerState()

@@ -18,8 +18,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_ranking_csv_matches_the_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     table = tmp_path / "plans" / "llama.csv"  # a missing folder is created
     code, out, _ = run(
-        ["plan", "--model", "llama-3.1-8b", "--gpu", "h100,a100-80gb", "--rank-by", "throughput-per-gpu"]
-        + ["--json", "--csv", str(table)],
+        [
+            "plan",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "h100,a100-80gb",
+            "--rank-by",
+            "throughput-per-gpu",
+            "--json",
+            "--csv",
+            str(table),
+        ],
         capsys,
     )
     assert code == 0
