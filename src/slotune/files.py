@@ -16,8 +16,13 @@ from typing import IO
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     """A text file (UTF-8) that appears at `path` only once the block ends without an exception; missing
-    parent folders are created."""
+    parent folders are created. A device or pipe (`/dev/null`, `/dev/stdout`) is written as it is: it cannot
+    be half-written, and replacing it would replace the device."""
     target = Path(path)
+    if target.exists() and not target.is_file() and not target.is_dir():
+        with target.open("w", encoding="utf-8") as f:
+            yield f
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:

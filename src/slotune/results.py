@@ -53,7 +53,8 @@ def stamped(report: R) -> R:
 
 
 def _report_path(path: Path) -> Path:
-    return path / RESULT_FILE if path.is_dir() or path.suffix == "" else path
+    """A folder (existing, or a new name without a suffix) gets result.json; anything else is the file."""
+    return path / RESULT_FILE if path.is_dir() or (path.suffix == "" and not path.exists()) else path
 
 
 def write_records(path: Path, records: tuple[RequestRecord, ...] | list[RequestRecord]) -> None:

@@ -48,3 +48,10 @@ def test_memory_is_checked_whatever_the_limit() -> None:
 def test_a_limit_below_one_is_bad_input() -> None:
     with pytest.raises(InputError, match="--request-limit"):
         check_run_size(5, limit=0)
+
+
+def test_a_count_past_what_a_float_holds_is_capped_and_refused() -> None:
+    planned = planned_requests(_load(kind="rate", rate_rps=5.0, num_requests=40, warmup_s=1e308))
+    assert planned == 10**18
+    with pytest.raises(InputError):
+        check_run_size(planned, limit=300)

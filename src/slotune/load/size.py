@@ -24,6 +24,7 @@ BYTES_PER_REQUEST = 2_000
 BYTES_PER_OUTPUT_TOKEN = 75
 # The share of available memory a run may plan to use (the rest: Python, numpy, the OS).
 MEMORY_SHARE = 0.8
+MAX_COUNT = 10**18
 AMOUNT_FIX = "lower --rate, --duration or --num-requests"
 
 
@@ -41,12 +42,17 @@ def planned_requests(
     scale = load.time_scale if load.kind == "replay" else 1.0
     warm = rate * load.warmup_s / scale
     if load.duration_s is not None:
-        return math.ceil(rate * (load.warmup_s + load.duration_s) / scale)
+        return count_of(rate * (load.warmup_s + load.duration_s) / scale)
     if load.num_requests is not None:
-        return math.ceil(load.num_requests + warm)
+        return count_of(load.num_requests + warm)
     if workload_requests is None:  # a preset without an amount: its default window
         return None
-    return math.ceil(workload_requests + warm)
+    return count_of(workload_requests + warm)
+
+
+def count_of(value: float) -> int:
+    """A count of requests, capped where a float stops being one (1e308 s of warm-up is still 'too many')."""
+    return math.ceil(value) if value < MAX_COUNT else MAX_COUNT
 
 
 def mean_output_tokens(requests: Sequence[RequestSpec]) -> float:

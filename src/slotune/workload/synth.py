@@ -9,7 +9,7 @@ import numpy as np
 
 from slotune.errors import InputError
 from slotune.load.arrivals import DRAWN_ARRIVALS, arrival_times_s
-from slotune.load.size import DEFAULT_REQUEST_LIMIT, check_run_size, mean_output_tokens
+from slotune.load.size import DEFAULT_REQUEST_LIMIT, check_run_size, count_of, mean_output_tokens
 from slotune.models import RequestSpec, SamplingParams, Workload
 from slotune.workload.digest import with_digest
 from slotune.workload.presets import PRESETS, Preset
@@ -170,7 +170,7 @@ def synthesize(
         if default_cv is None:
             raise InputError("--cv", None, "give --cv X: the profile has no arrival times to take a CV from")
         cv = default_cv
-    planned = num_requests if num_requests is not None else math.ceil((rate or 0.0) * (duration_s or 0.0))
+    planned = num_requests if num_requests is not None else count_of((rate or 0.0) * (duration_s or 0.0))
     mean_output = (
         PRESETS[preset].mean_output_tokens()
         if preset
