@@ -8,7 +8,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "slotune"
 # Packages every other package may use; they use none of the others.
-FOUNDATION = {"models", "errors", "units"}
+FOUNDATION = {"models", "errors", "units", "_lazy"}
 
 
 def _modules() -> dict[str, Path]:

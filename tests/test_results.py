@@ -81,11 +81,25 @@ def _workload(tmp_path: Path) -> SavedResult:
     return load_result(out, WorkloadReport)
 
 
+def _tune(tmp_path: Path) -> SavedResult:
+    from slotune.cli.main import main
+    from slotune.models.tune import TuneReport
+
+    out = tmp_path / "tune.json"
+    with pytest.raises(SystemExit) as done:
+        main(["tune", "--model", "llama-3.1-8b", "--gpu", "h100", "--workload", "tests/data/azure_conv_replay_20.csv",
+              "--slo", "interactive-chat", "--budget", "2", "--num-requests", "60", "--no-grid", "--tiers", "2",
+              "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--out", str(out), "--json"])  # fmt: skip
+    assert done.value.code in (0, None)
+    return load_result(out, TuneReport)
+
+
 SAMPLES: dict[str, Callable[[Path], SavedResult]] = {
     "simulate": _simulation,
     "bench": _bench,
     "sweep": _sweep,
     "workload": _workload,
+    "tune": _tune,
 }
 
 
@@ -131,7 +145,7 @@ def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_wrong_kind_and_garbage(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep, workload"):
+    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep, tune, workload"):
         load_result(_write(tmp_path / "a.json", {"kind": "tarot", "schema_version": 1}))
     with pytest.raises(InputError, match="not a slotune result"):
         load_result(_write(tmp_path / "b.json", {"hello": 1}))

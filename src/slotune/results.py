@@ -22,6 +22,7 @@ from slotune.files import atomic_open, write_atomically
 from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
 from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
+from slotune.models.tune import TuneReport
 
 RESULT_FILE = "result.json"
 R = TypeVar("R", bound=SavedResult)
@@ -40,6 +41,7 @@ def register_report(cls: type[R]) -> type[R]:
 
 
 register_report(WorkloadReport)
+register_report(TuneReport)
 
 
 def stamped(report: R) -> R:

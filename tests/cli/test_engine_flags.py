@@ -16,7 +16,8 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from slotune.cli.engine_flags import default_text, engine_options, engine_options_for, negative_name
-from slotune.cli.main import app
+from slotune.cli.lazy import load_command
+from slotune.cli.main import COMMANDS, app
 from slotune.models import EngineConfig
 from slotune.models.engine_config import Cli, flag_name
 
@@ -39,7 +40,7 @@ def probe(config_type: type[EngineConfig] = EngineConfig) -> tuple[typer.Typer, 
 
 def command(name: str) -> Any:
     """The click command typer builds (typer 0.29 carries its own click, hence no click types here)."""
-    return typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    return load_command(name, COMMANDS[name])
 
 
 def options(cmd: Any) -> dict[str, Any]:

@@ -38,3 +38,27 @@ def test_slo_json_output():
     assert data["canonical"] == "ttft:p99<200ms;itl:p99<50ms@0.99"
     presets = json.loads(runner.invoke(app, ["slo", "presets", "--json"]).stdout)
     assert {p["name"] for p in presets} >= {"interactive-chat", "offline-batch"}
+
+
+def test_the_root_help_lists_every_command_without_importing_any():
+    code = (
+        "import sys; from slotune.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('slotune.cli.') or m == 'pydantic'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from slotune.cli.main import COMMANDS
+
+    for name in COMMANDS:
+        assert f" {name} " in out
+    loaded = out.split("LOADED", 1)[1]
+    assert "slotune.cli.plan" not in loaded and "slotune.cli.bench" not in loaded and "pydantic" not in loaded
+
+
+def test_each_listed_short_help_is_the_commands_own():
+    from slotune.cli.lazy import load_command
+    from slotune.cli.main import COMMANDS
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name, entry)
+        assert command.get_short_help_str(limit=1000) == entry.short_help, name

@@ -1,4 +1,4 @@
-"""One benchmark run against a live server: probe, calibrate, send the load, collect, check, write."""
+"""One benchmark run against a live server: probe the prompt overhead, send the load, collect, check, write."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from typing import Any
 from tokenizers import Tokenizer
 
 from slotune.bench import seed_history
-from slotune.bench.calibrate import calibrate, make_factory
 from slotune.bench.context_fit import fit_to_context
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.loops import run_with_loop
+from slotune.bench.probe import make_factory, probe_prompt
 from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
@@ -133,17 +133,17 @@ async def _run_async(
             as_token_ids=settings.prompt_as_token_ids,
         )
 
-    calibration = await calibrate(control_pool, settings, info, make_builder(0), headers)
+    probe = await probe_prompt(control_pool, settings, info, make_builder(0), headers)
     fit = fit_to_context(
-        workload, info.max_model_len(settings.model), calibration.overhead_tokens, clip=settings.clip_prompts
+        workload, info.max_model_len(settings.model), probe.overhead_tokens, clip=settings.clip_prompts
     )
     if fit.workload is not workload:
         workload = fit.workload
         schedule = build_schedule(workload, settings.load, settings.seed)
     notes = (words.note, fit.note, _repeated_seed_note(settings, info))
-    calibration = dataclasses.replace(calibration, notes=(*(n for n in notes if n), *calibration.notes))
-    builder = make_builder(calibration.overhead_tokens)
-    factory = make_factory(settings, endpoint, calibration.control, builder, headers)
+    probe = dataclasses.replace(probe, notes=(*(n for n in notes if n), *probe.notes))
+    builder = make_builder(probe.overhead_tokens)
+    factory = make_factory(settings, endpoint, probe.control, builder, headers)
 
     open_loop = isinstance(schedule, OpenLoopSchedule)
     wire_jobs: list[WireJob] = []
@@ -241,7 +241,7 @@ async def _run_async(
             settings=settings,
             workload=workload,
             info=info,
-            calibration=calibration,
+            probe=probe,
             collector=collector,
             worker_telemetry=load.telemetry(),
             host_cpu=host_cpu.utilization(),

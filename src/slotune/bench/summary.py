@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from slotune import __version__
-from slotune.bench.calibrate import Calibration
 from slotune.bench.client import StreamResult
 from slotune.bench.loops import loop_factory
+from slotune.bench.probe import PromptProbe
 from slotune.bench.prompts import count_tokens
 from slotune.bench.results import RECORDS_FILE, Collector
 from slotune.bench.scrape import Scraper
@@ -134,7 +134,7 @@ class RunInputs:
     settings: BenchSettings
     workload: Workload
     info: ServerInfo
-    calibration: Calibration
+    probe: PromptProbe
     collector: Collector
     worker_telemetry: list[dict[str, Any]]
     host_cpu: float | None
@@ -246,7 +246,7 @@ def _token_checks(run: RunInputs) -> tuple[TokenChecks, int]:
 
 
 def _warnings(run: RunInputs, tokens: TokenChecks, usage_missing: int) -> list[str]:
-    warnings: list[str] = list(run.calibration.notes)
+    warnings: list[str] = list(run.probe.notes)
     check = tokens.tokenizer_check
     if check is not None and check.mismatched:
         warnings.append(
@@ -288,7 +288,7 @@ def _validity(run: RunInputs, client: ClientReport, tokens: TokenChecks, warning
         num_errors=sum(1 for r in records if not r.ok),
         num_output_checked=tokens.output_length_checked,
         num_output_mismatched=tokens.output_length_mismatched,
-        exact_output=run.calibration.exact_output,
+        exact_output=run.probe.exact_output,
         thresholds=run.settings.thresholds,
         extra_warnings=tuple(warnings),
     )
@@ -390,8 +390,8 @@ def _load_report(run: RunInputs) -> LoadReport:
         description=settings.load.describe(),
         seed=settings.seed,
         api=settings.api,
-        exact_output=run.calibration.exact_output,
-        prompt_overhead_tokens=run.calibration.overhead_tokens,
+        exact_output=run.probe.exact_output,
+        prompt_overhead_tokens=run.probe.overhead_tokens,
     )
 
 

@@ -14,22 +14,29 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slotune.bench.context_fit import CLIP_FLAG
 from slotune.bench.results import RECORDS_FILE
-from slotune.bench.runner import BenchOutcome, BenchSettings, api_key_from_env, run_bench
+from slotune.bench.runner import BenchOutcome, BenchSettings, ProgressReporter, api_key_from_env, run_bench
 from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
 from slotune.bench.sweep_table import cell as sweep_cell
 from slotune.bench.sweep_table import columns as sweep_columns
 from slotune.bench.sweep_table import sweep_csv
-from slotune.bench.validity import ValidityThresholds
 from slotune.cli import checks
 from slotune.cli import load_options as lo
+from slotune.cli.bench_options import (
+    EXIT_INVALID,
+    ClientFlags,
+    ValidityFlags,
+    client_options,
+    validity_options,
+)
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
 from slotune.cli.vllm_engine import (
     ENGINES,
+    LaunchFlags,
     engine_flags_given,
+    launch_options,
     make_launcher,
     report_launch_failure,
     server_request,
@@ -45,8 +52,6 @@ from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
 from slotune.slo.verdict import next_steps, verdict_reasons
 from slotune.workload.digest import with_digest
-
-EXIT_INVALID = 3
 
 
 class _RichProgress:
@@ -305,32 +310,15 @@ def register(app: typer.Typer) -> None:
     @engine_options
     @price_options
     @lo.with_load_flags
+    @launch_options
+    @client_options
+    @validity_options
     def bench(
         url: str | None = typer.Option(
             None, "--url", help="Server base URL, e.g. http://127.0.0.1:8000 (with --engine http)."
         ),
         model: str = typer.Option(
             ..., "--model", help="Model name as the server serves it; with --engine vllm the model to serve."
-        ),
-        engine_kind: str = typer.Option(
-            "http", "--engine", help="http: measure the server at --url; vllm: start vLLM, measure, stop it."
-        ),
-        served_model_name: str | None = typer.Option(
-            None, "--served-model-name", help="vllm: the name to serve the model as (default: folder name)."
-        ),
-        vllm_python: Path | None = typer.Option(
-            None,
-            "--vllm-python",
-            help="vllm: Python of the vLLM install (default: SLOTUNE_VLLM_PYTHON, else this).",
-        ),
-        vllm_arg: list[str] = typer.Option(
-            [], "--vllm-arg", help="vllm: one more vLLM flag or value, checked against that vLLM (repeat)."
-        ),
-        vllm_env: list[str] = typer.Option(
-            [], "--vllm-env", help="vllm: KEY=VALUE for the server, e.g. VLLM_CPU_KVCACHE_SPACE=4 (repeat)."
-        ),
-        startup_timeout: float = typer.Option(
-            900.0, "--startup-timeout", help="vllm: seconds to wait for /health."
         ),
         workload_file: Path | None = typer.Option(
             None, "--workload", help="Workload, trace or request-log file."
@@ -343,7 +331,6 @@ def register(app: typer.Typer) -> None:
         output_tokens: int = typer.Option(
             128, "--output-tokens", help="Output tokens without --workload/--preset."
         ),
-        api: str = typer.Option("completions", "--api", help="completions or chat."),
         sweep: str | None = typer.Option(None, "--sweep", help="Levels '1,2,4' or 'auto' (to saturation)."),
         sweep_kind: str | None = typer.Option(
             None,
@@ -361,42 +348,6 @@ def register(app: typer.Typer) -> None:
             None, "--slo", help="SLO preset or expression, for goodput and attainment."
         ),
         out: Path | None = typer.Option(None, "--out", help="Folder for result.json and records.jsonl."),
-        api_key: str | None = typer.Option(
-            None, "--api-key", help="API key (default: SLOTUNE_API_KEY or OPENAI_API_KEY); never written out."
-        ),
-        timeout: float = typer.Option(600.0, "--timeout", help="Per-request timeout in seconds."),
-        scrape_interval: float = typer.Option(
-            1.0, "--scrape-interval", help="Seconds between /metrics scrapes."
-        ),
-        exact_output: bool = typer.Option(
-            False,
-            "--exact-output",
-            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM. Off: --no-exact-output.",
-            show_default=False,
-        ),
-        no_exact_output: bool = typer.Option(False, "--no-exact-output", hidden=True),
-        clip_prompts: bool = typer.Option(
-            False,
-            CLIP_FLAG,
-            help="Shorten requests that do not fit the server's max_model_len (default: refuse the run).",
-        ),
-        prompt_token_ids: bool = typer.Option(
-            False, "--prompt-token-ids", help="Completions: send token ids, not text."
-        ),
-        max_lag_ms: float = typer.Option(10.0, "--max-lag-ms", help="Validity: schedule lag p99 limit."),
-        max_error_rate: float = typer.Option(
-            0.01, "--max-error-rate", help="Validity: failed-request fraction limit."
-        ),
-        workers: int = typer.Option(1, "--workers", help="Load-generator processes (for very high rates)."),
-        event_loop: str = typer.Option(
-            "auto", "--event-loop", help="auto (uvloop where installed), asyncio or uvloop."
-        ),
-        allow_invalid: bool = typer.Option(
-            False, "--allow-invalid", help=f"Exit 0 when the run is invalid (default: exit {EXIT_INVALID})."
-        ),
-        strict: bool = typer.Option(
-            False, "--strict", hidden=True, help="The default now; kept for old scripts."
-        ),
         csv_out: Path | None = typer.Option(
             None, "--csv", help="With --sweep: write the sweep table as CSV (one row per level)."
         ),
@@ -415,42 +366,20 @@ def register(app: typer.Typer) -> None:
         engine: EngineConfig,
         load: lo.LoadFlags,
         prices: PriceBook,
+        launch: LaunchFlags,
+        client: ClientFlags,
+        validity: ValidityFlags,
     ) -> None:
         """Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.
 
         With --engine vllm it starts vLLM with the engine flags first and stops it afterwards.
         """
-        checks.check_seed(seed)
-        checks.input_file("--workload", workload_file)
-        checks.output_folder("--out", out)
-        checks.output_file("--csv", csv_out)
-        if csv_out is not None and sweep is None:
-            raise InputError("--csv", str(csv_out), "add --sweep LEVELS: --csv writes the sweep table")
-        if exact_output and no_exact_output:
-            raise InputError("--exact-output", "both", "give --exact-output or --no-exact-output, not both")
-        launch = _launch_plan(
-            engine_kind,
-            url,
-            model,
-            served_model_name,
-            engine,
-            vllm_arg,
-            vllm_env,
-            vllm_python,
-            out,
-            startup_timeout,
-            as_json,
-        )
-        if timeout <= 0:
-            raise InputError("timeout", timeout, "give a positive per-request timeout in seconds")
-        if scrape_interval <= 0:
-            raise InputError("scrape-interval", scrape_interval, "give a positive interval in seconds")
-        if not 0 <= max_error_rate <= 1:
-            raise InputError("max-error-rate", max_error_rate, "give a fraction between 0 and 1")
+        _check_paths(seed, workload_file, out, csv_out, sweep)
+        plan = _launch_plan(launch, url, model, engine, out, as_json)
         from slotune.slo import resolve_slo
 
         slo_value = resolve_slo(slo) if slo else None
-        replica_gpus = engine.num_gpus if engine_kind == "vllm" else 1
+        replica_gpus = engine.num_gpus if launch.engine_kind == "vllm" else 1
         pricing = _pricing(gpu, num_gpus, prices, slo_value, default_num_gpus=replica_gpus)
         warn_stale([pricing.price])
         kind = sweep_kind or ("concurrency" if load.concurrency is not None else "rate")
@@ -469,102 +398,132 @@ def register(app: typer.Typer) -> None:
             url=url or "",  # --engine vllm: the launched server's
             model=model,
             load=spec,
-            api=api,
+            api=client.api,
             seed=seed,
             slo=slo_value,
             out_dir=out,
-            api_key=api_key or api_key_from_env(),
+            api_key=client.api_key or api_key_from_env(),
             tokenizer=tokenizer,
-            timeout_s=timeout,
-            scrape_interval_s=scrape_interval,
-            exact_output=True if exact_output else (False if no_exact_output else None),
-            clip_prompts=clip_prompts,
-            prompt_as_token_ids=prompt_token_ids,
-            thresholds=ValidityThresholds(
-                max_schedule_lag_p99_s=max_lag_ms / 1e3,
-                max_loop_lag_p99_s=max_lag_ms / 1e3,
-                max_error_fraction=max_error_rate,
-            ),
+            timeout_s=client.timeout,
+            scrape_interval_s=client.scrape_interval,
+            exact_output=client.exact_output_wanted,
+            prompt_as_token_ids=client.prompt_token_ids,
+            clip_prompts=client.clip_prompts,
+            thresholds=validity.thresholds(),
             command_line=tuple(sys.argv),
-            workers=workers,
-            event_loop=event_loop,
+            workers=client.workers,
+            event_loop=client.event_loop,
             **pricing._asdict(),
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
-            levels = parse_levels(sweep)
-            cap = load.rate if kind == "rate" else load.concurrency
-            if levels != "auto" and cap is not None:
-                raise InputError(
-                    "sweep",
-                    sweep,
-                    "with a list of levels drop --rate/--concurrency (use --sweep-kind to choose)",
-                )
-
-            def measure_sweep(s: BenchSettings) -> SweepOutcome:
-                return run_sweep(s, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
-
-            result = _measured(launch, settings, measure_sweep, as_json)
-            if csv_out is not None:
-                write_atomically(csv_out, sweep_csv(result.report))
-            if as_json:
-                emit_json(result.report)
-            else:
-                _render_sweep(result.report)
-                if csv_out is not None:
-                    console.print(f"sweep table: {csv_out}")
-            valid = result.report.valid
+            valid = _run_sweep(plan, settings, workload, sweep, kind, load, progress, as_json, csv_out)
         else:
-            outcome = _measured(
-                launch, settings, lambda s: run_bench(s, workload, progress=progress), as_json
-            )
-            if as_json:
-                emit_json(report_json(outcome.report))
-            else:
-                _render_run(outcome.report)
-                if out is not None:
-                    console.print(f"results: {out / RESULT_FILE} (records: {out / RECORDS_FILE})")
-            valid = outcome.valid
-        del strict  # invalid runs exit non-zero by default now
-        if not valid and not allow_invalid:
-            err_console.print(
-                f"[bold red]invalid run[/]: exit {EXIT_INVALID} (the reasons are above); --allow-invalid exits 0",
-                highlight=False,
-            )
-            raise typer.Exit(EXIT_INVALID)
+            valid = _run_one(plan, settings, workload, progress, as_json, out)
+        _exit_if_invalid(valid, validity)
+
+
+def _exit_if_invalid(valid: bool, validity: ValidityFlags) -> None:
+    """An invalid run exits 3 (its numbers cannot be trusted), unless --allow-invalid."""
+    if not valid and not validity.allow_invalid:
+        err_console.print(
+            f"[bold red]invalid run[/]: exit {EXIT_INVALID} (the reasons are above); --allow-invalid exits 0",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _check_paths(
+    seed: int, workload: Path | None, out: Path | None, csv_out: Path | None, sweep: str | None
+) -> None:
+    """What bench reads and writes, checked before anything is sent."""
+    checks.check_seed(seed)
+    checks.input_file("--workload", workload)
+    checks.output_folder("--out", out)
+    checks.output_file("--csv", csv_out)
+    if csv_out is not None and sweep is None:
+        raise InputError("--csv", str(csv_out), "add --sweep LEVELS: --csv writes the sweep table")
+
+
+def _run_sweep(
+    plan: tuple[VllmLauncher, ServerRequest] | None,
+    settings: BenchSettings,
+    workload: Workload,
+    sweep: str,
+    kind: str,
+    load: lo.LoadFlags,
+    progress: ProgressReporter | None,
+    as_json: bool,
+    csv_out: Path | None = None,
+) -> bool:
+    levels = parse_levels(sweep)
+    cap = load.rate if kind == "rate" else load.concurrency
+    if levels != "auto" and cap is not None:
+        raise InputError(
+            "sweep", sweep, "with a list of levels drop --rate/--concurrency (use --sweep-kind to choose)"
+        )
+
+    def measure_sweep(s: BenchSettings) -> SweepOutcome:
+        return run_sweep(s, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
+
+    result = _measured(plan, settings, measure_sweep, as_json)
+    if csv_out is not None:
+        write_atomically(csv_out, sweep_csv(result.report))
+    if as_json:
+        emit_json(result.report)
+    else:
+        _render_sweep(result.report)
+        if csv_out is not None:
+            console.print(f"sweep table: {csv_out}")
+    return result.report.valid
+
+
+def _run_one(
+    plan: tuple[VllmLauncher, ServerRequest] | None,
+    settings: BenchSettings,
+    workload: Workload,
+    progress: ProgressReporter | None,
+    as_json: bool,
+    out: Path | None,
+) -> bool:
+    outcome = _measured(plan, settings, lambda s: run_bench(s, workload, progress=progress), as_json)
+    if as_json:
+        emit_json(report_json(outcome.report))
+    else:
+        _render_run(outcome.report)
+        if out is not None:
+            console.print(f"results: {out / RESULT_FILE} (records: {out / RECORDS_FILE})")
+    return outcome.valid
 
 
 def _launch_plan(
-    engine_kind: str,
-    url: str | None,
-    model: str,
-    served_model_name: str | None,
-    engine: EngineConfig,
-    vllm_arg: list[str],
-    vllm_env: list[str],
-    vllm_python: Path | None,
-    out: Path | None,
-    startup_timeout: float,
-    as_json: bool,
+    launch: LaunchFlags, url: str | None, model: str, engine: EngineConfig, out: Path | None, as_json: bool
 ) -> tuple[VllmLauncher, ServerRequest] | None:
     """None for --engine http (checked: a URL and no engine flags); else the launcher and its request."""
-    if engine_kind not in ENGINES:
-        raise InputError("engine", engine_kind, f"use one of {', '.join(ENGINES)}")
-    if engine_kind == "http":
+    if launch.engine_kind not in ENGINES:
+        raise InputError("engine", launch.engine_kind, f"use one of {', '.join(ENGINES)}")
+    if launch.engine_kind == "http":
         if url is None:
             raise InputError("url", None, "give --url of a running server, or --engine vllm to start one")
-        if given := engine_flags_given(engine, vllm_arg, vllm_env):
+        if given := engine_flags_given(engine, launch.vllm_arg, launch.vllm_env):
             raise InputError(
-                "engine", engine_kind, f"add --engine vllm to start a server with {', '.join(given)}"
+                "engine", launch.engine_kind, f"add --engine vllm to start a server with {', '.join(given)}"
             )
         return None
     if url is not None:
         raise InputError("url", url, "--engine vllm starts its own server: drop --url")
     request = server_request(
-        model=model, served_model_name=served_model_name, engine_config=engine, vllm_args=vllm_arg
+        model=model,
+        served_model_name=launch.served_model_name,
+        engine_config=engine,
+        vllm_args=launch.vllm_arg,
     )
     launcher = make_launcher(
-        python=vllm_python, env=vllm_env, log_dir=out, startup_timeout_s=startup_timeout, quiet=as_json
+        python=launch.vllm_python,
+        env=launch.vllm_env,
+        log_dir=out,
+        startup_timeout_s=launch.startup_timeout,
+        quiet=as_json,
     )
     return launcher, request
 

@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import typer
 
+from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
 from slotune.load.size import DEFAULT_REQUEST_LIMIT, LIMIT_FLAG
 from slotune.models import LoadSpec
@@ -66,7 +63,7 @@ class LoadFlags:
         )
 
 
-_FLAGS: dict[str, tuple[Any, Any]] = {
+_FLAGS: OptionTable = {
     "rate": (
         float | None,
         typer.Option(None, "--rate", help="Open loop: mean requests per second, gaps from --arrival."),
@@ -121,20 +118,5 @@ for _hint, _option in _FLAGS.values():
     _option.rich_help_panel = PANEL
 
 
-def with_load_flags(command: Callable[..., None]) -> Callable[..., None]:
-    """Add the load flags to a typer command that takes `load: LoadFlags` (typer reads the signature)."""
-    own = [p for p in inspect.signature(command).parameters.values() if p.name != "load"]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hint)
-        for name, (hint, option) in _FLAGS.items()
-    ]
-
-    @functools.wraps(command)
-    def run(**kwargs: Any) -> None:
-        flags = LoadFlags(**{name: kwargs.pop(name) for name in _FLAGS})
-        command(**kwargs, load=flags)
-
-    run.__signature__ = inspect.Signature([*own, *added])  # type: ignore[attr-defined]
-    annotations = {k: v for k, v in command.__annotations__.items() if k != "load"}
-    run.__annotations__ = annotations | {name: hint for name, (hint, _) in _FLAGS.items()}
-    return run
+with_load_flags = option_group("load", _FLAGS, LoadFlags)
+"""Add the load flags to a typer command that takes `load: LoadFlags`."""

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
 from slotune import __version__
-from slotune.cli import bench, plan, report, simulate, slo, workload
-from slotune.cli.output import err_console
+from slotune.cli.lazy import LazyCommand, LazyGroup
 from slotune.errors import SlotuneError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+# Every command, in the framework's order; each module is imported only when its command runs (start-up time:
+# benchmarks/cli_startup.py). The short help is the command's own first docstring line (tests/cli/test_main.py).
+COMMANDS: dict[str, LazyCommand] = {
+    "workload": LazyCommand("slotune.cli.workload", "Phase 0: workload analysis and synthesis."),
+    "slo": LazyCommand("slotune.cli.slo", "Service-level objectives: presets and expression check."),
+    "plan": LazyCommand(
+        "slotune.cli.plan",
+        "Napkin math: weights, KV cache, concurrency, minimum TP, roofline latency and $/Mtok.",
+    ),
+    "simulate": LazyCommand(
+        "slotune.cli.simulate",
+        "Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles.",
+    ),
+    "bench": LazyCommand(
+        "slotune.cli.bench",
+        "Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.",
+    ),
+    "tune": LazyCommand(
+        "slotune.cli.tune",
+        "Find the cheapest vLLM configuration that meets the SLO: simulator first, real engine to confirm.",
+    ),
+    "report": LazyCommand(
+        "slotune.cli.report",
+        "Write one offline HTML report (plots, sortable tables, provenance) from saved results.",
+    ),
+}
+
+
+class _Root(LazyGroup):
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
     name="slotune",
@@ -19,10 +52,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Root,
 )
-
-for module in (workload, slo, plan, simulate, bench, report):
-    module.register(app)
 
 
 def _version(value: bool) -> None:
@@ -38,6 +69,8 @@ def _root(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages to stderr."),
 ) -> None:
+    import logging  # only when a command runs: not part of --help's start-up
+
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
 
 
@@ -51,12 +84,18 @@ def _describe_validation_error(exc: ValidationError) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Click handles usage errors (exit 2); slotune's own errors are printed here."""
+    from slotune.cli.output import err_console
+
     try:
         app(args=argv, prog_name="slotune")
     except SlotuneError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except ValidationError as exc:
+    except Exception as exc:
+        # Only a command that imported pydantic can raise its ValidationError; --help need not import it.
+        pydantic = sys.modules.get("pydantic")
+        if pydantic is None or not isinstance(exc, pydantic.ValidationError):
+            raise
         err_console.print(
             f"[bold red]error:[/] invalid value: {_describe_validation_error(exc)}. "
             "Fix: correct the value named above.",

@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 
 console = Console()
@@ -14,8 +13,9 @@ err_console = Console(stderr=True)
 
 
 def to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
+    model_dump = getattr(obj, "model_dump", None)  # a pydantic model (not imported here: start-up time)
+    if callable(model_dump) and not isinstance(obj, type):
+        return model_dump(mode="json")
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

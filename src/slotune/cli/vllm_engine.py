@@ -6,9 +6,13 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import typer
+
 from slotune.cli.output import emit_json, err_console
+from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
 from slotune.launch import VllmLauncher
 from slotune.models import EngineConfig
@@ -17,6 +21,61 @@ from slotune.models.launch import LaunchFailure, ServerRequest
 
 ENGINES = ("http", "vllm")
 EXIT_LAUNCH_FAILED = 1
+LAUNCH_PANEL = "Server (--engine vllm starts one)"
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchFlags:
+    """Which server to measure: the one at --url, or a vLLM slotune starts (and stops) itself."""
+
+    engine_kind: str
+    served_model_name: str | None
+    vllm_python: Path | None
+    vllm_arg: list[str]
+    vllm_env: list[str]
+    startup_timeout: float
+
+
+def _opt(default: object, *names: str, help: str) -> typer.models.OptionInfo:
+    return typer.Option(default, *names, help=help, rich_help_panel=LAUNCH_PANEL)
+
+
+LAUNCH_OPTIONS: OptionTable = {
+    "engine_kind": (
+        str,
+        _opt(
+            "http", "--engine", help="http: measure the server at --url; vllm: start vLLM, measure, stop it."
+        ),
+    ),
+    "served_model_name": (
+        str | None,
+        _opt(
+            None, "--served-model-name", help="vllm: the name to serve the model as (default: folder name)."
+        ),
+    ),
+    "vllm_python": (
+        Path | None,
+        _opt(
+            None,
+            "--vllm-python",
+            help="vllm: Python of the vLLM install (default: SLOTUNE_VLLM_PYTHON, else this).",
+        ),
+    ),
+    "vllm_arg": (
+        list[str],
+        _opt([], "--vllm-arg", help="vllm: one more vLLM flag or value, checked against that vLLM (repeat)."),
+    ),
+    "vllm_env": (
+        list[str],
+        _opt(
+            [], "--vllm-env", help="vllm: KEY=VALUE for the server, e.g. VLLM_CPU_KVCACHE_SPACE=4 (repeat)."
+        ),
+    ),
+    "startup_timeout": (float, _opt(900.0, "--startup-timeout", help="vllm: seconds to wait for /health.")),
+}
+
+launch_options = option_group("launch", LAUNCH_OPTIONS, LaunchFlags)
+"""Give a command --engine http|vllm and the vLLM launch options, as one `launch: LaunchFlags` argument."""
 
 
 def parse_env_pairs(pairs: Sequence[str]) -> dict[str, str]:

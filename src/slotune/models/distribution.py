@@ -4,8 +4,10 @@ interpolation. An empty sample has count 0 and no statistics."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from slotune.models.base import Frozen
 
@@ -22,6 +24,8 @@ class Distribution(Frozen):
 
     @classmethod
     def of(cls, values: Sequence[float] | np.ndarray) -> Distribution:
+        import numpy as np  # not at import: a model module must not cost numpy's start-up
+
         arr = np.asarray(values, dtype=np.float64)
         if arr.size == 0:
             return cls(count=0)

@@ -189,3 +189,50 @@ def grouped_bars(rows: list[dict[str, Any]], *, category: str, group: str, y_tit
         },
     }
     return _base(rows, [bars])
+
+
+def scatter(
+    points: list[dict[str, Any]],
+    *,
+    x: str,
+    y: str,
+    x_title: str,
+    y_title: str,
+    group: str = "group",
+    line_group: str | None = None,
+) -> Spec:
+    """Points coloured and shaped by `group`; the points of `line_group` (a frontier) also joined by a line
+    in x order. Tooltips show every field of a point."""
+    tooltip = (
+        [
+            {"field": k, "type": "quantitative" if isinstance(v, int | float) else "nominal"}
+            for k, v in points[0].items()
+        ]
+        if points
+        else []
+    )
+    encoding = {
+        "x": {"field": x, "type": "quantitative", "title": x_title, "scale": {"zero": False}},
+        "y": {"field": y, "type": "quantitative", "title": y_title, "scale": {"zero": False}},
+    }
+    layers: list[Spec] = []
+    if line_group is not None:
+        layers.append(
+            {
+                "transform": [{"filter": {"field": group, "equal": line_group}}],
+                "mark": {"type": "line", "color": "#888", "strokeDash": [3, 3]},
+                "encoding": {**encoding, "order": {"field": x, "type": "quantitative"}},
+            }
+        )
+    layers.append(
+        {
+            "mark": {"type": "point", "filled": True, "size": 70, "opacity": 0.85},
+            "encoding": {
+                **encoding,
+                "color": _color(group, len({p[group] for p in points})),
+                "shape": {"field": group, "type": "nominal", "legend": None},
+                "tooltip": tooltip,
+            },
+        }
+    )
+    return _base(points, layers)

@@ -17,6 +17,7 @@ from slotune.models import (
     LoadSpec,
     ModelSpec,
     Provenance,
+    RequestRecord,
     RequestSpec,
     RunResult,
     RunSummary,
@@ -195,15 +196,17 @@ class Simulator:
         load: LoadSpec | None = None,
         slo: SLO | None = None,
         on_progress: Callable[[int, int | None], None] | None = None,
+        on_record: Callable[[RequestRecord], None] | None = None,
     ) -> RunResult:
         """Simulate `workload` under `load` (default: replayed at its own arrival times) on the schedule
         `slotune.load.build_schedule` makes with this simulator's seed, the one `bench` sends. The result keeps
         per-request records (warm-up requests are simulated, not reported) and the (downsampled) timeline.
-        `on_progress` is called now and then with the requests sent so far and the number planned."""
+        `on_progress` is called now and then with the requests sent so far and the number planned;
+        `on_record` with each measured request as it finishes (an exception it raises ends the run)."""
         deployment = self.deployment(engine_config)
         load = load or LoadSpec()
         schedule = build_schedule(workload, load, self.seed)
-        collector = RecordCollector()
+        collector = RecordCollector(on_record)
         engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress)
         engine.run()
         engine.finalize_timeline()

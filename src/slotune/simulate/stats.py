@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -118,13 +119,18 @@ class QuantileSketch:
 
 
 class RecordCollector:
-    """Full mode: every finished request becomes a RequestRecord."""
+    """Full mode: every finished request becomes a RequestRecord. `on_record` sees each one as it finishes; an
+    exception it raises ends the simulation (a caller that already knows the verdict stops early)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[RequestRecord], None] | None = None) -> None:
         self.records: list[RequestRecord] = []
+        self.on_record = on_record
 
     def finish(self, req: SimRequest, times: np.ndarray, tokens: tuple[int, ...]) -> None:
-        self.records.append(build_record(req, times, tokens))
+        record = build_record(req, times, tokens)
+        self.records.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
 
 
 class StreamingStats:

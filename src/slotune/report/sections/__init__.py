@@ -8,7 +8,7 @@ from collections.abc import Callable
 from slotune.report.inputs import Loaded
 from slotune.report.page import Section
 from slotune.report.provenance import report_provenance
-from slotune.report.sections import compare, run, sweep, workload
+from slotune.report.sections import compare, run, sweep, tune, workload
 
 SectionBuilder = Callable[[Loaded], Section]
 
@@ -17,10 +17,11 @@ SECTIONS: dict[str, SectionBuilder] = {
     "bench": run.section,
     "sweep": sweep.section,
     "workload": workload.section,
+    "tune": tune.section,
 }
 RUN_KINDS = ("simulate", "bench")
 # Kinds other work is still shaping; their results load but get only their provenance (docs/report.md).
-NOT_YET_DRAWN = ("plan", "tune", "validate", "audit")
+NOT_YET_DRAWN = ("plan", "validate", "audit")
 
 
 def not_drawn(item: Loaded) -> Section:

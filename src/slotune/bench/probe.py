@@ -24,7 +24,7 @@ _PROBE_JOB_INDEX = 2**40  # its own random stream, apart from every job of the r
 
 
 @dataclass(frozen=True, slots=True)
-class Calibration:
+class PromptProbe:
     control: OutputControl
     exact_output: bool
     overhead_tokens: int
@@ -45,13 +45,13 @@ async def _one_request(pool: ConnectionPool, request: bytes, timeout_s: float | 
     return await done
 
 
-async def calibrate(
+async def probe_prompt(
     pool: ConnectionPool,
     settings: BenchSettings,
     info: ServerInfo,
     builder: PromptBuilder | None,
     headers: dict[str, str],
-) -> Calibration:
+) -> PromptProbe:
     """How many tokens the server adds to our prompt content (special tokens, chat template), and which
     output-length controls it takes.
 
@@ -83,7 +83,7 @@ async def calibrate(
             if count >= 0:
                 overhead = max(0, count - built.content_tokens)
                 added = f"the server adds {overhead} prompt tokens (special tokens / chat template)"
-                return Calibration(control, exact, overhead, count, (added,) if overhead else ())
+                return PromptProbe(control, exact, overhead, count, (added,) if overhead else ())
     notes: list[str] = []
     for attempt in range(2):
         factory = make_factory(settings, pool.endpoint, control, builder, headers)
@@ -111,7 +111,7 @@ async def calibrate(
             notes.append(f"the server adds {overhead} prompt tokens (special tokens / chat template)")
     elif result.prompt_tokens is None:
         notes.append("the server reports no usage: prompt and output token counts are not checked against it")
-    return Calibration(control, exact, overhead, result.prompt_tokens, tuple(notes))
+    return PromptProbe(control, exact, overhead, result.prompt_tokens, tuple(notes))
 
 
 def make_factory(

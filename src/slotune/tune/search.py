@@ -1,0 +1,203 @@
+"""The search on a study: Optuna's multi-objective TPE over the search space, one capacity search per
+configuration, every point recorded in the storage. The first trials walk the seed's tiers in order (each
+tier-1, then tier-2, then tier-3 flag varied alone from the seed's settings) before the sampler takes over.
+
+Points measured once per study (baselines, grid points, confirmations on a real engine) live in a second
+study of the same storage, `<name>:runs`, keyed by what was measured, so a resumed tune reuses them too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slotune.models import SLO
+from slotune.models.tune import ParamValue, PointRole, TunePoint
+from slotune.tune.evaluate import Evaluator
+from slotune.tune.objectives import ObjectiveKind, objective_values
+from slotune.tune.space import SearchSpace, point_key
+from slotune.tune.study import (
+    KEY_ATTR,
+    POINT_ATTR,
+    WORKER_ATTR,
+    WORKER_ID,
+    fail_dead_local_trials,
+    record,
+)
+
+# Trials the sampler may spend on pruned (infeasible) points, per configuration of the budget.
+MAX_TRIALS_PER_BUDGET = 4
+RUNS_SUFFIX = ":runs"
+
+OnPoint = Callable[[TunePoint], None]
+
+
+def point_values(point: TunePoint, kind: ObjectiveKind) -> tuple[float, float]:
+    if point.objectives is None:
+        return math.inf, math.inf
+    return objective_values(point.objectives, kind)
+
+
+def nearest_choice(choices: tuple[ParamValue, ...], value: ParamValue) -> ParamValue:
+    if value in choices:
+        return value
+    numbers = [c for c in choices if isinstance(c, int | float) and not isinstance(c, bool)]
+    if isinstance(value, int | float) and not isinstance(value, bool) and numbers:
+        return min(numbers, key=lambda c: (abs(float(c) - float(value)), float(c)))
+    return choices[0]
+
+
+def tier_walk(space: SearchSpace, start: Mapping[str, ParamValue]) -> list[dict[str, ParamValue]]:
+    """From `start` (the seed's settings, vLLM's resolved defaults for the rest, each at its nearest choice),
+    each flag varied alone, in tier order; candidates keep their first choice. The study's first trials."""
+    origin = {d.name: nearest_choice(d.choices, start.get(d.name, d.choices[0])) for d in space.dimensions}
+    walk = [origin]
+    for dim in space.dimensions:
+        if dim.tier == 0:
+            continue
+        for value in dim.choices:
+            if value != origin[dim.name]:
+                walk.append({**origin, dim.name: value})
+    return walk
+
+
+def _completed_by_key(study: Any, key: str) -> Any | None:
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if trial.user_attrs.get(KEY_ATTR) == key and POINT_ATTR in trial.user_attrs:
+            return trial
+    return None
+
+
+@dataclass
+class Search:
+    study: Any
+    evaluator: Evaluator
+    space: SearchSpace
+    kind: ObjectiveKind
+
+    def enqueue_tier_walk(self, start: Mapping[str, ParamValue]) -> None:
+        for params in tier_walk(self.space, start):
+            self.study.enqueue_trial(params, skip_if_exists=True)
+
+    def _skip(self, number: int, key: str, budget: int) -> str | None:
+        """Why this trial must not run: the study already holds `budget` configurations (finished or running
+        in other workers), or a lower-numbered trial is running the same configuration (two workers sampled
+        it at once: the older one runs it)."""
+        import optuna
+
+        complete, running = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
+        others = [
+            t for t in self.study.get_trials(deepcopy=False, states=(complete, running)) if t.number != number
+        ]
+        if len(others) >= budget:
+            self.study.stop()
+            return "budget reached"
+        for t in others:
+            if t.state == running and t.number < number and t.user_attrs.get(KEY_ATTR) == key:
+                return f"trial {t.number} is running the same configuration"
+        return None
+
+    def _objective(self, on_point: OnPoint | None, budget: int) -> Callable[[Any], tuple[float, float]]:
+        import optuna
+
+        def objective(trial: Any) -> tuple[float, float]:
+            params = {
+                **self.space.fixed,
+                **{d.name: trial.suggest_categorical(d.name, d.choices) for d in self.space.dimensions},
+            }
+            key = point_key(*self.evaluator.point(params))
+            trial.set_user_attr(KEY_ATTR, key)
+            trial.set_user_attr(WORKER_ATTR, WORKER_ID)
+            if (reason := self._skip(trial.number, key, budget)) is not None:
+                raise optuna.TrialPruned(reason)
+            before = _completed_by_key(self.study, key)
+            if before is not None:  # the same configuration finished earlier: reuse it, never run it again
+                point = TunePoint.model_validate(before.user_attrs[POINT_ATTR]).model_copy(
+                    update={"trial": trial.number, "reused_from": before.number}
+                )
+            else:
+                point = self.evaluator.evaluate(params, trial=trial.number)
+            record(trial, point, key)
+            if on_point is not None:
+                on_point(point)
+            if point.pruned is not None:
+                raise optuna.TrialPruned(point.pruned)
+            return point_values(point, self.kind)
+
+        return objective
+
+    def run(self, budget: int, on_point: OnPoint | None = None) -> None:
+        """Run trials until `budget` configurations have finished in the study (all workers together)."""
+        import optuna
+
+        fail_dead_local_trials(self.study)
+        done = _num_ran(self.study)
+        if done >= budget:
+            return
+        self.study.optimize(
+            self._objective(on_point, budget),
+            n_trials=(budget - done) * MAX_TRIALS_PER_BUDGET,
+            callbacks=[optuna.study.MaxTrialsCallback(budget, states=(optuna.trial.TrialState.COMPLETE,))],
+            gc_after_trial=False,
+        )
+
+
+def _num_ran(study: Any) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+@dataclass
+class Runs:
+    """Points measured once per study (baselines, grid points, confirmations), kept in `<name>:runs`."""
+
+    study: Any
+
+    @classmethod
+    def open(cls, storage: Any, name: str) -> Runs:
+        import optuna
+
+        study = optuna.create_study(
+            study_name=name + RUNS_SUFFIX, storage=storage, direction="minimize", load_if_exists=True
+        )
+        return cls(study)
+
+    def once(self, key: str, measure: Callable[[], TunePoint], on_point: OnPoint | None = None) -> TunePoint:
+        """The point recorded under `key`, measured now if it never finished."""
+        before = _completed_by_key(self.study, key)
+        if before is not None:
+            return TunePoint.model_validate(before.user_attrs[POINT_ATTR])
+        found: list[TunePoint] = []
+
+        def objective(trial: Any) -> float:
+            point = measure()
+            record(trial, point, key)
+            found.append(point)
+            if on_point is not None:
+                on_point(point)
+            return point.capacity.max_rate_rps if point.capacity is not None else 0.0
+
+        self.study.optimize(objective, n_trials=1, gc_after_trial=False)
+        return found[0]
+
+    def evaluate(
+        self,
+        evaluator: Evaluator,
+        params: Mapping[str, ParamValue],
+        role: PointRole,
+        *,
+        slo: SLO | None = None,
+        on_point: OnPoint | None = None,
+        start_rps: float | None = None,
+    ) -> TunePoint:
+        key = f"{evaluator.prober.backend}|{role}|{slo.model_dump_json() if slo else ''}|" + point_key(
+            *evaluator.point(params)
+        )
+        return self.once(
+            key, lambda: evaluator.evaluate(params, role=role, slo=slo, start_rps=start_rps), on_point
+        )
