@@ -42,7 +42,8 @@ def demo_commands() -> list[str]:
     demo = re.search(r"^DEMO := (\S+)", text, re.M)
     recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", text, re.M)
     assert demo is not None and recipe is not None
-    lines = [line.strip() for line in recipe.group(1).splitlines()]
+    joined = recipe.group(1).replace("\\\n", " ")  # a command continued on the next line
+    lines = [line.strip() for line in joined.splitlines()]
     return [
         line.replace("$(BIN)/slotune", "slotune").replace("$(DEMO)", demo.group(1))
         for line in lines

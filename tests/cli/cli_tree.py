@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from slotune.cli.lazy import load_command
 from slotune.cli.main import app
 
 Command = Any  # typer's click Command
@@ -19,13 +20,21 @@ def is_option(param: Any) -> bool:
     return getattr(param, "param_type_name", "") == "option"
 
 
+def _subcommands(group: Command) -> dict[str, Command]:
+    """A group's commands by name; the root's lazy ones loaded (slotune.cli.lazy lists them without importing)."""
+    lazy = getattr(group, "lazy_commands", {})
+    found = {name: load_command(name, entry) for name, entry in lazy.items()}
+    return {**getattr(group, "commands", {}), **found}
+
+
 def all_commands() -> list[tuple[tuple[str, ...], Command]]:
     """(command path, command) of every leaf command, e.g. (("workload", "synth"), <Command synth>)."""
     found: list[tuple[tuple[str, ...], Command]] = []
 
     def walk(command: Command, path: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in sorted(command.commands.items()):
+        subcommands = _subcommands(command)
+        if subcommands or hasattr(command, "commands"):
+            for name, sub in sorted(subcommands.items()):
                 walk(sub, (*path, name))
         else:
             found.append((path, command))

@@ -9,6 +9,7 @@ from contextlib import redirect_stdout
 import pytest
 from cli_tree import all_commands, option_names
 
+from slotune.cli.main import COMMANDS as ROOT_TABLE
 from slotune.cli.main import main
 
 COMMANDS = all_commands()
@@ -36,3 +37,10 @@ def test_help_at_80_columns_shows_every_flag_whole(
     visible = {name for name in option_names(command) if name not in hidden and not name.startswith("--no-")}
     cut = {name for name in visible if not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)}
     assert not cut, cut
+
+
+def test_every_command_is_found() -> None:
+    """The enumeration the fuzz and help tests rely on sees every command of the root table (lazy ones too)."""
+    paths = {p for p, _ in COMMANDS}
+    assert {("simulate",), ("bench",), ("plan",), ("workload", "synth"), ("slo", "check")} <= paths
+    assert {p[0] for p in paths} == set(ROOT_TABLE)
