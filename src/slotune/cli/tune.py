@@ -135,8 +135,11 @@ def _check(core: dict[str, Any], load: dict[str, Any], real: dict[str, Any]) -> 
     checks.check_seed(core["seed"])
     checks.input_file("--workload", core["workload_file"])
     checks.output_file("--out", core["out"])
-    for count in (load["num_requests"], real["real_requests"]):  # what one load level sends
-        check_run_size(count, limit=load["request_limit"], what="one load level")
+    for count, flag in (
+        (load["num_requests"], "--num-requests"),
+        (real["real_requests"], "--real-num-requests"),
+    ):
+        check_run_size(count, limit=load["request_limit"], what="one load level", amount_flags=flag)
     if core["engine_kind"] not in ("sim", "vllm"):
         raise InputError("--engine", core["engine_kind"], "use sim or vllm")
     if core["objective"] not in ("cost", "goodput-per-gpu"):

@@ -25,7 +25,7 @@ BYTES_PER_OUTPUT_TOKEN = 75
 # The share of available memory a run may plan to use (the rest: Python, numpy, the OS).
 MEMORY_SHARE = 0.8
 MAX_COUNT = 10**18
-AMOUNT_FIX = "lower --rate, --duration or --num-requests"
+AMOUNT_FLAGS = "--rate, --duration or --num-requests"
 
 
 def planned_requests(
@@ -89,9 +89,11 @@ def check_run_size(
     mean_output_tokens: float = 200.0,
     what: str = "the run",
     available_bytes: int | None = None,
+    amount_flags: str = AMOUNT_FLAGS,
 ) -> None:
     """Refuse a run over `limit` requests, or one whose requests would not fit in memory (`available_bytes`,
-    default: this machine's available memory)."""
+    default: this machine's available memory). The fix names `amount_flags`, the command's flags that set the
+    size."""
     if limit < 1:
         raise InputError(
             LIMIT_FLAG, limit, f"give {LIMIT_FLAG} 1 or more (default {DEFAULT_REQUEST_LIMIT:,})"
@@ -104,14 +106,14 @@ def check_run_size(
         raise InputError(
             "planned requests",
             num_requests,
-            AMOUNT_FIX,
+            f"lower {amount_flags}",
             problem=f"{what} would hold about {_gb(need)} of records; this machine has {_gb(have)} available",
         )
     if num_requests > limit:
         raise InputError(
             "planned requests",
             num_requests,
-            f"{AMOUNT_FIX}, or raise {LIMIT_FLAG} to {num_requests:,} to run it anyway",
+            f"lower {amount_flags}, or raise {LIMIT_FLAG} to {num_requests:,} to run it anyway",
             problem=f"{what} would send {num_requests:,} requests (about {_gb(need)} of records), over "
             f"{LIMIT_FLAG} {limit:,}",
         )
