@@ -41,4 +41,5 @@ test: lint
 	PYTHON=$(PY) bash scripts/setup_integration.sh
 	bash scripts/setup_report_browser.sh
 	bash scripts/setup_postgres.sh
+	bash scripts/setup_monitoring.sh
 	$(BIN)/pytest -q --timeout 900

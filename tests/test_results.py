@@ -94,12 +94,34 @@ def _tune(tmp_path: Path) -> SavedResult:
     return load_result(out, TuneReport)
 
 
+def _validation(tmp_path: Path) -> SavedResult:
+    sys.path.insert(0, str(Path(__file__).parent / "validate"))
+    from fake_real import ENGINE, GPU, TINY_CONFIG, FakeReal
+
+    from slotune.models import LoadSpec
+    from slotune.models.validation import ValidationReport
+    from slotune.validate.api import deployment_for, validate
+    from slotune.workload import synthesize
+
+    load = LoadSpec(kind="concurrency", concurrency=2, num_requests=6)
+    report = validate(
+        FakeReal(load),
+        deployment_for(TINY_CONFIG, GPU, None),
+        synthesize(preset="chatbot", num_requests=6),
+        ENGINE,
+        load=load,
+    )
+    save_result(report, tmp_path / "validate.json")
+    return load_result(tmp_path / "validate.json", ValidationReport)
+
+
 SAMPLES: dict[str, Callable[[Path], SavedResult]] = {
     "simulate": _simulation,
     "bench": _bench,
     "sweep": _sweep,
     "workload": _workload,
     "tune": _tune,
+    "validate": _validation,
 }
 
 
@@ -145,7 +167,9 @@ def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_wrong_kind_and_garbage(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="this slotune reads bench, simulate, sweep, tune, workload"):
+    with pytest.raises(
+        InputError, match="this slotune reads bench, simulate, sweep, tune, validate, workload"
+    ):
         load_result(_write(tmp_path / "a.json", {"kind": "tarot", "schema_version": 1}))
     with pytest.raises(InputError, match="not a slotune result"):
         load_result(_write(tmp_path / "b.json", {"hello": 1}))

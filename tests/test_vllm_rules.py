@@ -11,6 +11,7 @@ from slotune.errors import InputError
 from slotune.models import EngineConfig, GpuSpec, ResolvedEngineConfig
 from slotune.units import GiB
 from slotune.vllm_rules import batch_defaults, resolve_engine_config
+from slotune.vllm_versions import vllm_behaviour
 
 LLAMA = get_model("llama-3.1-8b")  # max_position_embeddings 131072
 H100 = get_gpu("h100")
@@ -34,6 +35,14 @@ def test_serve_defaults_by_device_class(gpu: str, seqs: int, tokens: int) -> Non
     # -> 1024/8192; otherwise 256/2048.
     got = resolve(get_gpu(gpu))
     assert (got.max_num_seqs, got.max_num_batched_tokens) == (seqs, tokens)
+
+
+def test_vllm_0_25_has_no_160_gib_class() -> None:
+    # 0.25 arg_utils.py get_batch_defaults: >= 70 GiB (not an A100) -> 1024/8192, whatever the size.
+    old = vllm_behaviour("0.25.0")
+    assert batch_defaults(get_gpu("b200"), old).max_num_batched_tokens == 8192
+    got = resolve_engine_config(LLAMA, get_gpu("b200"), EngineConfig(), old)
+    assert (got.max_num_seqs, got.max_num_batched_tokens) == (1024, 8192)
 
 
 def test_the_a100_exception_reads_the_device_name_vllm_sees_not_the_catalog_id() -> None:
@@ -106,3 +115,19 @@ def test_resolution_happens_once() -> None:
     resolved = resolve(max_num_seqs=8)
     assert resolve_engine_config(LLAMA, get_gpu("l4"), resolved) is resolved
     assert isinstance(resolved, EngineConfig)  # usable wherever a configuration is
+
+
+def test_vllm_cpu_rules() -> None:
+    """vllm/platforms/cpu.py and EngineArgs.get_batch_defaults on a CPU: 128 sequences, 2,048 tokens, no async
+    scheduling, 128-token blocks unless given."""
+    from slotune.models import EngineConfig
+    from slotune.vllm_rules import resolve_engine_config
+
+    cpu = get_gpu("cpu-epyc-2c")
+    model = get_model("llama-3.2-1b")
+    resolved = resolve_engine_config(model, cpu, EngineConfig(max_model_len=2048))
+    assert (resolved.max_num_seqs, resolved.max_num_batched_tokens) == (128, 2048)
+    assert resolved.async_scheduling is False and resolved.block_size == 128
+    assert resolve_engine_config(model, cpu, EngineConfig(max_model_len=2048, block_size=32)).block_size == 32
+    assert cpu not in list_gpus() and cpu in list_gpus(include_cpus=True)
+    assert not cpu.has_cuda_graphs

@@ -23,6 +23,7 @@ from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
 from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
 from slotune.models.tune import TuneReport
+from slotune.models.validation import ValidationReport
 
 RESULT_FILE = "result.json"
 R = TypeVar("R", bound=SavedResult)
@@ -42,6 +43,7 @@ def register_report(cls: type[R]) -> type[R]:
 
 register_report(WorkloadReport)
 register_report(TuneReport)
+register_report(ValidationReport)
 
 
 def stamped(report: R) -> R:

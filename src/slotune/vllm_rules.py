@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from slotune.errors import InputError
 from slotune.models import EngineConfig, GpuSpec, ModelSpec, ResolvedEngineConfig
 from slotune.units import GiB
+from slotune.vllm_versions import VllmBehaviour, vllm_behaviour
 
 log = logging.getLogger(__name__)
 
 # vLLM forces 64-token blocks for MLA on CUDA (FlashMLA / CUTLASS MLA backends).
 MLA_BLOCK_SIZE = 64
+# vLLM's CPU attention picks 128-token blocks when none is given (and refuses sizes not a multiple of 32).
+CPU_BLOCK_SIZE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +30,18 @@ class BatchDefaults:
     max_num_batched_tokens: int
 
 
-def batch_defaults(gpu: GpuSpec) -> BatchDefaults:
+def batch_defaults(gpu: GpuSpec, behaviour: VllmBehaviour | None = None) -> BatchDefaults:
     """`vllm serve`'s max_num_seqs / max_num_batched_tokens when neither is given, by device.
 
     vllm/engine/arg_utils.py `EngineArgs.get_batch_defaults` reads the device's total memory and the name
     torch reports (`GpuSpec.device_name`): >= 160 GiB -> 1024 / 16384 (0.32; 0.25 has no such class and gives
     these parts 1024 / 8192); >= 70 GiB and no "a100" in the name -> 1024 / 8192 (large defaults measured to
-    lower A100 throughput, vLLM PR #17885); otherwise 256 / 2048.
+    lower A100 throughput, vLLM PR #17885); otherwise 256 / 2048. On a CPU 128 / 2048 (one worker).
     """
-    if gpu.memory_bytes >= 160 * GiB:
+    if gpu.is_cpu:
+        return BatchDefaults(max_num_seqs=128, max_num_batched_tokens=2048)
+    behaviour = behaviour or vllm_behaviour()
+    if gpu.memory_bytes >= 160 * GiB and behaviour.has_160_gib_batch_class:
         return BatchDefaults(max_num_seqs=1024, max_num_batched_tokens=16384)
     if gpu.memory_bytes >= 70 * GiB and "a100" not in gpu.device_name.lower():
         return BatchDefaults(max_num_seqs=1024, max_num_batched_tokens=8192)
@@ -106,15 +112,47 @@ def _check_scheduler(max_num_seqs: int, tokens: int, max_model_len: int, chunked
         )
 
 
-def resolve_engine_config(model: ModelSpec, gpu: GpuSpec, config: EngineConfig) -> ResolvedEngineConfig:
-    """Fill the defaults vLLM fills for `model` on `gpu` and refuse what vLLM refuses (InputError naming the
-    flag to change). A configuration that is already resolved is returned as it is: resolution happens once."""
+# Proposers async scheduling works with (config/vllm.py VllmConfig.__post_init__: EagleModelTypes, the GPU n-gram
+# proposer, draft models, DSpark); the CPU n-gram and suffix proposers need the previous step's tokens on the CPU.
+_ASYNC_SPEC_METHODS = frozenset({"eagle", "eagle3", "mtp", "draft_model"})
+
+
+def _async_scheduling(config: EngineConfig, behaviour: VllmBehaviour) -> bool:
+    """vLLM turns async scheduling off by default with a proposer it does not support (0.25: draft models too)
+    and refuses to start when it is asked for explicitly with one (config/vllm.py VllmConfig.__post_init__)."""
+    spec = config.speculative_config
+    if not config.async_scheduling or spec is None:
+        return config.async_scheduling
+    explicit = "async_scheduling" in config.model_fields_set
+    supported = spec.method in _ASYNC_SPEC_METHODS
+    if explicit and not supported:
+        raise InputError(
+            "async_scheduling",
+            True,
+            f"drop --async-scheduling (vLLM turns it off itself with {spec.method}) or use an EAGLE, MTP or "
+            "draft-model proposer in --speculative-config",
+            problem=f"vLLM refuses async scheduling with {spec.method} speculative decoding",
+        )
+    if spec.method == "draft_model" and not explicit:
+        return behaviour.async_with_draft_model
+    return supported
+
+
+def resolve_engine_config(
+    model: ModelSpec, gpu: GpuSpec, config: EngineConfig, behaviour: VllmBehaviour | None = None
+) -> ResolvedEngineConfig:
+    """Fill the defaults vLLM fills for `model` on `gpu` (under the vLLM release `behaviour` describes: the
+    default profile's when None) and refuse what vLLM refuses (InputError naming the flag to change). A
+    configuration that is already resolved is returned as it is: resolution happens once."""
     if isinstance(config, ResolvedEngineConfig):
         return config
+    behaviour = behaviour or vllm_behaviour()
     max_model_len = _max_model_len(model, config)
-    max_num_seqs, tokens = _batch_limits(config, batch_defaults(gpu), max_model_len)
+    max_num_seqs, tokens = _batch_limits(config, batch_defaults(gpu, behaviour), max_model_len)
     _check_scheduler(max_num_seqs, tokens, max_model_len, config.enable_chunked_prefill)
     block_size = effective_block_size(model, config.block_size)
+    if gpu.is_cpu and "block_size" not in config.model_fields_set:
+        block_size = CPU_BLOCK_SIZE
     values = config.model_dump()
     values.update(
         max_model_len=max_model_len,
@@ -122,7 +160,10 @@ def resolve_engine_config(model: ModelSpec, gpu: GpuSpec, config: EngineConfig) 
         max_num_batched_tokens=tokens,
         block_size=block_size,
         speculative_config=config.speculative_config,
+        async_scheduling=_async_scheduling(config, behaviour),
     )
+    if gpu.is_cpu:
+        values["async_scheduling"] = False  # vllm/platforms/cpu.py check_and_update_config
     resolved = ResolvedEngineConfig.model_validate(values)
     # "Set" stays what the user gave plus what resolution decided, so a launcher passes exactly those flags and
     # leaves every other default to the vLLM it starts (which may differ by platform, e.g. CPU block sizes).

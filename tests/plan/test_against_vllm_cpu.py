@@ -29,3 +29,18 @@ def test_tiny_model_kv_capacity_matches_the_server_log() -> None:
     assert plan.kv.bytes_per_token == 2048
     assert plan.kv.capacity_blocks == 16_384
     assert plan.kv.capacity_tokens == 524_288
+
+
+def test_the_simulator_reports_the_servers_kv_capacity() -> None:
+    # The same figures through the simulator: its pool and its "KV cache size" are what the server logged.
+    from slotune.models import RequestSpec, Workload
+    from slotune.simulate import Simulator
+
+    engine = EngineConfig(kv_cache_memory_bytes=GiB, block_size=32, max_model_len=2048)
+    sim = Simulator(get_model(str(TINY)), get_gpu("l4"))
+    one = Workload(
+        name="one", requests=(RequestSpec(request_id="a", arrival_s=0, prompt_tokens=64, output_tokens=2),)
+    )
+    counters = sim.run(one, engine).engine
+    assert counters is not None
+    assert (counters.num_gpu_blocks, counters.kv_capacity_tokens) == (16_384, 524_288)

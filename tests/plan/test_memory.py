@@ -143,7 +143,7 @@ def test_sliding_window_layers_hold_at_most_the_window() -> None:
     model = get_model("gpt-oss-20b")  # 12 full + 12 sliding (window 128) layers, 8 KV heads x 64 x 2 bytes
     per_layer = 2 * 8 * 64 * 2
     assert kv_bytes_per_token(model, "auto") == 24 * per_layer
-    long = kv_bytes_for_sequence(model, "auto", 100_000, max_num_batched_tokens=2048)
+    long = kv_bytes_for_sequence(model, "auto", 100_000, in_flight_tokens=2048)
     full = 12 * (100_000 // 16) * 16 * per_layer
     sliding = 12 * ((-(-(128 - 1 + 2048) // 16)) + 1) * 16 * per_layer
     assert long == full + sliding

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from slotune.catalog import get_gpu, get_model
+from slotune.catalog import get_gpu, get_model, load_profile
 from slotune.errors import InputError
 from slotune.models import EngineConfig, RequestSpec, Workload
 from slotune.plan import plan_capacity
@@ -104,17 +104,23 @@ def test_deepseek_v3_mla_uses_64_token_blocks_and_unsplit_latent() -> None:
     assert plan.kv.capacity_blocks == plan.memory.kv_cache_bytes // (64 * 1152 * 61)
 
 
-def test_gemma_3_hybrid_groups_follow_vllm() -> None:
+@pytest.mark.parametrize(("version", "in_flight"), [("0.25.0", 8192), ("0.32.0", 2 * 8192)])
+def test_gemma_3_hybrid_groups_follow_vllm(version: str, in_flight: int) -> None:
     # 62 layers: 10 global + 52 sliding. Group size 10 -> 1 full group + 6 sliding groups; a block holds one
-    # page for each of the 10 layers of a group, and vLLM reports num_blocks // 7 x 16 tokens.
-    plan = plan_capacity(get_model("gemma-3-27b"), get_gpu("h100"), EngineConfig(max_model_len=32768))
+    # page for each of the 10 layers of a group, and every group takes its blocks from the one pool.
+    profile = load_profile().model_copy(update={"vllm_version": version})
+    config = EngineConfig(max_model_len=32768)
+    plan = plan_capacity(get_model("gemma-3-27b"), get_gpu("h100"), config, profile=profile)
     page = 16 * 2 * 16 * 128 * 2
     assert plan.memory.kv_cache_bytes is not None
     assert plan.kv.capacity_blocks == plan.memory.kv_cache_bytes // (page * 10)
-    assert plan.kv.capacity_tokens == plan.kv.capacity_blocks // 7 * 16
-    # one 32k request: 2,048 blocks in the full group + 6 x (cdiv(1023 + 8192, 16) + 1) in the sliding groups
-    per_request = 2048 + 6 * (math.ceil((1023 + 8192) / 16) + 1)
+    # One 32k request: 2,048 blocks in the full group + 6 x (cdiv(1023 + in-flight tokens, 16) + 1) in the sliding
+    # groups (SlidingWindowSpec.max_admission_blocks_per_request: 0.25 one step of 8,192 tokens, 0.32
+    # max_in_flight_tokens, two steps with async scheduling).
+    per_request = 2048 + 6 * (math.ceil((1023 + in_flight) / 16) + 1)
     assert plan.kv.max_concurrency == pytest.approx(plan.kv.capacity_blocks / per_request)
+    # kv_cache_utils.get_kv_cache_capacity: "GPU KV cache size" = int(max concurrency x max_model_len).
+    assert plan.kv.capacity_tokens == int(plan.kv.capacity_blocks / per_request * 32768)
 
 
 def test_workload_lengths_drive_latency_and_concurrency() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,37 @@ def test_cli_errors_name_the_input_and_a_fix(capsys: pytest.CaptureFixture[str],
             main(args)
         assert done.value.code == 2
         assert needle in capsys.readouterr().err.replace("\n", "")
+
+
+def test_a_validation_draws_overlays_errors_and_kv(stub_bundle: None, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validate"))
+    from fake_real import ENGINE, GPU, TINY_CONFIG, FakeReal
+
+    from slotune.models import LoadSpec
+    from slotune.validate.api import deployment_for, validate
+    from slotune.workload import synthesize
+
+    load = LoadSpec(kind="concurrency", concurrency=2, num_requests=6)
+    report = validate(
+        FakeReal(load),
+        deployment_for(TINY_CONFIG, GPU, None),
+        synthesize(preset="chatbot", num_requests=6),
+        ENGINE,
+        load=load,
+    )
+    path = save_result(report, tmp_path / "validate.json")
+    [section] = sections_for([Loaded("validate.json", path, report)])
+    assert section.kind == "validate" and section.verdict is not None
+    assert [f.key for f in section.figures] == [
+        "ttft-overlay",
+        "itl-overlay",
+        "tpot-overlay",
+        "e2e-overlay",
+        "errors",
+    ]
+    series = {v["run"] for v in section.figures[0].spec["data"]["values"]}
+    assert series == {"measured", "simulated"}
+    errors, kv = section.tables
+    assert len(errors.rows) == len(report.errors) and kv.rows[0][1].sort == 32768
+    built = build_report([path], tmp_path / "r.html")
+    assert "Validation of default@" in built.path.read_text()

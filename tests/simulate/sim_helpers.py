@@ -8,6 +8,7 @@ import numpy as np
 
 from slotune.models import EngineConfig, RequestSpec, Workload
 from slotune.simulate import ModelCostFacts
+from slotune.simulate.request_state import SimRequest
 
 BLOCK = 16
 
@@ -26,6 +27,22 @@ def llama8b_facts(tp: int = 1) -> ModelCostFacts:
         lm_head_flops_per_logit=2 * 525e6 / tp,
         attn_flops_per_pair=524288.0 / tp,
         prefill_attn_flops_per_pair=524288.0 / tp,
+    )
+
+
+def sim_request(
+    index: int, prompt: int, *, ids: tuple[int, ...] = (), tokens: tuple[int, ...] | None = None
+) -> SimRequest:
+    """A waiting simulator request of `prompt` tokens (10 to generate), its prefix as block ids or token ids."""
+    return SimRequest(
+        index=index,
+        request_id=f"r{index}",
+        arrival_s=0.0,
+        prompt_tokens=prompt,
+        max_output_tokens=10,
+        prefix_block_ids=ids,
+        prompt_token_ids=tokens,
+        hash_block_size=BLOCK,
     )
 
 

@@ -1,26 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from sim_helpers import sim_request
 
-from slotune.simulate.block_manager import BlockManager, Segment, SharedBlock, prefix_hashes
+from slotune.simulate.block_manager import BlockManager, GroupLayout, Segment, SharedBlock, prefix_hashes
 from slotune.simulate.request_state import PREEMPTED, SimRequest
 
 BS = 16
 
 
-def req(
-    index: int, prompt: int, *, ids: tuple[int, ...] = (), tokens: tuple[int, ...] | None = None
-) -> SimRequest:
-    return SimRequest(
-        index=index,
-        request_id=f"r{index}",
-        arrival_s=0.0,
-        prompt_tokens=prompt,
-        max_output_tokens=10,
-        prefix_block_ids=ids,
-        prompt_token_ids=tokens,
-        hash_block_size=BS,
-    )
+req = sim_request
 
 
 def admit(bm: BlockManager, r: SimRequest) -> int:
@@ -215,3 +204,62 @@ def test_max_model_len_caps_slots() -> None:
     r = req(0, 90)
     assert bm.allocate_slots(r, 90, lookahead=20)
     assert r.num_blocks == 7  # cdiv(min(110, 100), 16)
+
+
+def hybrid(blocks: int = 2001, *, window: int = 128, sliding: int = 2, cap: int = 100) -> BlockManager:
+    layout = GroupLayout(full_groups=1, sliding_groups=sliding, sliding_window=window, sliding_cap_blocks=cap)
+    return BlockManager(blocks, BS, enable_caching=True, max_model_len=8192, layout=layout)
+
+
+def test_every_kv_cache_group_takes_blocks_from_the_one_pool() -> None:
+    # vLLM kv_cache_utils._get_kv_cache_config_uniform_page_size: the groups share one pool of num_blocks; a
+    # request takes cdiv(tokens, block_size) blocks in each group (sliding groups: until tokens leave the window).
+    bm = hybrid()
+    r = req(0, 100)
+    admit(bm, r)
+    assert r.num_blocks == 7 and bm.num_used == 3 * 7  # 1 full + 2 sliding groups
+    bm.free(r, preempted=False)
+    assert bm.num_used == 0
+
+
+def test_sliding_window_blocks_are_released_as_the_window_moves() -> None:
+    # single_type_kv_cache_manager.py SlidingWindowManager.get_num_skipped_tokens: with 800 tokens computed and a
+    # 128-token window, tokens before 800 - 128 + 1 = 673 are skipped: 42 whole blocks; remove_skipped_blocks
+    # frees them (in every sliding group) at the next allocate_slots, whether that allocation succeeds or not.
+    bm = hybrid()
+    r = req(0, 800)
+    admit(bm, r)
+    assert bm.num_used == 3 * 50
+    assert bm.allocate_slots(r, 1)  # the first decode step: token 801 opens block 51 in every group
+    assert r.sliding_skipped == 42 and bm.num_used == 51 + 2 * (51 - 42)
+    assert bm.extra_blocks(r) == 2 * 9
+
+
+def test_admission_caps_sliding_groups_and_charges_the_window_of_a_hit() -> None:
+    # Admission (full_sequence_must_fit) reserves min(cdiv(tokens, bs), max_admission_blocks_per_request) blocks
+    # in each sliding group: a 4,000-token prompt needs 250 full + 2 x 100 capped sliding blocks.
+    bm = hybrid(blocks=451)  # 450 usable
+    assert bm.fits_whole_sequence(req(0, 4000), [], 0)
+    assert not hybrid(blocks=450).fits_whole_sequence(req(0, 4000), [], 0)
+    # A hit of 20 blocks (320 tokens) at window 128: the sliding groups hold the blocks from token 193 on,
+    # 20 - 12 = 8 of the hit's blocks each, charged like new ones (vLLM: hit blocks in the free queue count).
+    bm = hybrid()
+    ids = tuple(range(25))
+    first = req(0, 400, ids=ids)
+    admit(bm, first)
+    bm.free(first, preempted=False)
+    follower = req(1, 330, ids=ids)
+    hits, own = bm.lookup(follower)
+    assert len(hits) == 20 and own == 0
+    need, evictable = bm.num_new_blocks(follower, 10, hits, 0, 0)
+    assert evictable == 20  # the first group's hit blocks sit in the free queue
+    assert need == 1 * 3 + 2 * (
+        20 - 12
+    )  # one new position in 3 groups + the sliding groups' window of the hit
+
+
+def test_eagle_drops_the_last_block_of_a_hit() -> None:
+    bm = BlockManager(1000, BS, enable_caching=True, max_model_len=4096, drop_last_hit_block=True)
+    ids = tuple(range(4))
+    admit(bm, req(0, 64, ids=ids))
+    assert admit(bm, req(1, 65, ids=ids)) == 48  # 4 full blocks cached; EAGLE recomputes the last one

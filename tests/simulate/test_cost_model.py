@@ -125,3 +125,41 @@ def test_speculative_steps_pay_draft_cost(gpu: GpuSpec, facts: ModelCostFacts) -
     c = load_profile("default").coefficients
     cpu = c.step_cpu_s + c.cpu_per_seq_s * 4
     assert spec.step_s(**args, num_spec_seqs=4) == pytest.approx(cpu + (base - cpu) * (1 + 3 * 0.1))
+
+
+def _with(**coefficients: float) -> object:
+    base = load_profile("default")
+    return base.model_copy(update={"coefficients": base.coefficients.model_copy(update=coefficients)})
+
+
+def test_compiled_steps_without_a_graph_and_the_launch_overlap(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    profile = _with(compiled_launch_per_layer_s=1e-5, eager_launch_per_layer_s=4e-5, launch_overlap=1.0)
+    args = {"capture_sizes": default_capture_sizes(256, 8192), "async_scheduling": False}
+    graphs = CostModel(facts, gpu, profile, enforce_eager=False, **args)  # type: ignore[arg-type]
+    eager = CostModel(facts, gpu, profile, enforce_eager=True, **args)  # type: ignore[arg-type]
+    no_graphs = CostModel(facts, gpu, profile, enforce_eager=False, capture_sizes=(), async_scheduling=False)  # type: ignore[arg-type]
+    assert graphs.graph(600, False) == (600, 32 * 1e-5)  # above the largest capture size: compiled
+    assert no_graphs.graph(3, True) == (3, 32 * 1e-5)  # a device without graphs: compiled, unpadded
+    assert eager.graph(3, True) == (3, 32 * 4e-5)
+    # Overlap 1: an eager step takes max(work, launch); a step with a graph still adds its replay.
+    cpu_s = profile.coefficients.step_cpu_s + profile.coefficients.cpu_per_seq_s  # type: ignore[attr-defined]
+    memory_s, compute_s, _ = eager._terms(0, 1, 1, 0, 1001, 1001, 1)
+    assert decode_step(eager, 1, 1000) == pytest.approx(max(memory_s, compute_s, 32 * 4e-5) + cpu_s)
+    assert decode_step(graphs, 1, 1000) == pytest.approx(
+        max(memory_s, compute_s) + graphs.full_graph_s + cpu_s
+    )
+
+
+def test_decode_run_with_overlap_matches_step_by_step(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    profile = _with(eager_launch_per_layer_s=4e-4, launch_overlap=0.5)
+    cost = CostModel(facts, gpu, profile, enforce_eager=True, capture_sizes=(), async_scheduling=True)  # type: ignore[arg-type]
+    n, context = 5, 300
+    kv = np.arange(200, dtype=np.int64) * n + (context + n)
+    assert cost.decode_run_s(n, kv).tolist() == [decode_step(cost, n, context + n * s) for s in range(200)]
+
+
+def test_the_default_profile_keeps_compiled_steps_at_the_eager_cost(
+    gpu: GpuSpec, facts: ModelCostFacts
+) -> None:
+    cost = make_cost(gpu, facts)
+    assert cost.compiled_s == cost.eager_s and cost.overlap == 0.0

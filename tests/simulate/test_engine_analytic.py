@@ -7,7 +7,7 @@ from sim_helpers import ASYNC, SYNC, poisson_workload, workload
 
 from slotune.errors import InputError
 from slotune.models import EngineConfig
-from slotune.simulate import CostModel, Simulator
+from slotune.simulate import CostModel, Simulator, load_profile
 
 
 def prefill_s(cost: CostModel, new: int, offset: int = 0) -> float:
@@ -160,14 +160,31 @@ def test_chunked_prefill_off_runs_whole_prompts(make_sim) -> None:
     assert [s.num_prefill_tokens for s in chunked.timeline if s.num_prefill_tokens] == [4096, 1904]
 
 
-def test_requests_over_max_model_len_are_rejected(make_sim) -> None:
+def test_vllm_0_25_rejects_requests_over_max_model_len(make_sim) -> None:
+    # 0.25 renderers/params.py TokenizeParams.max_input_tokens = max_model_len - max_tokens: the frontend refuses
+    # prompt + max_tokens > max_model_len with HTTP 400.
     config = EngineConfig(max_model_len=1024)
-    sim: Simulator = make_sim()
+    sim: Simulator = make_sim(profile=load_profile().model_copy(update={"vllm_version": "0.25.0"}))
     result = sim.run(workload([(0.0, 1000, 100), (0.0, 500, 100), (1.0, 1024, 1)]), config)
     by_id = {r.request_id: r for r in result.records}
     assert by_id["r0"].finish_reason == "rejected" and by_id["r0"].first_token_s is None
     assert by_id["r1"].finish_reason == "length" and by_id["r1"].output_tokens == 100
     assert by_id["r2"].finish_reason == "rejected"  # 1024 + 1 > 1024
+    assert result.summary.failures_by_reason == {"rejected": 2}
+
+
+def test_vllm_0_32_trims_max_tokens_of_requests_over_max_model_len(make_sim) -> None:
+    # 0.32 renderers/params.py: only a prompt over max_model_len is refused; entrypoints/serve/utils/api_utils.py
+    # get_max_tokens trims max_tokens to max_model_len - prompt (0 for a prompt of max_model_len tokens, which
+    # SamplingParams refuses: max_tokens must be at least 1).
+    config = EngineConfig(max_model_len=1024)
+    sim: Simulator = make_sim()
+    assert sim.profile.vllm_version.startswith("0.32")
+    result = sim.run(workload([(0.0, 1000, 100), (0.0, 500, 100), (1.0, 1024, 1), (1.0, 1100, 1)]), config)
+    by_id = {r.request_id: r for r in result.records}
+    assert by_id["r0"].finish_reason == "length" and by_id["r0"].output_tokens == 24
+    assert by_id["r1"].output_tokens == 100
+    assert by_id["r2"].finish_reason == by_id["r3"].finish_reason == "rejected"
     assert result.summary.failures_by_reason == {"rejected": 2}
 
 
@@ -238,6 +255,31 @@ def test_a_step_end_frees_its_finished_requests_before_same_time_arrivals(make_s
     # Arriving a hair earlier, b waits for a's blocks all the same.
     _, early = sim.run(workload([(0.0, 1000, 10), (finish - 1e-6, 1000, 10)]), config).records
     assert early.scheduled_s == finish
+
+
+def test_async_scheduling_frees_a_finished_request_one_schedule_later(make_sim) -> None:
+    """vLLM v1/engine/core.py EngineCore.step_with_batch_queue schedules step k+1 before it processes step k's
+    outputs (Scheduler.update_from_output frees finished requests): a request finishing in step k keeps its seat
+    and its KV blocks through the schedule of step k+1 (the scheduler skips it: `num_output_placeholders`)."""
+    sim: Simulator = make_sim()
+    rows = [(0.0, 100, 5), (0.0, 100, 60), (0.001, 100, 5)]  # r2 arrives once r0 and r1 hold both seats
+    for config, waits_a_step in (
+        (SYNC.model_copy(update={"max_num_seqs": 2}), False),
+        (ASYNC.model_copy(update={"max_num_seqs": 2}), True),
+    ):
+        short, long, late = sim.run(workload(rows), config).records
+        assert short.finish_s is not None and late.scheduled_s is not None
+        if waits_a_step:
+            # r1 runs alone for one step: r2 gets r0's seat at the end of r1's next step.
+            after = [t for t in long.chunk_times_s if t > short.finish_s]
+            assert late.scheduled_s == after[0]
+        else:
+            assert late.scheduled_s == short.finish_s
+    # The blocks too: with room for two requests only, a finished request's blocks come back one step later.
+    kv = EngineConfig(max_model_len=1536)
+    sim_kv: Simulator = make_sim(num_gpu_blocks=101)  # 100 usable blocks; each request needs 64
+    a, b, c = sim_kv.run(workload([(0.0, 1000, 5), (0.0, 100, 60), (0.001, 1000, 5)]), kv).records
+    assert c.scheduled_s == next(t for t in b.chunk_times_s if t > a.finish_s)  # type: ignore[operator]
 
 
 def test_step_log_counts_every_computed_token(make_sim) -> None:

@@ -9,8 +9,9 @@ from sim_helpers import ASYNC, SYNC, poisson_workload, workload
 
 import slotune.simulate.engine as engine_module
 import slotune.simulate.timeline as timeline_module
-from slotune.models import EngineConfig, RunResult, SpeculativeConfig, Workload
-from slotune.simulate import Simulator
+from slotune.catalog import get_gpu, get_model
+from slotune.models import EngineConfig, HardwareProfile, RunResult, SpeculativeConfig, Workload
+from slotune.simulate import Simulator, load_profile
 
 
 def comparable(result: RunResult) -> str:
@@ -55,14 +56,28 @@ CASES = {
         EngineConfig(max_model_len=4096, max_num_batched_tokens=512),
         20_000,
     ),
+    "long-prompts-no-caching": (
+        poisson_workload(4.0, 150, seed=17, prompt=(2000, 4000), output=(100, 400)),
+        EngineConfig(max_model_len=8192, max_num_batched_tokens=1024, enable_prefix_caching=False),
+        800,
+    ),
 }
+# vLLM 0.25 counts every prefix-cache lookup of a blocked head: decode runs must count them too.
+V025_CASES = {"shared-prefix-small-kv", "overload-small-kv", "seat-limited"}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_fast_path_equals_step_by_step(make_sim, case: str) -> None:
+def v025_profile() -> HardwareProfile:
+    return load_profile().model_copy(update={"vllm_version": "0.25.0"})
+
+
+@pytest.mark.parametrize(
+    ("case", "version"), [(c, "0.32.0") for c in sorted(CASES)] + [(c, "0.25.0") for c in sorted(V025_CASES)]
+)
+def test_fast_path_equals_step_by_step(make_sim, case: str, version: str) -> None:
     wl, config, blocks = CASES[case]
-    fast: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=True)
-    slow: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=False)
+    profile = load_profile().model_copy(update={"vllm_version": version})
+    fast: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=True, profile=profile)
+    slow: Simulator = make_sim(num_gpu_blocks=blocks, fast_forward=False, profile=profile)
     fast_result, slow_result = fast.run(wl, config), slow.run(wl, config)
     assert comparable(fast_result) == comparable(slow_result)
     assert fast_result.simulator is not None and slow_result.simulator is not None
@@ -80,6 +95,29 @@ def test_the_cases_cover_preemption_queueing_and_prefix_hits(make_sim) -> None:
     assert seen["seat-limited"].simulator.in_flight_mean > 8  # type: ignore[union-attr]
     assert seen["shared-prefix-small-kv"].engine.prefix_hit_tokens > 0  # type: ignore[union-attr, operator]
     assert seen["shared-prefix-small-kv"].simulator.num_evicted_blocks > 0  # type: ignore[union-attr]
+
+
+def test_vllm_0_25_counts_the_lookups_of_a_blocked_head(make_sim) -> None:
+    # 0.25 kv_cache_manager.py get_computed_blocks records every lookup; 0.32 records at admission only
+    # (Scheduler.schedule -> record_prefix_cache_stats), so each request's prompt is queried once.
+    wl, config, blocks = CASES["overload-small-kv"]  # heads wait for KV blocks
+    new = make_sim(num_gpu_blocks=blocks).run(wl, config).engine
+    old = make_sim(num_gpu_blocks=blocks, profile=v025_profile()).run(wl, config).engine
+    assert new.prefix_query_tokens == sum(r.prompt_tokens for r in wl.requests)
+    assert old.prefix_query_tokens > 2 * new.prefix_query_tokens
+
+
+def test_hybrid_model_fast_path_equals_step_by_step() -> None:
+    # Gemma 3 1B: a full-attention group and sliding-window groups (window 512) share the pool; decode runs
+    # release the blocks that fall out of the window in bulk.
+    model, gpu = get_model("gemma-3-1b"), get_gpu("h100")
+    wl = poisson_workload(20.0, 300, seed=18, prompt=(200, 1500), output=(100, 900))
+    config = EngineConfig(max_model_len=4096)
+    fast = Simulator(model, gpu, num_gpu_blocks=3000).run(wl, config)
+    slow = Simulator(model, gpu, num_gpu_blocks=3000, fast_forward=False).run(wl, config)
+    assert comparable(fast) == comparable(slow)
+    assert fast.simulator is not None and fast.simulator.num_fast_steps > 0
+    assert fast.engine is not None and fast.engine.num_preemptions  # the pool is tight
 
 
 def test_folding_old_timeline_rows_changes_nothing(make_sim, monkeypatch: pytest.MonkeyPatch) -> None:

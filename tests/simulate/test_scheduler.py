@@ -139,9 +139,14 @@ def test_running_requests_verify_drafts_and_reserve_lookahead_blocks() -> None:
     a = req(0, 62)
     sched.waiting.append(a)
     sched.schedule()
-    assert a.num_blocks == 4  # the prompt alone: no lookahead for a request's first chunk
+    # The prompt's chunk reserves the lookahead too (vLLM passes num_lookahead_tokens when it admits a waiting
+    # request: Scheduler.schedule -> allocate_slots): 62 + 3 = 65 tokens, 5 blocks.
+    assert a.num_blocks == 5
     a.num_output, a.num_tokens, a.num_spec_tokens = 1, 63, 3
     batch = sched.schedule()
     # The sampled token plus 3 drafts are verified; slots for 3 more lookahead tokens: 62 + 4 + 3 = 69.
     assert batch.num_new_tokens == [4]
     assert a.num_blocks == 5
+    a.num_computed, a.num_output, a.num_tokens = 78, 17, 79
+    sched.schedule()
+    assert a.num_blocks == 6  # 78 + 4 + 3 = 85 tokens

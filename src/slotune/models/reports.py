@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from slotune.models.base import Frozen
+from slotune.models.deploy import DeploySource
 from slotune.models.launch import LaunchInfo
 from slotune.models.load import LoadSpec
 from slotune.models.records import FinishReason, RunResult
@@ -65,6 +66,27 @@ class RunPlotData(Frozen):
     num_failed: int = 0
 
 
+def run_deploy_source(result: RunResult, origin: str, *, measured: bool) -> DeploySource | None:
+    """What `slotune deploy` ships from a run: its engine configuration and what it ran with (None: the run
+    records no configuration). `measured`: a real server ran it, so its engine version is a vLLM version (a
+    simulation's names the simulator)."""
+    if result.engine_config is None:
+        return None
+    provenance = result.provenance
+    launch = result.launch
+    return DeploySource(
+        engine_config=result.engine_config,
+        model=provenance.model,
+        gpu=provenance.gpu,
+        slo=result.slo,
+        vllm_version=launch.vllm_version
+        if launch is not None
+        else (provenance.engine_version if measured else ""),
+        startup=launch.facts if launch is not None else None,
+        origin=origin,
+    )
+
+
 class SimulationReport(SavedResult):
     SCHEMA_VERSION: ClassVar[int] = 3
     kind: Literal["simulate"] = "simulate"
@@ -74,6 +96,11 @@ class SimulationReport(SavedResult):
     plot_data: RunPlotData | None = None
     trace_path: str | None = None
     wall_s: float | None = None
+
+    def deploy_source(self) -> DeploySource | None:
+        """The configuration `slotune deploy` renders from this report (every report that carries one says so
+        through this method)."""
+        return run_deploy_source(self.result, "simulate result", measured=False)
 
 
 class LoadReport(Frozen):
@@ -156,6 +183,9 @@ class BenchReport(SavedResult):
     @property
     def valid(self) -> bool:
         return self.result.validity is None or self.result.validity.valid
+
+    def deploy_source(self) -> DeploySource | None:
+        return run_deploy_source(self.result, "bench result", measured=True)
 
     @property
     def reasons(self) -> tuple[str, ...]:

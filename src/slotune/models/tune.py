@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from slotune.models.base import Frozen
+from slotune.models.deploy import DeploySource
 from slotune.models.engine_config import EngineConfig
 from slotune.models.load import LoadSpec
 from slotune.models.reports import SavedResult
@@ -219,3 +220,27 @@ class TuneReport(SavedResult):
     num_real_runs: int = 0
     wall_s: float = 0.0
     notes: tuple[str, ...] = ()
+
+    def deploy_source(self) -> DeploySource | None:
+        """What `slotune deploy` renders: the recommendation (as measured on vLLM when it was confirmed), with the
+        candidate's model, GPU, parallelism and replicas, and the SLO it was tuned for."""
+        if self.recommendation is None:
+            return None
+        point = self.recommendation.measured or self.recommendation.point
+        candidate = point.candidate
+        update: dict[str, object] = {"tensor_parallel_size": candidate.tensor_parallel_size}
+        if candidate.quantization:
+            update["quantization"] = candidate.quantization
+        engine = point.engine_config.model_copy(update=update)
+        if candidate.speculative:
+            engine = EngineConfig.model_validate(
+                {**engine.model_dump(exclude_unset=False), "speculative_config": candidate.speculative}
+            )
+        return DeploySource(
+            engine_config=engine,
+            model=candidate.model,
+            gpu=candidate.gpu,
+            slo=self.inputs.slo,
+            replicas=candidate.replicas,
+            origin=f"tune recommendation ({point.backend})",
+        )

@@ -15,6 +15,7 @@ from slotune.plan.kv import (
     blocks_per_request,
     derive_kv_capacity_blocks,
     derive_kv_capacity_tokens,
+    in_flight_tokens,
     kv_capacity,
     kv_groups,
 )
@@ -30,6 +31,7 @@ from slotune.plan.quantization import QuantScheme
 from slotune.plan.tensor_parallel import TP_SIZES, valid_tp_sizes
 from slotune.units import GiB
 from slotune.vllm_rules import effective_block_size
+from slotune.vllm_versions import VllmBehaviour, vllm_behaviour
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,15 @@ class Memory:
 
 
 def memory(
-    model: ModelSpec, gpu: GpuSpec, engine: ResolvedEngineConfig, scheme: QuantScheme, ex: Explain
+    model: ModelSpec,
+    gpu: GpuSpec,
+    engine: ResolvedEngineConfig,
+    scheme: QuantScheme,
+    ex: Explain,
+    behaviour: VllmBehaviour | None = None,
 ) -> Memory:
-    """vLLM's budget on one GPU and the KV blocks it leaves."""
+    """vLLM's budget on one GPU and the KV blocks it leaves (under the vLLM release `behaviour` describes)."""
+    behaviour = behaviour or vllm_behaviour()
     tp = engine.tensor_parallel_size
     weights = ex.take(derive_weights_bytes_per_gpu(model, scheme, tp))
     activation = ex.take(
@@ -77,7 +85,14 @@ def memory(
     )
     block_size = effective_block_size(model, engine.block_size)
     groups = kv_groups(model, engine.kv_cache_dtype, tensor_parallel_size=tp, block_size=block_size)
-    capacity = kv_capacity(max(available, 0), groups, block_size)
+    in_flight = in_flight_tokens(
+        engine.max_num_batched_tokens,
+        async_scheduling=engine.async_scheduling,
+        counts_batches=behaviour.sliding_window_counts_in_flight_batches,
+    )
+    capacity = kv_capacity(
+        max(available, 0), groups, block_size, max_model_len=engine.max_model_len, in_flight_tokens=in_flight
+    )
     ex.take(derive_kv_capacity_blocks(capacity, available))
     ex.take(derive_kv_capacity_tokens(capacity))
     budget = MemoryBudget(
@@ -94,17 +109,18 @@ def memory(
     return Memory(budget, capacity, block_size)
 
 
-def one_request_fits(mem: Memory, max_model_len: int, max_num_batched_tokens: int) -> bool:
-    needed = blocks_per_request(mem.capacity.groups, max_model_len, mem.block_size, max_num_batched_tokens)
-    return mem.available_kv >= needed * mem.capacity.groups.block_bytes
+def one_request_fits(mem: Memory, max_model_len: int) -> bool:
+    capacity = mem.capacity
+    needed = blocks_per_request(capacity.groups, max_model_len, mem.block_size, capacity.in_flight_tokens)
+    return mem.available_kv >= needed * capacity.groups.block_bytes
 
 
-def largest_fitting_len(mem: Memory, max_model_len: int, max_num_batched_tokens: int) -> int:
+def largest_fitting_len(mem: Memory, max_model_len: int) -> int:
     """vLLM's estimate_max_model_len: the longest context one request can hold (binary search)."""
     lo, hi, best = 1, max_model_len, 0
     while lo <= hi:
         mid = (lo + hi) // 2
-        if one_request_fits(mem, mid, max_num_batched_tokens):
+        if one_request_fits(mem, mid):
             best, lo = mid, mid + 1
         else:
             hi = mid - 1
@@ -122,9 +138,9 @@ def misfit_reasons(mem: Memory, engine: ResolvedEngineConfig, gpu: GpuSpec) -> l
             f"overheads {(b.non_torch_bytes + b.cuda_graph_bytes) / GiB:.2f} GiB per GPU exceed the budget "
             f"{b.budget_bytes / GiB:.2f} GiB ({gpu.memory_bytes / GiB:.2f} GiB x {engine.gpu_memory_utilization})"
         ]
-    max_len, mnbt = engine.max_model_len, engine.max_num_batched_tokens
-    if not one_request_fits(mem, max_len, mnbt):
-        longest = largest_fitting_len(mem, max_len, mnbt)
+    max_len = engine.max_model_len
+    if not one_request_fits(mem, max_len):
+        longest = largest_fitting_len(mem, max_len)
         return [
             f"the KV cache ({max(mem.available_kv, 0) / GiB:.2f} GiB per GPU) cannot hold one request of "
             f"max_model_len={max_len}; the longest that fits is {longest} tokens (lower --max-model-len, raise "
@@ -133,19 +149,29 @@ def misfit_reasons(mem: Memory, engine: ResolvedEngineConfig, gpu: GpuSpec) -> l
     return []
 
 
-def min_tp(model: ModelSpec, gpu: GpuSpec, engine: ResolvedEngineConfig, scheme: QuantScheme) -> int | None:
+def min_tp(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    engine: ResolvedEngineConfig,
+    scheme: QuantScheme,
+    behaviour: VllmBehaviour | None = None,
+) -> int | None:
     """Smallest valid TP size whose per-GPU weights, overheads and one max_model_len request fit the budget."""
     for tp in valid_tp_sizes(model):
-        mem = memory(model, gpu, engine.model_copy(update={"tensor_parallel_size": tp}), scheme, Explain())
-        if one_request_fits(mem, engine.max_model_len, engine.max_num_batched_tokens):
+        config = engine.model_copy(update={"tensor_parallel_size": tp})
+        if one_request_fits(memory(model, gpu, config, scheme, Explain(), behaviour), engine.max_model_len):
             return tp
     return None
 
 
 def derive_min_tp(
-    model: ModelSpec, gpu: GpuSpec, engine: ResolvedEngineConfig, scheme: QuantScheme
+    model: ModelSpec,
+    gpu: GpuSpec,
+    engine: ResolvedEngineConfig,
+    scheme: QuantScheme,
+    behaviour: VllmBehaviour | None = None,
 ) -> Derived[int]:
-    best = min_tp(model, gpu, engine, scheme)
+    best = min_tp(model, gpu, engine, scheme, behaviour)
     return derived(
         "min_tp",
         best or 0,

@@ -48,6 +48,10 @@ class KvLayer:
     sliding_window: int | None = None
 
 
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def kv_layers(model: ModelSpec, kv_cache_dtype: str, *, tensor_parallel_size: int = 1) -> tuple[KvLayer, ...]:
     """One entry per attention layer with its per-token KV bytes on one GPU."""
     dtype_bytes = kv_dtype_bytes(kv_cache_dtype)
@@ -124,14 +128,22 @@ def full_attention_kv_bytes_per_token(
     return sum(layer.bytes_per_token for layer in layers if layer.kind != "sliding")
 
 
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
+def sliding_tokens_held(window: int, num_tokens: int, in_flight_tokens: int) -> int:
+    """Tokens vLLM keeps blocks for in a sliding layer: the last window-1 computed plus the tokens scheduled and
+    not yet settled (SlidingWindowSpec.max_admission_blocks_per_request), never more than the sequence."""
+    return min(window - 1 + in_flight_tokens, num_tokens)
 
 
-def sliding_tokens_held(window: int, num_tokens: int, max_num_batched_tokens: int) -> int:
-    """Tokens vLLM keeps blocks for in a sliding layer: the last window-1 computed plus one scheduled chunk
-    (SlidingWindowSpec.max_memory_usage_bytes), never more than the sequence."""
-    return min(window - 1 + max_num_batched_tokens, num_tokens)
+def in_flight_tokens(max_num_batched_tokens: int, *, async_scheduling: bool, counts_batches: bool) -> int:
+    """What a sliding layer reserves beyond its window: one max_num_batched_tokens step (vLLM 0.25); 0.32's
+    `VllmConfig.max_in_flight_tokens`, one per concurrent batch (two with async scheduling)."""
+    return max_num_batched_tokens * (2 if counts_batches and async_scheduling else 1)
+
+
+def sliding_cap_blocks(window: int, max_model_len: int, in_flight: int, block_size: int) -> int:
+    """Blocks one request reserves in a sliding group at admission and at most holds there
+    (SlidingWindowSpec.max_admission_blocks_per_request; +1: the window need not start on a block boundary)."""
+    return _cdiv(sliding_tokens_held(window, max_model_len, in_flight), block_size) + 1
 
 
 def kv_bytes_for_sequence(
@@ -141,7 +153,7 @@ def kv_bytes_for_sequence(
     *,
     tensor_parallel_size: int = 1,
     block_size: int = 16,
-    max_num_batched_tokens: int = 8192,
+    in_flight_tokens: int = 8192,
 ) -> int:
     """KV bytes one sequence of num_tokens holds on one GPU, block-rounded as vLLM allocates it.
 
@@ -152,7 +164,7 @@ def kv_bytes_for_sequence(
     for layer in kv_layers(model, kv_cache_dtype, tensor_parallel_size=tensor_parallel_size):
         page = block_size * layer.bytes_per_token
         if layer.kind == "sliding" and layer.sliding_window is not None:
-            held = sliding_tokens_held(layer.sliding_window, num_tokens, max_num_batched_tokens)
+            held = sliding_tokens_held(layer.sliding_window, num_tokens, in_flight_tokens)
             blocks = min(_cdiv(held, block_size) + 1, _cdiv(num_tokens, block_size) + 1)
         else:
             blocks = _cdiv(num_tokens, block_size)
@@ -199,39 +211,52 @@ def kv_groups(
 @dataclass(frozen=True, slots=True)
 class KvCapacity:
     num_blocks: int
-    # What vLLM logs as "GPU KV cache size: N tokens": num_blocks // num_groups x block_size.
+    # What vLLM logs as "GPU KV cache size: N tokens" (kv_cache_utils.get_kv_cache_capacity): max_model_len
+    # times the number of max_model_len requests the pool holds.
     tokens: int
     block_size: int
     groups: KvGroups
+    max_model_len: int
+    # Tokens a sliding layer reserves beyond its window (see in_flight_tokens).
+    in_flight_tokens: int
 
 
-def kv_capacity(available_bytes: int, groups: KvGroups, block_size: int) -> KvCapacity:
-    """num_blocks = available // (page_size x layers per group) (get_num_blocks)."""
+def kv_capacity(
+    available_bytes: int, groups: KvGroups, block_size: int, *, max_model_len: int, in_flight_tokens: int
+) -> KvCapacity:
+    """num_blocks = available // (page_size x layers per group) (get_num_blocks); tokens = int(num_blocks /
+    blocks per max_model_len request x max_model_len) (get_kv_cache_capacity)."""
     num_blocks = max(0, available_bytes // groups.block_bytes)
-    tokens = num_blocks // max(1, groups.num_groups) * block_size
-    return KvCapacity(num_blocks=num_blocks, tokens=tokens, block_size=block_size, groups=groups)
+    per_request = blocks_per_request(groups, max_model_len, block_size, in_flight_tokens)
+    tokens = int(num_blocks / per_request * max_model_len)
+    return KvCapacity(
+        num_blocks=num_blocks,
+        tokens=tokens,
+        block_size=block_size,
+        groups=groups,
+        max_model_len=max_model_len,
+        in_flight_tokens=in_flight_tokens,
+    )
 
 
-def blocks_per_request(
-    groups: KvGroups, num_tokens: int, block_size: int, max_num_batched_tokens: int
-) -> int:
-    """Blocks one request of num_tokens occupies across all groups (the basis of vLLM's max-concurrency line)."""
+def blocks_per_request(groups: KvGroups, num_tokens: int, block_size: int, in_flight_tokens: int) -> int:
+    """Blocks one request of num_tokens occupies across all groups, at most (the basis of vLLM's
+    max-concurrency line: get_max_concurrency_for_kv_cache_config sums the groups)."""
     full = groups.num_full_groups * _cdiv(num_tokens, block_size)
     sliding = 0
     if groups.num_sliding_groups and groups.sliding_window is not None:
-        held = sliding_tokens_held(groups.sliding_window, num_tokens, max_num_batched_tokens)
-        sliding = groups.num_sliding_groups * min(
-            _cdiv(held, block_size) + 1, _cdiv(num_tokens, block_size) + 1
+        sliding = groups.num_sliding_groups * sliding_cap_blocks(
+            groups.sliding_window, num_tokens, in_flight_tokens, block_size
         )
     elif groups.num_sliding_groups:
         sliding = groups.num_sliding_groups * _cdiv(num_tokens, block_size)
     return max(1, full + sliding)
 
 
-def max_concurrency(capacity: KvCapacity, num_tokens: int, max_num_batched_tokens: int) -> float:
+def max_concurrency(capacity: KvCapacity, num_tokens: int) -> float:
     """Requests of num_tokens each that fit at once: num_blocks / blocks per request."""
     return capacity.num_blocks / blocks_per_request(
-        capacity.groups, num_tokens, capacity.block_size, max_num_batched_tokens
+        capacity.groups, num_tokens, capacity.block_size, capacity.in_flight_tokens
     )
 
 
@@ -254,10 +279,12 @@ def derive_kv_capacity_tokens(capacity: KvCapacity) -> Derived[int]:
         "kv_capacity_tokens",
         capacity.tokens,
         "tokens",
-        "num_blocks // num_kv_groups x block_size (vLLM's 'GPU KV cache size')",
+        "int(num_blocks / blocks per max_model_len request x max_model_len) (vLLM's 'GPU KV cache size')",
         num_blocks=capacity.num_blocks,
-        num_kv_groups=capacity.groups.num_groups,
-        block_size=capacity.block_size,
+        blocks_per_request=blocks_per_request(
+            capacity.groups, capacity.max_model_len, capacity.block_size, capacity.in_flight_tokens
+        ),
+        max_model_len=capacity.max_model_len,
     )
 
 
@@ -265,13 +292,12 @@ def derive_max_concurrency(
     name: str,
     capacity: KvCapacity,
     request_tokens: int,
-    max_num_batched_tokens: int,
     *,
     request: str,
     fits: bool,
 ) -> Derived[float]:
     """Requests of request_tokens each that fit at once (0 when the configuration does not fit)."""
-    value = max_concurrency(capacity, request_tokens, max_num_batched_tokens) if fits else 0.0
+    value = max_concurrency(capacity, request_tokens) if fits else 0.0
     return derived(
         name,
         value,

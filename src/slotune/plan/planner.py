@@ -56,6 +56,7 @@ from slotune.plan.roofline import (
 from slotune.plan.step_cost import compute_dtype_on
 from slotune.plan.tensor_parallel import TP_SIZES, tp_problem, valid_tp_sizes
 from slotune.vllm_rules import effective_block_size, resolve_engine_config
+from slotune.vllm_versions import VllmBehaviour, vllm_behaviour
 
 __all__ = [
     "default_quantizations",
@@ -153,7 +154,8 @@ def _plan(
     profile: HardwareProfile,
     price: PriceUsed | None,
 ) -> CapacityPlan:
-    engine = resolve_engine_config(model, gpu, engine_config)
+    behaviour = vllm_behaviour(profile.vllm_version)
+    engine = resolve_engine_config(model, gpu, engine_config, behaviour)
     tp = engine.tensor_parallel_size
     ex = Explain()
     notes: list[str] = []
@@ -162,10 +164,10 @@ def _plan(
         ex.take(derive_kv_bytes_per_token(model, engine.kv_cache_dtype)),
         ex.take(derive_kv_bytes_per_token_per_gpu(model, engine.kv_cache_dtype, tp)),
     )
-    mem = memory(model, gpu, engine, scheme, ex)
-    verdict = _verdict(model, gpu, engine, scheme, mem, ex, notes)
+    mem = memory(model, gpu, engine, scheme, ex, behaviour)
+    verdict = _verdict(model, gpu, engine, scheme, mem, ex, notes, behaviour)
     kv = _kv(engine, mem, kv_sizes, lengths, verdict.fits, ex)
-    roof = Roofline.of(model, gpu, scheme, engine, profile.coefficients)
+    roof = Roofline.of(model, gpu, scheme, engine, profile.coefficients, behaviour)
     latency = _latency(roof, engine, lengths, kv, verdict.fits, ex, notes)
     itl_limit = _slo_threshold(slo, ("itl", "tpot"))
     throughput = _throughput(roof, latency, lengths, itl_limit, verdict.fits, ex)
@@ -235,10 +237,11 @@ def _verdict(
     mem: Memory,
     ex: Explain,
     notes: list[str],
+    behaviour: VllmBehaviour,
 ) -> Verdict:
     reasons = misfit_reasons(mem, engine, gpu)
     fits = not reasons
-    best_tp = ex.take(derive_min_tp(model, gpu, engine, scheme))
+    best_tp = ex.take(derive_min_tp(model, gpu, engine, scheme, behaviour))
     if not best_tp:
         reasons.append(f"no tensor-parallel size up to {TP_SIZES[-1]} fits one max_model_len request")
     elif best_tp > gpu.gpus_per_node:
@@ -262,7 +265,7 @@ def _kv(
     fits: bool,
     ex: Explain,
 ) -> KvPlan:
-    max_len, mnbt = engine.max_model_len, engine.max_num_batched_tokens
+    max_len = engine.max_model_len
     request_len = min(max_len, max(1, math.ceil(lengths.mean_prompt + lengths.mean_output)))
     return KvPlan(
         cache_dtype=engine.kv_cache_dtype,
@@ -273,7 +276,7 @@ def _kv(
         capacity_tokens=mem.capacity.tokens,
         max_concurrency=ex.take(
             derive_max_concurrency(
-                "max_concurrency", mem.capacity, max_len, mnbt, request="max_model_len tokens", fits=fits
+                "max_concurrency", mem.capacity, max_len, request="max_model_len tokens", fits=fits
             )
         ),
         max_concurrency_at_workload=ex.take(
@@ -281,7 +284,6 @@ def _kv(
                 "max_concurrency_at_workload",
                 mem.capacity,
                 request_len,
-                mnbt,
                 request="mean prompt + mean output tokens",
                 fits=fits,
             )

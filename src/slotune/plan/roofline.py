@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from slotune.models import GpuSpec, ModelSpec, ProfileCoefficients, ResolvedEngineConfig
-from slotune.plan.cuda_graphs import CudaGraphs, engine_capture_sizes
+from slotune.plan.cuda_graphs import CudaGraphs, deployment_capture_sizes
 from slotune.plan.derivation import Derived, derived
 from slotune.plan.quantization import QuantScheme
 from slotune.plan.step_cost import (
@@ -25,6 +25,7 @@ from slotune.plan.step_cost import (
     decode_shape,
     model_cost_facts,
 )
+from slotune.vllm_versions import VllmBehaviour
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,12 @@ class Roofline:
         scheme: QuantScheme,
         engine: ResolvedEngineConfig,
         coefficients: ProfileCoefficients,
+        behaviour: VllmBehaviour | None = None,
     ) -> Roofline:
         facts = model_cost_facts(model, scheme, engine.kv_cache_dtype, engine.tensor_parallel_size)
         rates = Rates.of(gpu, coefficients, scheme.compute_dtype)
-        graphs = CudaGraphs(engine_capture_sizes(engine), enforce_eager=engine.enforce_eager)
+        sizes = deployment_capture_sizes(model, gpu, engine, behaviour)
+        graphs = CudaGraphs(sizes, enforce_eager=engine.enforce_eager)
         return cls(StepCost(facts, rates), graphs)
 
     @property

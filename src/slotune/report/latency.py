@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from slotune.models import Distribution, RunSummary, TargetResult
+from slotune.models.reports import RunPlotData
 from slotune.models.slo import SLOTarget
 from slotune.report.charts import Threshold
 from slotune.report.inputs import Loaded
@@ -23,12 +24,19 @@ def cdf_ms(item: Loaded, metric: str) -> tuple[list[tuple[float, float]], bool]:
     """(CDF points as (ms, fraction), drawn from every request?) of one metric of a run."""
     result = item.result
     assert result is not None
-    plot_data = item.plot_data
+    return cdf_points_ms(result.summary, item.plot_data, metric)
+
+
+def cdf_points_ms(
+    summary: RunSummary, plot_data: RunPlotData | None, metric: str
+) -> tuple[list[tuple[float, float]], bool]:
+    """CDF points (ms, fraction) of one metric: from the plot data where saved, else the summary's
+    percentiles; and whether they come from every request."""
     exact = plot_data is not None and metric in plot_data.cdf
     cdf = (
         plot_data.cdf[metric]
         if plot_data is not None and exact
-        else cdf_from_distribution(distribution(result.summary, metric))
+        else cdf_from_distribution(distribution(summary, metric))
     )
     return [(x * 1e3, p) for x, p in zip(cdf.value_s, cdf.p, strict=True)], exact
 

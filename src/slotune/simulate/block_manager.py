@@ -1,8 +1,11 @@
 """KV-block accounting only: allocation, reference counts, the hash-chained prefix cache and its LRU eviction.
 
 Mirrors vLLM V1's KVCacheManager + BlockPool (vllm/v1/core/kv_cache_manager.py, block_pool.py,
-kv_cache_utils.py) for one full-attention KV cache group:
-- a pool of `num_gpu_blocks` blocks, one of which is vLLM's reserved null block;
+kv_cache_utils.py, single_type_kv_cache_manager.py):
+- a pool of `num_gpu_blocks` blocks, one of which is vLLM's reserved null block, shared by every KV-cache group
+  (`GroupLayout`): a request takes one block per token block in each full-attention group, and in each
+  sliding-window group one per token block that is still inside the window (SlidingWindowManager
+  `remove_skipped_blocks` frees those that fall out of it before each allocation);
 - one free queue in eviction order: allocation pops from the head, freed blocks are appended at the tail,
   a request's blocks are freed in reverse so that its tail blocks are evicted first;
 - a full block is published under a hash chained over all tokens up to its end; a cache hit covers whole
@@ -10,20 +13,44 @@ kv_cache_utils.py) for one full-attention KV cache group:
 - a cached block in the free queue counts as free; allocating it evicts it from the cache (LRU);
   a hit on it takes it out of the free queue (touch).
 
-Representation (for speed, with identical observable behaviour): blocks whose content other requests can
-share (the prompt's shareable prefix) are individual `SharedBlock`s; the rest of a request's blocks (unique
-prompt tail and generated tokens) are a count. In the free queue, runs of blocks nobody can ever hit again are
-one anonymous `Segment`; a preempted request's cached private chain is one `Segment` owned by it, which
-eviction eats from the chain's tail end (the order vLLM frees it in) and the request itself can hit on resume.
+Representation (for speed, with identical observable behaviour): the blocks of the first full-attention group
+carry the prefix cache. Those whose content other requests can share (the prompt's shareable prefix) are
+individual `SharedBlock`s; the rest of a request's blocks in that group (unique prompt tail and generated tokens)
+are a count. In the free queue, runs of blocks nobody can ever hit again are one anonymous `Segment`; a
+preempted request's cached private chain is one `Segment` owned by it, which eviction eats from the chain's tail
+end (the order vLLM frees it in) and the request itself can hit on resume. The blocks of the other groups (more
+full-attention groups, the sliding-window groups) are counts. Where a hit covers them, vLLM takes cached blocks
+in every group; here the first group's blocks come from the cache and the other groups' blocks for the hit
+(full groups: every hit block; sliding groups: those inside the window) are charged as new, which is what vLLM
+charges when those cached blocks sit in the free queue (`num_evictable_blocks`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from slotune.simulate.request_state import SimRequest
 
 _HASH_ROOT = 0x2545F4914F6CDD1D  # parent "hash" of a request's first block
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLayout:
+    """vLLM's KV-cache groups as the pool sees them (kv_cache_utils `_get_kv_cache_config_uniform_page_size`):
+    every group takes its blocks from the one pool. A model of one attention type has one group."""
+
+    full_groups: int = 1
+    sliding_groups: int = 0
+    sliding_window: int = 0  # tokens
+    # SlidingWindowSpec.max_admission_blocks_per_request: what admission reserves in each sliding group.
+    sliding_cap_blocks: int = 0
+
+    def __post_init__(self) -> None:
+        if self.full_groups < 1:
+            raise ValueError("the simulator needs a full-attention KV cache group")
+        if self.sliding_groups and (self.sliding_window < 1 or self.sliding_cap_blocks < 1):
+            raise ValueError("sliding-window groups need a window and an admission cap")
 
 
 class SharedBlock:
@@ -56,14 +83,18 @@ def prefix_hashes(req: SimRequest, block_size: int) -> list[int]:
     With prompt token ids, a block's identity is its tokens (vLLM hashes token ids). With prefix block ids
     (Mooncake-style `hash_ids`, `hash_block_size` tokens each), the tokens up to the end of a block are equal for
     two requests when their ids covering those tokens are equal; a later pass through a cycled workload
-    (`req.cycle`) gets fresh content for the same ids, as `bench` sends it. Tokens beyond the known prefix are
-    unique to the request (a freshly generated answer, or a prompt tail nobody else sends).
+    (`req.cycle`) gets fresh content for the same ids, as `bench` sends it. Generated tokens are known where a
+    follow-up re-sends them (`req.output_token_ids`): their blocks are hashed on from the prompt's, and cached
+    once computed, as vLLM caches generated blocks. Tokens beyond the known content are unique to the request
+    (an answer nobody re-sends, or a prompt tail nobody else sends).
     """
     hashes: list[int] = []
     h = _HASH_ROOT
     if req.prompt_token_ids is not None:
-        ids = req.prompt_token_ids
-        for j in range(min(len(ids), req.prompt_tokens) // block_size):
+        ids = req.prompt_token_ids[: req.prompt_tokens]
+        if req.output_token_ids:
+            ids += req.output_token_ids[: req.max_output_tokens]
+        for j in range(len(ids) // block_size):
             h = hash((h, ids[j * block_size : (j + 1) * block_size]))
             hashes.append(h)
     elif req.prefix_block_ids:
@@ -80,13 +111,31 @@ def prefix_hashes(req: SimRequest, block_size: int) -> list[int]:
 
 class BlockManager:
     def __init__(
-        self, num_gpu_blocks: int, block_size: int, *, enable_caching: bool, max_model_len: int
+        self,
+        num_gpu_blocks: int,
+        block_size: int,
+        *,
+        enable_caching: bool,
+        max_model_len: int,
+        layout: GroupLayout | None = None,
+        drop_last_hit_block: bool = False,
     ) -> None:
         if num_gpu_blocks < 2:
             raise ValueError("the KV pool needs at least 2 blocks (one is vLLM's null block)")
         self.block_size = block_size
         self.enable_caching = enable_caching
         self.max_model_len = max_model_len
+        layout = layout or GroupLayout()
+        self.layout = layout
+        # Blocks one token block costs beyond the first group's: more full groups, and the sliding groups
+        # (while inside the window).
+        self.extra_full = layout.full_groups - 1
+        self.sliding_groups = layout.sliding_groups
+        self.sliding_window = layout.sliding_window
+        self.blocks_per_position = layout.full_groups + layout.sliding_groups
+        # EAGLE/MTP need the hidden states of the last hit block: vLLM drops it from every hit
+        # (single_type_kv_cache_manager.py FullAttentionManager.find_longest_cache_hit, drop_eagle_block).
+        self.drop_last_hit_block = drop_last_hit_block
         self.num_gpu_blocks = num_gpu_blocks
         self.num_usable_blocks = num_gpu_blocks - 1
         self.free_queue: OrderedDict[int, SharedBlock | Segment] = OrderedDict()
@@ -147,9 +196,13 @@ class BlockManager:
                 break
             hits.append(block)
         own = req.private_segment
-        if own is None or len(hits) < num_shareable:
-            return hits, 0
-        return hits, min(own.count, max_blocks - len(hits))
+        num_own = 0 if own is None or len(hits) < num_shareable else min(own.count, max_blocks - len(hits))
+        if self.drop_last_hit_block:
+            if num_own:
+                num_own -= 1
+            elif hits:
+                hits.pop()
+        return hits, num_own
 
     def _register(self, block: SharedBlock) -> None:
         first = self.cache.get(block.block_hash)
@@ -198,6 +251,17 @@ class BlockManager:
                 self._evict(entry)  # type: ignore[arg-type]
                 count -= 1
 
+    def sliding_skipped(self, num_computed_tokens: int) -> int:
+        """Token blocks a sliding-window group no longer needs once `num_computed_tokens` are computed: those
+        wholly before the window of the next token (SlidingWindowManager.get_num_skipped_tokens)."""
+        skipped_tokens = num_computed_tokens - self.sliding_window + 1
+        return skipped_tokens // self.block_size if skipped_tokens > 0 else 0
+
+    def extra_blocks(self, req: SimRequest) -> int:
+        """The request's blocks outside the first group."""
+        n = req.num_blocks
+        return self.extra_full * n + self.sliding_groups * (n - req.sliding_skipped)
+
     def num_new_blocks(
         self,
         req: SimRequest,
@@ -209,15 +273,22 @@ class BlockManager:
         """(blocks to allocate, hit blocks that sit in the free queue and so are not free for this request)."""
         num_hits = len(hits) if hits else 0
         bs = self.block_size
-        computed = req.num_computed + (num_hits + num_own_hits) * bs
+        hit_blocks = num_hits + num_own_hits
+        computed = req.num_computed + hit_blocks * bs
         total = computed + num_new_tokens + lookahead
         if total > self.max_model_len:
             total = self.max_model_len
-        need = -(-total // bs) - req.num_blocks - num_hits - num_own_hits
+        need = -(-total // bs) - req.num_blocks - hit_blocks
+        if need < 0:
+            need = 0
         evictable = num_own_hits
         if hits:
             evictable += sum(1 for b in hits if b.ref_cnt == 0)
-        return (need if need > 0 else 0), evictable
+        if self.blocks_per_position != 1:
+            need = need * self.blocks_per_position + hit_blocks * self.extra_full
+            if hit_blocks and self.sliding_groups:
+                need += self.sliding_groups * (hit_blocks - self.sliding_skipped(computed))
+        return need, evictable
 
     def can_allocate(
         self,
@@ -230,6 +301,38 @@ class BlockManager:
         need, evictable = self.num_new_blocks(req, num_new_tokens, hits, num_own_hits, lookahead)
         return need <= self.num_free - evictable
 
+    def fits_whole_sequence(self, req: SimRequest, hits: list[SharedBlock], num_own_hits: int) -> bool:
+        """vLLM's admission gate (scheduler_reserve_full_isl, on by default in 0.25 and 0.32): a waiting or
+        preempted request is admitted only if blocks for its whole sequence, min(num_tokens, max_model_len),
+        are free now, its cache hits counted and each sliding group capped at what admission reserves
+        (kv_cache_manager.py KVCacheManager.allocate_slots, `full_sequence_must_fit`;
+        single_type_kv_cache_manager.py get_num_blocks_to_allocate, `apply_admission_cap`)."""
+        bs = self.block_size
+        hit_blocks = len(hits) + num_own_hits
+        required = -(-min(req.num_tokens, self.max_model_len) // bs)
+        need = required - req.num_blocks - hit_blocks
+        if need < 0:
+            need = 0
+        need = need * self.layout.full_groups + hit_blocks * self.extra_full + num_own_hits
+        need += sum(1 for b in hits if b.ref_cnt == 0)
+        if self.sliding_groups:
+            skipped = self.sliding_skipped(req.num_computed + hit_blocks * bs)
+            in_window = max(min(required, self.layout.sliding_cap_blocks) - max(skipped, hit_blocks), 0)
+            need += self.sliding_groups * (in_window + max(hit_blocks - skipped, 0))
+        return need <= self.num_free
+
+    def release_skipped(self, req: SimRequest) -> None:
+        """Free the sliding-window blocks that fell out of the window (remove_skipped_blocks, which vLLM runs
+        at the start of every allocate_slots, whether the allocation then succeeds or not)."""
+        skipped = self.sliding_skipped(req.num_computed)
+        if skipped > req.num_blocks:
+            skipped = req.num_blocks
+        if skipped > req.sliding_skipped:
+            freed = (skipped - req.sliding_skipped) * self.sliding_groups
+            req.sliding_skipped = skipped
+            self._append_anonymous(freed)
+            self.num_free += freed
+
     def allocate_slots(
         self,
         req: SimRequest,
@@ -238,8 +341,10 @@ class BlockManager:
         num_own_hits: int = 0,
         lookahead: int = 0,
     ) -> bool:
-        """Blocks for `num_new_tokens` more tokens (plus hits and lookahead); False, changing nothing, if the
-        free blocks do not suffice."""
+        """Blocks for `num_new_tokens` more tokens (plus hits and lookahead); False, changing nothing but the
+        release of blocks out of a sliding window, if the free blocks do not suffice."""
+        if self.sliding_groups and req.num_blocks:
+            self.release_skipped(req)
         need, evictable = self.num_new_blocks(req, num_new_tokens, hits, num_own_hits, lookahead)
         if need > self.num_free - evictable:
             return False
@@ -265,19 +370,27 @@ class BlockManager:
             req.num_private_blocks += num_own_hits
             req.private_segment = None
         bs = self.block_size
+        if self.sliding_groups and (hits or num_own_hits):
+            # The hit's blocks before the window are vLLM's null blocks in the sliding groups.
+            req.sliding_skipped = self.sliding_skipped(req.num_computed + req.num_blocks * bs)
         if need:
             self._pop_free(need)
             start = req.num_blocks
+            new_positions = need
+            if self.blocks_per_position != 1:
+                computed = req.num_computed + ((len(hits) if hits else 0) + num_own_hits) * bs
+                total = min(computed + num_new_tokens + lookahead, self.max_model_len)
+                new_positions = -(-total // bs) - start
             shareable = self.ensure_hashes(req)
             if req.num_private_blocks == 0 and start < shareable:
                 hashes = req.hashes
                 assert hashes is not None
-                num_shared = min(need, shareable - start)
+                num_shared = min(new_positions, shareable - start)
                 for j in range(start, start + num_shared):
                     req.shared_blocks.append(SharedBlock(self._key(), hashes[j]))
-                req.num_private_blocks += need - num_shared
+                req.num_private_blocks += new_positions - num_shared
             else:
-                req.num_private_blocks += need
+                req.num_private_blocks += new_positions
         if self.enable_caching and req.num_registered < len(req.shared_blocks):
             # cache_blocks: publish the shared blocks that are full once this step's tokens are computed.
             computed = req.num_computed + ((len(hits) if hits else 0) + num_own_hits) * bs
@@ -289,9 +402,10 @@ class BlockManager:
         return True
 
     def allocate_private(self, reqs: list[SimRequest], num_blocks: list[int], total: int) -> None:
-        """Bulk allocation for a run of decode steps: `num_blocks[i]` more private blocks for `reqs[i]`."""
+        """Bulk allocation for a run of decode steps: `num_blocks[i]` more private token blocks for `reqs[i]`
+        (`total` of them), in every group."""
         if total:
-            self._pop_free(total)
+            self._pop_free(total * self.blocks_per_position)
             for req, n in zip(reqs, num_blocks, strict=True):
                 req.num_private_blocks += n
 
@@ -321,6 +435,14 @@ class BlockManager:
                 else:
                     self._append_anonymous(1)
                 self.num_free += 1
+        if self.blocks_per_position != 1:
+            # The other groups' blocks follow the first group's into the free queue (the coordinator frees
+            # group by group); nobody can hit them here.
+            extra = self.extra_blocks(req)
+            if extra:
+                self._append_anonymous(extra)
+                self.num_free += extra
+            req.sliding_skipped = 0
         req.shared_blocks = []
         req.num_private_blocks = 0
         req.num_registered = 0

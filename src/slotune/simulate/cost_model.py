@@ -3,8 +3,12 @@
 The GPU work of a step is slotune.plan.step_cost's terms, the same the planner's roofline evaluates:
 max(memory_s, compute_s) + comm_s from the step's aggregates (tokens by phase, attention pairs, KV entries, LM-head
 rows; see that module). The simulator adds what the roofline leaves out, one line per term:
-  launch_s  = graph replay | piecewise graphs (attention eager) per layer | fully eager per layer
-  gpu_s     = max(memory_s, compute_s) + comm_s + launch_s   (+ draft-model cost with speculative decoding)
+  launch_s  = graph replay | piecewise graphs (attention eager) per layer | compiled, no graph, per layer
+              (above the largest capture size; every step on a device without CUDA graphs) | eager per layer
+  work_s    = max(memory_s, compute_s) + comm_s
+  gpu_s     = work_s + launch_s - launch_overlap x min(work_s, launch_s) for steps without a graph (the host
+              queues kernels while earlier ones run), work_s + launch_s with one
+              (+ draft-model cost with speculative decoding)
   cpu_s     = step_cpu_s + cpu_per_seq_s * num_seqs
   step_s    = max(gpu_s, cpu_s) with async scheduling (CPU work overlaps the GPU), gpu_s + cpu_s without.
 """
@@ -44,6 +48,10 @@ class CostModel:
         self.full_graph_s = c.graph_launch_s
         self.piecewise_s = c.piecewise_launch_per_layer_s * facts.num_layers
         self.eager_s = c.eager_launch_per_layer_s * facts.num_layers
+        compiled = c.compiled_launch_per_layer_s
+        self.compiled_s = self.eager_s if compiled is None else compiled * facts.num_layers
+        self.no_graph_s = self.eager_s if enforce_eager else self.compiled_s
+        self.overlap = c.launch_overlap
         self.graphs = CudaGraphs(capture_sizes, enforce_eager=enforce_eager)
         self.max_capture_size = self.graphs.max_size
         self.num_spec_tokens = num_spec_tokens
@@ -51,10 +59,17 @@ class CostModel:
 
     def graph(self, num_tokens: int, is_uniform_decode: bool) -> tuple[int, float]:
         """(padded tokens, launch overhead): FULL graphs for uniform decode batches, PIECEWISE graphs for mixed
-        batches up to the largest capture size, no graph above it or with --enforce-eager."""
+        batches up to the largest capture size; above it compiled code without a graph, and with
+        --enforce-eager every step eager."""
         if num_tokens > self.max_capture_size:
-            return num_tokens, self.eager_s
+            return num_tokens, self.no_graph_s
         return self.graphs.padded(num_tokens), (self.full_graph_s if is_uniform_decode else self.piecewise_s)
+
+    def _hidden_s(self, num_tokens: int, work_s: float, launch_s: float) -> float:
+        """Launch time hidden behind the work in a step without a graph."""
+        if not self.overlap or num_tokens <= self.max_capture_size:
+            return 0.0
+        return self.overlap * (work_s if work_s < launch_s else launch_s)
 
     def launch_s(self, num_tokens: int, is_uniform_decode: bool) -> float:
         return self.graph(num_tokens, is_uniform_decode)[1]
@@ -92,7 +107,10 @@ class CostModel:
             window_decode_pairs,
             window_kv_tokens,
         )
-        gpu_s = (memory_s if memory_s >= compute_s else compute_s) + comm_s + launch_s
+        work_s = (memory_s if memory_s >= compute_s else compute_s) + comm_s
+        gpu_s = work_s + launch_s
+        if self.overlap:
+            gpu_s = gpu_s - self._hidden_s(tokens, work_s, launch_s)
         if num_spec_seqs:
             gpu_s = gpu_s + gpu_s * self.draft_factor
         cpu_s = self.step_cpu_s + self.cpu_per_seq_s * num_seqs
@@ -110,7 +128,10 @@ class CostModel:
         memory_s, compute_s, comm_s = self._terms(
             0, num_seqs, padded, 0, kv_tokens, kv_tokens, num_seqs, 0, window_kv_tokens, window_kv_tokens
         )
-        gpu_s = np.maximum(memory_s, compute_s) + comm_s + launch_s
+        work_s = np.maximum(memory_s, compute_s) + comm_s
+        gpu_s = work_s + launch_s
+        if self.overlap and num_seqs > self.max_capture_size:
+            gpu_s = gpu_s - self.overlap * np.minimum(work_s, launch_s)
         cpu_s = self.step_cpu_s + self.cpu_per_seq_s * num_seqs
         if self.async_scheduling:
             return np.maximum(gpu_s, cpu_s)

@@ -11,16 +11,19 @@ visible, schedule one step (or a run of them), apply its end, repeat.
 Time: a step starts when the previous one ends (or when a request arrives at an idle engine) and lasts the cost
 model's duration; its sampled tokens are streamed at its end. With async scheduling (vLLM's default) the
 schedule for step k+1 is made while step k runs, so step k+1 sees only arrivals up to the start of step k, and
-CPU time overlaps GPU time (cost_model.py).
+CPU time overlaps GPU time (cost_model.py). It is also made before step k's outputs are processed
+(`EngineCore.step_with_batch_queue` schedules, then blocks on the oldest batch, then `update_from_output`): a
+request that finishes in step k is streamed at the end of step k but keeps its seat and its KV blocks through the
+schedule of step k+1 (the scheduler skips it; it can still be preempted), and is freed right after it.
 
 Fast path: while every running request is decoding one token per step, nothing can be admitted and nothing
 finishes, consecutive steps differ only in total context (+1 token per request per step), so a whole run of
 steps is evaluated at once with numpy: durations from the cost model's array form, times by a sequential
 cumulative sum (bit-identical to adding them one by one), KV blocks allocated in bulk (block boundaries are
-periodic), the timeline written as slices. A run stops at the first step that finishes a request (in a closed
-loop that is also what makes the next arrivals), would need more KV blocks than are free (preemption), or would
-see an arrival it could admit. `fast_forward=False` runs every step through the scheduler instead; both give
-identical results.
+periodic; sliding-window blocks that fall out of the window are released in bulk too), the timeline written as
+slices. A run stops at the first step that finishes a request (in a closed loop that is also what makes the next
+arrivals), would need more KV blocks than were free at its start (preemption), or would see an arrival it could
+admit. `fast_forward=False` runs every step through the scheduler instead; both give identical results.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class Engine:
         self.num_fast_runs = 0
         self.num_fast_steps = 0
         self._all_decoding = True  # every running request wants exactly one token
+        self._num_retiring = 0  # finished requests still holding their seat and blocks (async scheduling)
         self._prev_start_s: float | None = None  # start of the step in flight while the next is scheduled
         self._last_step_s = 0.0
         self._next_fold_size = _FOLD_EVERY_STEPS
@@ -156,6 +160,13 @@ class Engine:
         sched = self.scheduler
         bm = self.block_manager
         batch = sched.schedule()
+        if self._num_retiring:
+            self._release_retiring()
+            if not batch.reqs:
+                # An empty schedule: the outputs of the step in flight are processed and the next schedule sees
+                # them, and every arrival up to now.
+                self._prev_start_s = None
+                return
         if not batch.reqs:
             raise RuntimeError("the scheduler scheduled nothing although requests are waiting or running")
         prefill_tokens = decode_tokens = prefill_pairs = decode_pairs = kv_tokens = 0
@@ -246,13 +257,21 @@ class Engine:
         self.now_s = end
         self._prev_start_s = start
         self._last_step_s = duration
-        self._all_decoding = all(
-            r.num_tokens + r.num_spec_tokens - r.num_computed == 1 for r in sched.running
-        )
+        running = sched.running
+        if self._num_retiring:
+            running = [r for r in running if r.status is not FINISHED]
+        self._all_decoding = all(r.num_tokens + r.num_spec_tokens - r.num_computed == 1 for r in running)
 
     def _finish_done(self, end: float) -> None:
-        """Free and report every running request marked finished, in running order."""
+        """Report every running request marked finished, in running order, and free it: at once when scheduling
+        is synchronous, after the next schedule with async scheduling."""
         running = self.scheduler.running
+        if self.async_scheduling:
+            for req in running:
+                if req.status is FINISHED:
+                    self._report(req)
+                    self._num_retiring += 1
+            return
         keep = []
         for req in running:
             if req.status is FINISHED:
@@ -261,6 +280,18 @@ class Engine:
             else:
                 keep.append(req)
         running[:] = keep
+
+    def _release_retiring(self) -> None:
+        """Free the finished requests that sat out a schedule (those it preempted are freed already)."""
+        running = self.scheduler.running
+        keep = []
+        for req in running:
+            if req.status is FINISHED:
+                self.block_manager.free(req, preempted=False)
+            else:
+                keep.append(req)
+        running[:] = keep
+        self._num_retiring = 0
 
     def _report(self, req: SimRequest) -> None:
         if not req.is_warmup:
@@ -292,12 +323,27 @@ class Engine:
         bm = self.block_manager
         limits = sched.limits
         running = sched.running
+        if self._num_retiring:
+            # Finished requests sit out the run's first schedule, then free their seats and blocks: fine while
+            # nothing waits for them (arrivals cut the run as below, counting only the requests that go on).
+            if sched.waiting:
+                return False
+            running = [r for r in running if r.status is not FINISHED]
         n = len(running)
-        if n > limits.max_num_batched_tokens:
+        if n == 0 or n > limits.max_num_batched_tokens:
             return False
+        if self.feed.has_known_outputs and any(
+            r.num_registered < (r.num_shareable_blocks or 0) for r in running
+        ):
+            return False  # generated blocks a follow-up re-sends are still to be published one by one
+        lookup = (0, 0)
         if sched.waiting:
             if not sched.head_is_blocked():
                 return False
+            head_lookup = sched.blocked_head_lookup()
+            if head_lookup is None:
+                return False
+            lookup = head_lookup
             blocked = True
         else:
             # Nothing waits: arrivals end the run unless they could not be admitted anyway.
@@ -317,7 +363,9 @@ class Engine:
             return False
         # Blocks needed per step are periodic in bs: hist[p] requests need a block at steps s = p (mod bs).
         hist = np.bincount(np.asarray(first_alloc), minlength=bs)
-        free = bm.num_free
+        # Every allocation of the run must fit the blocks free at its start: then none fails, and blocks the run
+        # releases (out of a sliding window) go to the free queue's tail, which the run's allocations never reach.
+        free = bm.num_free // bm.blocks_per_position
         total_blocks = int(hist.sum()) * (steps // bs) + int(hist[: steps % bs].sum())
         allocs = np.resize(hist, steps)
         cum_alloc = np.cumsum(allocs)
@@ -357,11 +405,22 @@ class Engine:
         if arrivals:
             first_step = np.searchsorted(starts, np.asarray(arrivals), side="left")
             waiting_gauge = waiting_gauge + np.cumsum(np.bincount(first_step, minlength=steps)[:steps])
-        used0 = bm.num_used
-        first_step_index = self.log.append_decode_run(starts, ends, n, waiting_gauge, used0 + cum_alloc)
+        if self._num_retiring:
+            self._release_retiring()  # after the first step's schedule, before its gauges are read
+        used = bm.num_used + cum_alloc * bm.blocks_per_position
+        if bm.sliding_groups:
+            used -= self._sliding_releases(computed, steps)
+        first_step_index = self.log.append_decode_run(
+            starts, ends, n, waiting_gauge, used, prefix_hits=lookup[1], prefix_queries=lookup[0]
+        )
         # Apply the run to every running request.
         new_blocks = [-(-(c + steps) // bs) - r.num_blocks for r, c in zip(running, computed, strict=True)]
         bm.allocate_private(running, new_blocks, int(cum_alloc[-1]))
+        if bm.sliding_groups:
+            for req, c in zip(running, computed, strict=True):
+                req.num_computed = c + steps - 1  # the last step's schedule released what fell out by then
+                bm.release_skipped(req)
+                req.num_computed = c
         last_step_index = first_step_index + steps - 1
         finished = False
         for req in running:
@@ -386,6 +445,27 @@ class Engine:
         self.num_fast_runs += 1
         self.num_fast_steps += steps
         return True
+
+    def _sliding_releases(self, computed: list[int], steps: int) -> np.ndarray:
+        """Blocks the sliding-window groups have released by each step of a decode run (cumulative): each step's
+        schedule frees, per request, the blocks wholly before the window of its next token. A request at
+        c tokens releases its backlog at the first step, then one block every block_size steps from the step its
+        window start next crosses a block boundary."""
+        bm = self.block_manager
+        bs = bm.block_size
+        running = self.scheduler.running
+        c = np.asarray(computed, dtype=np.int64)
+        x = c - bm.sliding_window + 1  # tokens before the window of the next token, at the first step
+        backlog = sum(
+            bm.sliding_skipped(ci) - r.sliding_skipped for ci, r in zip(computed, running, strict=True)
+        )
+        bound = np.maximum(1, bs - x)  # later steps release only once x + s >= bs
+        first = bound + ((-x - bound) % bs)  # the first step from there at which x + s is a multiple of bs
+        padded = -(-steps // bs) * bs
+        starts = np.bincount(first[first < steps], minlength=padded)
+        per_step = np.cumsum(starts.reshape(-1, bs), axis=0).reshape(-1)[:steps]
+        per_step[0] += backlog
+        return np.cumsum(per_step) * bm.sliding_groups
 
     # --- results -----------------------------------------------------------------------------------------
     def finalize_timeline(self) -> None:

@@ -9,46 +9,78 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from slotune.errors import InputError
 from slotune.load import ClosedLoopSchedule, Job
+from slotune.models import RequestSpec
 from slotune.simulate.request_state import FINISHED, SimRequest
 
 
-def new_request(job: Job, arrival_s: float, *, hash_block_size: int, max_model_len: int) -> SimRequest:
-    spec = job.spec
-    req = SimRequest(
-        index=job.seq,
-        request_id=job.request_id,
-        arrival_s=arrival_s,
-        prompt_tokens=spec.prompt_tokens,
-        max_output_tokens=spec.output_tokens,
-        prefix_block_ids=spec.prefix_block_ids,
-        prompt_token_ids=spec.prompt_token_ids,
-        hash_block_size=hash_block_size,
-        cycle=job.cycle,
-        is_warmup=job.warmup,
-    )
-    if spec.prompt_tokens + spec.output_tokens > max_model_len:
-        # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
-        req.status = FINISHED
-        req.finish_reason = "rejected"
-        req.finish_s = arrival_s
-    return req
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What vLLM's OpenAI frontend does with a request longer than max_model_len (slotune.vllm_versions):
+    0.25 refuses prompt + max_tokens > max_model_len (HTTP 400); 0.32 refuses only a prompt that leaves no room
+    for one output token and trims max_tokens to max_model_len - prompt."""
+
+    max_model_len: int
+    trims_max_tokens: bool
+
+    def output_tokens(self, prompt_tokens: int, output_tokens: int) -> int | None:
+        """The request's max_tokens as the engine gets it; None if the frontend refuses it."""
+        if prompt_tokens + output_tokens <= self.max_model_len:
+            return output_tokens
+        if self.trims_max_tokens and prompt_tokens < self.max_model_len:
+            return self.max_model_len - prompt_tokens
+        return None
+
+    def refuses_all(self, specs: Iterable[tuple[int, int]]) -> bool:
+        return all(self.output_tokens(p, o) is None for p, o in specs)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMaker:
+    """Jobs of the schedule as simulator requests: the frontend's length rule, the workload's prefix-id
+    granularity and the output tokens that follow-ups show (slotune.simulate.follow_ups)."""
+
+    admission: Admission
+    hash_block_size: int = 16
+    known_outputs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def make(self, job: Job, arrival_s: float) -> SimRequest:
+        spec = job.spec
+        output_tokens = self.admission.output_tokens(spec.prompt_tokens, spec.output_tokens)
+        req = SimRequest(
+            index=job.seq,
+            request_id=job.request_id,
+            arrival_s=arrival_s,
+            prompt_tokens=spec.prompt_tokens,
+            max_output_tokens=output_tokens if output_tokens is not None else spec.output_tokens,
+            prefix_block_ids=spec.prefix_block_ids,
+            prompt_token_ids=spec.prompt_token_ids,
+            output_token_ids=self.known_outputs.get(spec.request_id),
+            hash_block_size=self.hash_block_size,
+            cycle=job.cycle,
+            is_warmup=job.warmup,
+        )
+        if output_tokens is None:
+            # vLLM's frontend refuses it before it reaches the engine (HTTP 400).
+            req.status = FINISHED
+            req.finish_reason = "rejected"
+            req.finish_s = arrival_s
+        return req
 
 
 class ArrivalFeed:
     """Open-loop jobs in send order, read lazily; `num_planned` (when known) is how many there are."""
 
-    def __init__(
-        self, jobs: Iterable[Job], *, hash_block_size: int, max_model_len: int, num_planned: int | None = None
-    ) -> None:
+    def __init__(self, jobs: Iterable[Job], *, maker: RequestMaker, num_planned: int | None = None) -> None:
         self._jobs: Iterator[Job] = iter(jobs)
         self._buffer: deque[SimRequest] = deque()
         self._last_arrival_s = float("-inf")
-        self._hash_block_size = hash_block_size
-        self._max_model_len = max_model_len
+        self._maker = maker
+        self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = num_planned
         self.num_read = 0
 
@@ -65,9 +97,7 @@ class ArrivalFeed:
                 "before it); sort the workload by arrival time",
             )
         self._last_arrival_s = job.send_s
-        req = new_request(
-            job, float(job.send_s), hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
-        )
+        req = self._maker.make(job, float(job.send_s))
         self.num_read += 1
         self._buffer.append(req)
         return True
@@ -101,21 +131,31 @@ class ArrivalFeed:
 
 
 class ClosedLoopFeed:
-    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time)."""
+    """A closed loop's arrivals: every user's first request at t = 0, then one per finish (+ think time).
+    `delay_of(spec)`: how long after its send a request reaches the engine (the API server's time,
+    slotune.simulate.frontend)."""
 
-    def __init__(self, schedule: ClosedLoopSchedule, *, hash_block_size: int, max_model_len: int) -> None:
-        if all(r.prompt_tokens + r.output_tokens > max_model_len for r in schedule.requests):
+    def __init__(
+        self,
+        schedule: ClosedLoopSchedule,
+        *,
+        maker: RequestMaker,
+        delay_of: Callable[[RequestSpec], float] | None = None,
+    ) -> None:
+        admission = maker.admission
+        if admission.refuses_all((r.prompt_tokens, r.output_tokens) for r in schedule.requests):
             # Each user would be refused at once, forever: with no think time, time would never advance.
             raise InputError(
                 "max_model_len",
-                max_model_len,
-                "every request of the workload is longer (prompt + output) than that; raise --max-model-len",
+                admission.max_model_len,
+                "vLLM refuses every request of the workload at this length; raise --max-model-len",
             )
         self._draw = schedule.draw()
         self._think_s = schedule.think_time_s
         self._pending: list[tuple[float, int, SimRequest]] = []  # a heap by (arrival, job index)
-        self._hash_block_size = hash_block_size
-        self._max_model_len = max_model_len
+        self._maker = maker
+        self._delay_of = delay_of
+        self.has_known_outputs = bool(maker.known_outputs)
         self.num_planned = schedule.quota
         self.num_read = 0
         for _ in range(schedule.users):
@@ -128,10 +168,9 @@ class ClosedLoopFeed:
             job = self._draw.next(time_s)
             if job is None:
                 return  # this user is done
-            req = new_request(
-                job, time_s, hash_block_size=self._hash_block_size, max_model_len=self._max_model_len
-            )
-            heapq.heappush(self._pending, (time_s, req.index, req))
+            arrival_s = time_s + self._delay_of(job.spec) if self._delay_of is not None else time_s
+            req = self._maker.make(job, arrival_s)
+            heapq.heappush(self._pending, (arrival_s, req.index, req))
             self.num_read += 1
             if req.status is not FINISHED:
                 return

@@ -37,6 +37,7 @@ class SimRequest:
     # Where shareable prefix content comes from (see block_manager.prefix_hashes).
     prefix_block_ids: tuple[int, ...] = ()
     prompt_token_ids: tuple[int, ...] | None = None
+    output_token_ids: tuple[int, ...] | None = None  # what it generates, where a follow-up shows it
     hash_block_size: int = 16
     cycle: int = (
         0  # pass through the workload (slotune.load.Job): a later pass's prefix blocks are fresh content
@@ -61,6 +62,7 @@ class SimRequest:
     shared_blocks: list[SharedBlock] = field(default_factory=list)
     num_private_blocks: int = 0
     num_registered: int = 0  # shared blocks already published in the prefix cache
+    sliding_skipped: int = 0  # leading token blocks the sliding-window groups have freed (out of the window)
     num_shareable_blocks: int | None = None  # computed lazily with the hashes
     hashes: list[int] | None = None
     private_segment: Segment | None = None  # this request's freed-but-cached private chain (after preemption)

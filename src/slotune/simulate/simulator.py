@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from slotune import __version__
@@ -28,9 +28,17 @@ from slotune.models.hardware_profile import HardwareProfile
 from slotune.plan.step_cost import ModelCostFacts
 from slotune.simulate.block_manager import BlockManager
 from slotune.simulate.cost_model import CostModel
-from slotune.simulate.deployment import Deployment, build_deployment
+from slotune.simulate.deployment import (
+    EAGLE_METHODS,
+    GPU_DRAFT_METHODS,
+    LOOKAHEAD_METHODS,
+    Deployment,
+    build_deployment,
+)
 from slotune.simulate.engine import Engine
-from slotune.simulate.feed import ArrivalFeed, ClosedLoopFeed, Feed
+from slotune.simulate.feed import Admission, ArrivalFeed, ClosedLoopFeed, Feed, RequestMaker
+from slotune.simulate.follow_ups import follow_up_outputs
+from slotune.simulate.frontend import ClientClockSink, DelayOf, delay_function, delayed_jobs
 from slotune.simulate.scheduler import Scheduler, SchedulerLimits
 from slotune.simulate.spec_decode import AcceptanceSampler, CounterRng
 from slotune.simulate.stats import RecordCollector, StreamingStats
@@ -72,7 +80,12 @@ class Simulator:
 
     def deployment(self, engine_config: EngineConfig) -> Deployment:
         return build_deployment(
-            self.model, self.gpu, engine_config, facts=self._facts, num_gpu_blocks=self._num_gpu_blocks
+            self.model,
+            self.gpu,
+            engine_config,
+            facts=self._facts,
+            num_gpu_blocks=self._num_gpu_blocks,
+            profile=self.profile,
         )
 
     def cost_model(self, deployment: Deployment) -> CostModel:
@@ -83,10 +96,14 @@ class Simulator:
             self.gpu,
             self.profile,
             enforce_eager=config.enforce_eager,
-            capture_sizes=deployment.capture_sizes,
+            # A device without CUDA graphs (vLLM on CPU) runs every step compiled, or eager.
+            capture_sizes=deployment.capture_sizes if self.gpu.has_cuda_graphs else (),
             async_scheduling=config.async_scheduling,
             num_spec_tokens=spec.num_speculative_tokens if spec is not None else 0,
-            draft_cost_ratio=spec.draft_cost_ratio if spec is not None else 0.0,
+            # n-gram and suffix proposers draft on the CPU: no GPU draft pass.
+            draft_cost_ratio=spec.draft_cost_ratio
+            if spec is not None and spec.method in GPU_DRAFT_METHODS
+            else 0.0,
         )
 
     def _engine(
@@ -96,28 +113,44 @@ class Simulator:
         hash_block_size: int,
         sink: object,
         on_progress: Callable[[int, int | None], None] | None = None,
+        known_outputs: Mapping[str, tuple[int, ...]] | None = None,
     ) -> Engine:
+        """`known_outputs`: the output token ids follow-ups show, by request id (follow_ups.py)."""
         config = deployment.config
         spec = config.speculative_config
         num_spec = spec.num_speculative_tokens if spec is not None else 0
+        method = spec.method if spec is not None else None
+        behaviour = deployment.behaviour
         limits = SchedulerLimits(
             max_num_seqs=config.max_num_seqs,
             max_num_batched_tokens=config.max_num_batched_tokens,
             max_model_len=config.max_model_len,
             enable_chunked_prefill=config.enable_chunked_prefill,
             num_spec_tokens=num_spec,
-            num_lookahead_tokens=num_spec if spec is not None and spec.method != "ngram" else 0,
+            num_lookahead_tokens=num_spec if method in LOOKAHEAD_METHODS else 0,
+            count_every_lookup=not behaviour.counts_lookups_at_admission_only,
         )
+        coefficients = self.profile.coefficients
+        delay_of = delay_function(coefficients)
+        if delay_of is not None:
+            sink = ClientClockSink(sink, lambda req: coefficients.frontend_delay_s(req.prompt_tokens))  # type: ignore[arg-type]
         block_manager = BlockManager(
             deployment.num_gpu_blocks,
             config.block_size,
             enable_caching=config.enable_prefix_caching,
             max_model_len=config.max_model_len,
+            layout=deployment.layout,
+            drop_last_hit_block=method in EAGLE_METHODS,
+        )
+        maker = RequestMaker(
+            Admission(config.max_model_len, trims_max_tokens=behaviour.trims_max_tokens),
+            hash_block_size,
+            known_outputs or {},
         )
         return Engine(
             scheduler=Scheduler(limits, block_manager),
             cost_model=self.cost_model(deployment),
-            feed=_feed(schedule, hash_block_size=hash_block_size, max_model_len=config.max_model_len),
+            feed=_feed(schedule, maker, delay_of=delay_of, min_delay_s=coefficients.frontend_s),
             sink=sink,  # type: ignore[arg-type]
             async_scheduling=config.async_scheduling,
             acceptance=AcceptanceSampler(spec, CounterRng(self.seed)) if spec is not None else None,
@@ -148,7 +181,7 @@ class Simulator:
             source="simulator",
             num_gpu_blocks=deployment.num_gpu_blocks,
             block_size=block_size,
-            kv_capacity_tokens=deployment.num_gpu_blocks * block_size,
+            kv_capacity_tokens=deployment.capacity.tokens,
             kv_usage_mean=totals["kv_used_block_s"] / busy / usable if busy > 0 else 0.0,
             kv_usage_max=totals["kv_used_max"] / usable,
             prefix_query_tokens=queries,
@@ -183,6 +216,7 @@ class Simulator:
             engine_version=ENGINE_SEMANTICS,
             extra={
                 "profile": self.profile.label,
+                "vllm_version": self.profile.vllm_version,
                 "fast_forward": str(self.fast_forward).lower(),
                 "streamed": str(streamed).lower(),
             },
@@ -207,11 +241,12 @@ class Simulator:
         load = load or LoadSpec()
         schedule = build_schedule(workload, load, self.seed)
         collector = RecordCollector(on_record)
-        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress)
+        outputs = follow_up_outputs(workload.requests) if engine_config.enable_prefix_caching else {}
+        engine = self._engine(deployment, schedule, workload.hash_block_size, collector, on_progress, outputs)
         engine.run()
         engine.finalize_timeline()
         records = tuple(sorted(collector.records, key=lambda r: (r.arrival_s, r.request_id)))
-        duration = _measured_s(engine)
+        duration = _measured_s(engine, self.profile.coefficients.frontend_s)
         summary = summarize(records, duration_s=duration, slo=slo)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
@@ -246,7 +281,7 @@ class Simulator:
         engine = self._engine(deployment, _replayed(requests), hash_block_size, stats_sink, on_progress)
         engine.run()
         engine.finalize_timeline()
-        duration = _measured_s(engine)
+        duration = _measured_s(engine, self.profile.coefficients.frontend_s)
         summary = stats_sink.run_summary(duration)
         counters, stats = self._engine_parts(engine, deployment, summary)
         return RunResult(
@@ -263,17 +298,21 @@ class Simulator:
         )
 
 
-def _feed(schedule: Schedule | Iterable[Job], *, hash_block_size: int, max_model_len: int) -> Feed:
+def _feed(
+    schedule: Schedule | Iterable[Job],
+    maker: RequestMaker,
+    *,
+    delay_of: DelayOf | None = None,
+    min_delay_s: float = 0.0,
+) -> Feed:
+    """The engine's arrivals; with a frontend delay each request reaches the engine that long after its send."""
     if isinstance(schedule, ClosedLoopSchedule):
-        return ClosedLoopFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
-    if isinstance(schedule, OpenLoopSchedule):
-        return ArrivalFeed(
-            schedule.jobs,
-            hash_block_size=hash_block_size,
-            max_model_len=max_model_len,
-            num_planned=len(schedule.jobs),
-        )
-    return ArrivalFeed(schedule, hash_block_size=hash_block_size, max_model_len=max_model_len)
+        return ClosedLoopFeed(schedule, maker=maker, delay_of=delay_of)
+    jobs: Iterable[Job] = schedule.jobs if isinstance(schedule, OpenLoopSchedule) else schedule
+    num_planned = len(schedule.jobs) if isinstance(schedule, OpenLoopSchedule) else None
+    if delay_of is not None:
+        jobs = delayed_jobs(jobs, delay_of, min_delay_s)
+    return ArrivalFeed(jobs, maker=maker, num_planned=num_planned)
 
 
 def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
@@ -285,9 +324,10 @@ def _replayed(requests: Iterable[RequestSpec]) -> Iterator[Job]:
         yield Job(i, spec, 0, spec.arrival_s - first_s, False)
 
 
-def _measured_s(engine: Engine) -> float:
-    """From the first measured request's arrival (after the warm-up) to the end of the last step."""
+def _measured_s(engine: Engine, frontend_s: float = 0.0) -> float:
+    """From the first measured request's send (its arrival at the engine less the profile's fixed frontend
+    time, after the warm-up) to the end of the last step."""
     first = engine.first_measured_arrival_s
     if first is None:
         first = engine.first_arrival_s or 0.0
-    return max(engine.now_s - first, 1e-9)
+    return max(engine.now_s - first + frontend_s, 1e-9)

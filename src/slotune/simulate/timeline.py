@@ -96,8 +96,11 @@ class StepLog:
         running: int,
         waiting: np.ndarray | int,
         kv_used: np.ndarray,
+        prefix_hits: int = 0,
+        prefix_queries: int = 0,
     ) -> int:
-        """Rows of a run of decode-only steps; returns the global index of its first step."""
+        """Rows of a run of decode-only steps (each with the same prefix-cache lookup counts); returns the global
+        index of its first step."""
         m = len(starts)
         i = self.size
         if i + m > self._capacity:
@@ -110,7 +113,9 @@ class StepLog:
         ints[2, i : i + m] = 0
         ints[3, i : i + m] = running
         ints[4, i : i + m] = kv_used
-        ints[5:, i : i + m] = 0
+        ints[5, i : i + m] = 0
+        ints[6, i : i + m] = prefix_hits
+        ints[7, i : i + m] = prefix_queries
         self.size = i + m
         return self.base + i
 

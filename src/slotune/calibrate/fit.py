@@ -1,0 +1,297 @@
+"""Fit the hardware profile's coefficients to the probes: the simulator itself is the model.
+
+Each evaluation simulates every probe (the same workload and load the real engine ran, on the simulator with
+the candidate coefficients and the KV pool vLLM reported) and compares the probe's statistics (medians of
+TTFT, TPOT over groups of its requests). The fit is scipy.optimize.least_squares (trust-region reflective,
+soft-L1 loss with a 10 % scale, bounds) over the logarithms of the coefficients, minimizing
+
+    sum over probes and statistics of  weight x log(simulated / measured)      (relative errors)
+  + sum over coefficients of           0.05 x log(coefficient / start)          (a weak pull to the prior)
+
+The prior term only decides along directions the probes cannot tell apart (e.g. a constant launch time and
+a constant CPU time per step, which every probe sees summed); it moves a well-determined coefficient by
+well under 1 %. `launch_overlap` is a fraction and is fitted on its own scale.
+
+The frontend's time per prompt token is not in the least squares: it comes from the server's own histograms
+(vLLM's TTFT minus its queue and prefill times is the frontend's share; its slope over the prefill probes'
+prompt lengths is the time per token), fitted by numpy's linear least squares, 0 where the server publishes
+no histograms.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from slotune.calibrate.probes import Mode, measured_value, simulated_value
+from slotune.models import (
+    EngineConfig,
+    GpuSpec,
+    HardwareProfile,
+    ModelSpec,
+    ProfileCoefficients,
+    Workload,
+)
+from slotune.models.calibration import ProbeData
+
+log = logging.getLogger(__name__)
+
+PRIOR_WEIGHT = 0.05
+LOSS_SCALE = 0.25
+METHOD = (
+    "scipy.optimize.least_squares (trf, soft_l1 loss, f_scale 0.25) over log coefficients of "
+    "weight x log(simulated / measured) per probe statistic, the simulator as the model, with a 0.05 x "
+    "log(coefficient / prior) pull; frontend time per prompt token from the server's histograms by "
+    "numpy.linalg.lstsq"
+)
+
+
+def measured(run: ProbeData) -> dict[str, float]:
+    """The probe's statistics over what the real engine did."""
+    out = {}
+    for stat in run.statistics:
+        value = measured_value(stat, run.records, run.server_s)
+        if value is not None and value > 0:
+            out[stat.name] = value
+    return out
+
+
+def as_simulated(run: ProbeData) -> Workload:
+    """The probe's workload with the prompt lengths the server counted (chat template, BOS added)."""
+    extra = _prompt_overhead(run)
+    if not extra:
+        return run.workload
+    requests = tuple(
+        r.model_copy(update={"prompt_tokens": r.prompt_tokens + extra}) for r in run.workload.requests
+    )
+    return run.workload.model_copy(update={"requests": requests})
+
+
+def _prompt_overhead(run: ProbeData) -> int:
+    """Tokens the server added to each prompt (median over the records that report their length)."""
+    asked = {r.request_id: r.prompt_tokens for r in run.workload.requests}
+    extra = [
+        r.prompt_tokens - asked[r.request_id]
+        for r in run.records
+        if r.request_id in asked and r.prompt_tokens
+    ]
+    return max(0, int(np.median(extra))) if extra else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    lower: float
+    upper: float
+    log_scale: bool = True
+
+
+TIME_BOUNDS = (1e-8, 1.0)
+EFFICIENCY_BOUNDS = (1e-4, 1.0)
+
+
+def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
+    """What the probes can tell: the roofline efficiencies, CPU time per step, the frontend, and the launch
+    terms of the configurations that ran (graphs exist only on GPUs; eager terms only with --enforce-eager)."""
+    params = [
+        Param("mem_bw_efficiency", *EFFICIENCY_BOUNDS),
+        Param("mfu_prefill", *EFFICIENCY_BOUNDS),
+        Param("mfu_decode", *EFFICIENCY_BOUNDS),
+        Param("step_cpu_s", *TIME_BOUNDS),
+        Param("cpu_per_seq_s", *TIME_BOUNDS),
+        Param("frontend_s", *TIME_BOUNDS),
+    ]
+    if any(not c.enforce_eager for c in configs):
+        if gpu.has_cuda_graphs:
+            params += [
+                Param("graph_launch_s", *TIME_BOUNDS),
+                Param("piecewise_launch_per_layer_s", *TIME_BOUNDS),
+            ]
+        params.append(Param("compiled_launch_per_layer_s", *TIME_BOUNDS))
+    if any(c.enforce_eager for c in configs):
+        params += [Param("eager_launch_per_layer_s", *TIME_BOUNDS), Param("launch_overlap", 0.0, 1.0, False)]
+    return params
+
+
+def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Param]) -> np.ndarray:
+    """Starting values: the prior profile's, the catalog's efficiencies where the profile leaves them."""
+    defaults = {
+        "mem_bw_efficiency": gpu.mem_bw_efficiency,
+        "mfu_prefill": gpu.mfu_prefill,
+        "mfu_decode": gpu.mfu_decode,
+        "compiled_launch_per_layer_s": prior.eager_launch_per_layer_s,
+        "frontend_s": 1e-3,
+    }
+    values = []
+    for p in params:
+        value = getattr(prior, p.name)
+        if value is None or (p.name == "frontend_s" and value == 0):
+            value = defaults[p.name]
+        if p.log_scale:
+            value = min(max(value, p.lower * 10), p.upper)
+        values.append(float(value))
+    return np.asarray(values)
+
+
+class Coordinates:
+    """The fit's variables: log(value / start) for coefficients on a log scale, the value itself otherwise.
+    Every variable starts at 0 (fractions at their start), so least_squares' finite-difference step (2 %)
+    moves every coefficient by about 2 %."""
+
+    def __init__(self, params: Sequence[Param], start: np.ndarray) -> None:
+        self.params = params
+        self.start = start
+
+    def x0(self) -> np.ndarray:
+        return np.asarray([0.0 if p.log_scale else v for p, v in zip(self.params, self.start, strict=True)])
+
+    def bounds(self) -> tuple[list[float], list[float]]:
+        lower, upper = [], []
+        for p, v in zip(self.params, self.start, strict=True):
+            lower.append(math.log(p.lower / v) if p.log_scale else p.lower)
+            upper.append(math.log(p.upper / v) if p.log_scale else p.upper)
+        return lower, upper
+
+    def values(self, x: np.ndarray) -> dict[str, float]:
+        return {
+            p.name: float(v * math.exp(xi) if p.log_scale else xi)
+            for p, v, xi in zip(self.params, self.start, x, strict=True)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FitSetup:
+    model: ModelSpec
+    gpu: GpuSpec
+    engine_configs: dict[Mode, EngineConfig]
+    # The KV pool vLLM reported per mode, so that the fit never depends on the planner's KV accounting.
+    num_gpu_blocks: dict[Mode, int | None]
+    prior: HardwareProfile
+
+
+def simulate_probe(setup: FitSetup, profile: HardwareProfile, run: ProbeData) -> dict[str, float]:
+    """The probe's statistics on the simulator with `profile`."""
+    from slotune.simulate.simulator import Simulator
+
+    sim = Simulator(
+        setup.model, setup.gpu, profile=profile, num_gpu_blocks=setup.num_gpu_blocks.get(run.mode)
+    )
+    result = sim.run(as_simulated(run), setup.engine_configs[run.mode], load=run.load)
+    out = {}
+    for stat in run.statistics:
+        value = simulated_value(stat, result.records)
+        if value is not None:
+            out[stat.name] = value
+    return out
+
+
+def with_coefficients(profile: HardwareProfile, values: dict[str, float]) -> HardwareProfile:
+    coefficients = profile.coefficients.model_copy(update=values)
+    return profile.model_copy(update={"coefficients": coefficients})
+
+
+def frontend_per_prompt_token_s(runs: Sequence[ProbeData]) -> float:
+    """Slope of the server-side frontend time (vLLM's TTFT - queue - prefill) over the prompt length, from
+    the tiny and prefill probes (0 without the server's histograms, or where the slope comes out negative)."""
+    xs, ys = [], []
+    for run in runs:
+        if run.kind not in ("tiny", "prefill") or run.mode != "default":
+            continue
+        s = run.server_s
+        if not {"ttft_s", "queue_time_s", "prefill_time_s"} <= s.keys():
+            continue
+        xs.append(max(r.prompt_tokens for r in run.workload.requests))
+        ys.append(s["ttft_s"] - s["queue_time_s"] - s["prefill_time_s"])
+    if len(set(xs)) < 2:
+        return 0.0
+    a = np.column_stack([np.ones(len(xs)), np.asarray(xs, dtype=float)])
+    (_, slope), *_ = np.linalg.lstsq(a, np.asarray(ys), rcond=None)
+    return max(0.0, float(slope))
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    coefficients: ProfileCoefficients
+    fitted: tuple[str, ...]
+    predicted: dict[str, dict[str, float]]  # probe key -> statistic -> simulated seconds
+    measured: dict[str, dict[str, float]]
+    rms_log_error: float
+    max_abs_relative_error: float
+    num_evaluations: int
+    wall_s: float
+
+
+def probe_key(run: ProbeData) -> str:
+    return f"{run.mode}/{run.name}"
+
+
+def fit(setup: FitSetup, runs: Sequence[ProbeData], *, max_evaluations: int = 400) -> FitResult:
+    """Least-squares fit of the coefficients the probes determine (module docstring)."""
+    from scipy.optimize import least_squares
+
+    started = time.perf_counter()
+    per_token = frontend_per_prompt_token_s(runs)
+    prior = with_coefficients(setup.prior, {"frontend_per_prompt_token_s": per_token})
+    params = fitted_params(setup.gpu, [setup.engine_configs[m] for m in {r.mode for r in runs}])
+    coords = Coordinates(params, prior_values(prior.coefficients, setup.gpu, params))
+    x0 = coords.x0()
+    measured_stats = {probe_key(r): measured(r) for r in runs}
+    weights = {probe_key(r): {s.name: s.weight for s in r.statistics} for r in runs}
+    evaluations = 0
+
+    def predicted_for(x: np.ndarray) -> dict[str, dict[str, float]]:
+        profile = with_coefficients(prior, coords.values(x))
+        return {probe_key(r): simulate_probe(setup, profile, r) for r in runs}
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
+        evaluations += 1
+        predicted = predicted_for(x)
+        out = []
+        for key, stats in measured_stats.items():
+            for name, value in stats.items():
+                got = predicted[key].get(name)
+                err = math.log(max(got, 1e-9) / value) if got is not None else 5.0
+                out.append(weights[key][name] * err)
+        out.extend(PRIOR_WEIGHT * (x - x0))
+        return np.asarray(out)
+
+    lower, upper = coords.bounds()
+    solution = least_squares(
+        residuals,
+        np.clip(x0, lower, upper),
+        bounds=(lower, upper),
+        loss="soft_l1",
+        f_scale=LOSS_SCALE,
+        diff_step=0.02,
+        max_nfev=max_evaluations,
+        method="trf",
+    )
+    values = coords.values(solution.x)
+    log.info("least squares: %s (%d evaluations)", solution.message, solution.nfev)
+    coefficients = prior.coefficients.model_copy(update=values)
+    predicted = predicted_for(solution.x)
+    pairs = [
+        (predicted[k][n], v)
+        for k, stats in measured_stats.items()
+        for n, v in stats.items()
+        if n in predicted[k]
+    ]
+    errors = [math.log(got / want) for got, want in pairs]
+    rel = [abs(got / want - 1) for got, want in pairs]
+    fitted = tuple(p.name for p in params) + (("frontend_per_prompt_token_s",) if per_token else ())
+    return FitResult(
+        coefficients=coefficients,
+        fitted=fitted,
+        predicted=predicted,
+        measured=measured_stats,
+        rms_log_error=float(np.sqrt(np.mean(np.square(errors)))) if errors else 0.0,
+        max_abs_relative_error=max(rel) if rel else 0.0,
+        num_evaluations=evaluations,
+        wall_s=time.perf_counter() - started,
+    )

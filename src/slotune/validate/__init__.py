@@ -1,0 +1,1 @@
+"""`slotune validate`: the simulator's measured error against a real engine (docs/fidelity.md)."""
