@@ -23,7 +23,7 @@ TARGET_HELP = (
 def read_source(path: Path) -> DeploySource:
     """A saved result that carries an engine configuration (its `deploy_source()`), or an engine YAML."""
     if path.suffix.lower() in (".yaml", ".yml"):
-        engine = build_engine_config(path, {})
+        engine = build_engine_config(path, {}, given_as="SOURCE")
         return DeploySource(engine_config=engine, model=engine.model, origin=f"engine config {path.name}")
     report: SavedResult = load_result(path, with_records=False)
     accessor = getattr(report, "deploy_source", None)
