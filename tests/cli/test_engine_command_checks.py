@@ -56,6 +56,7 @@ VALIDATE_RUN = [*VALIDATE, "--rate", "2", "--num-requests", "10"]
         ([*CALIBRATE[:-1], "dir"], "--out"),
         ([*CALIBRATE, "--save-probes", "a_file/probes.json"], "--save-probes"),
         ([*CALIBRATE, "--from-probes", "missing.json"], "--from-probes"),
+        ([*CALIBRATE, "--from-probes", "garbage.bin"], "from-probes"),
         ([*CALIBRATE, "--prior", "no-such-profile"], "--prior"),
         ([*CALIBRATE, "--allreduce", "garbage.bin"], "allreduce"),
         ([*CALIBRATE, "--modes", "lazy"], "--modes"),

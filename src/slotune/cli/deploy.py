@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from slotune.cli import checks
 from slotune.cli.engine_flags import build_engine_config
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
         from slotune.deploy.build import DeployOptions, build_deployment
         from slotune.deploy.writer import deployment_files, target_files, write_files
 
+        checks.output_folder("--out", out)
         options = DeployOptions(
             model=model,
             model_config=model_config,

@@ -160,7 +160,9 @@ def run_tune(core: dict[str, Any], space: dict[str, Any], load: dict[str, Any], 
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the live table says what each trial found
     _check(core, load, real)
-    core = {**core, "workload": read_workload(core["workload_file"])}
+    with checks.flags_named({"--format": "--workload-format"}):
+        workload = read_workload(core["workload_file"], fmt=core["workload_format"])
+    core = {**core, "workload": workload}
     opts = _options(core, space, load, real)
     quiet = core["as_json"] or not err_console.is_terminal
     live = LiveTable(opts.budget, opts.objective, enabled=not quiet)
@@ -196,6 +198,9 @@ def register(app: typer.Typer) -> None:
         ),
         gpu: list[str] = typer.Option(..., "--gpu", help="GPU(s) to search: catalog ids (repeat or comma)."),
         workload_file: Path = typer.Option(..., "--workload", help="The workload (any slotune format)."),
+        workload_format: str | None = typer.Option(
+            None, "--workload-format", help="Format of --workload (auto)."
+        ),
         slo: str = typer.Option(..., "--slo", help="SLO preset or expression, e.g. interactive-chat."),
         engine_kind: str = typer.Option(
             "sim", "--engine", help="sim: the simulator only; vllm: then confirm on a vLLM it starts."
