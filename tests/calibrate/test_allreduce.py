@@ -49,7 +49,9 @@ def test_nothing_to_fit_is_an_input_error(tmp_path: Path) -> None:
         (b"tp=1 graph=True   1024 KiB    10.0 us busbw 1.0 GB/s\n", "tp=2 or more"),
     ],
 )
-def test_a_file_that_cannot_be_fitted_is_refused_when_read(tmp_path: Path, content: bytes, problem: str) -> None:
+def test_a_file_that_cannot_be_fitted_is_refused_when_read(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
     path = tmp_path / "allreduce.txt"
     path.write_bytes(content)
     with pytest.raises(InputError, match=problem):

@@ -45,7 +45,17 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 
 CALIBRATE = ["calibrate", "--model", "llama-3.1-8b", "--gpu", "h100", "--scale", "quick", "--out", "p.yaml"]
-VALIDATE = ["validate", "--profile", "default", "--gpu", "h100", "--model", "llama-3.1-8b", "--preset", "chatbot"]
+VALIDATE = [
+    "validate",
+    "--profile",
+    "default",
+    "--gpu",
+    "h100",
+    "--model",
+    "llama-3.1-8b",
+    "--preset",
+    "chatbot",
+]
 VALIDATE_RUN = [*VALIDATE, "--rate", "2", "--num-requests", "10"]
 
 

@@ -208,7 +208,16 @@ BASES: dict[tuple[str, ...], list[str]] = {
     ("workload", "synth"): ["--preset", "chatbot", "--num-requests", "30", "--out", "w.jsonl"],
     ("workload", "analyze"): ["good.csv"],
     ("report",): ["sim.json"],
-    ("calibrate",): ["--model", "llama-3.1-8b", "--gpu", "h100", "--scale", "quick", "--out", "profile_out.yaml"],
+    ("calibrate",): [
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "h100",
+        "--scale",
+        "quick",
+        "--out",
+        "profile_out.yaml",
+    ],
     ("validate",): [
         "--profile",
         "default",

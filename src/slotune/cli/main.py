@@ -106,7 +106,9 @@ def _name_too_long(exc: OSError, argv: list[str]) -> InputError:
     at = next((i for i, arg in enumerate(argv) if arg and (arg == value or value.startswith(arg))), None)
     flag = argv[at - 1] if at is not None and at > 0 and argv[at - 1].startswith("--") else None
     fix = f"give {flag} a shorter path" if flag else "give a shorter path"
-    return InputError(flag or "path", value, fix, problem="a name in it is longer than the file system allows")
+    return InputError(
+        flag or "path", value, fix, problem="a name in it is longer than the file system allows"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
