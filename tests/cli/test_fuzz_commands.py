@@ -179,76 +179,31 @@ PLAUSIBLE: dict[type, list[str]] = {
     Path: ["good.csv", "good.jsonl", "mooncake.jsonl", "sim.json", "out.json", "new/dir/out.json", "out"],
     str: ["1", "8", "256", "2048"],
 }
+
+
+def _line(text: str) -> list[str]:
+    return text.split()
+
+
 # Half the examples of these commands start from a command line that runs, then change some of it; the rest
 # start from nothing. A command not listed (a new one) starts from nothing.
 BASES: dict[tuple[str, ...], list[str]] = {
-    ("simulate",): [
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "h100",
-        "--preset",
-        "chatbot",
-        "--num-requests",
-        "40",
-    ],
-    ("plan",): ["--model", "llama-3.1-8b", "--gpu", "h100"],
-    ("bench",): [
-        "--url",
-        UNREACHABLE,
-        "--model",
-        "m",
-        "--preset",
-        "chatbot",
-        "--rate",
-        "5",
-        "--num-requests",
-        "9",
-    ],
-    ("workload", "synth"): ["--preset", "chatbot", "--num-requests", "30", "--out", "w.jsonl"],
+    ("simulate",): _line("--model llama-3.1-8b --gpu h100 --preset chatbot --num-requests 40"),
+    ("plan",): _line("--model llama-3.1-8b --gpu h100"),
+    ("bench",): _line(f"--url {UNREACHABLE} --model m --preset chatbot --rate 5 --num-requests 9"),
+    ("workload", "synth"): _line("--preset chatbot --num-requests 30 --out w.jsonl"),
     ("workload", "analyze"): ["good.csv"],
     ("report",): ["sim.json"],
-    ("calibrate",): [
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "h100",
-        "--scale",
-        "quick",
-        "--out",
-        "profile_out.yaml",
-    ],
-    ("validate",): [
-        "--profile",
-        "default",
-        "--gpu",
-        "h100",
-        "--model",
-        "llama-3.1-8b",
-        "--preset",
-        "chatbot",
-        "--rate",
-        "2",
-        "--num-requests",
-        "9",
-    ],
+    ("calibrate",): _line("--model llama-3.1-8b --gpu h100 --scale quick --out profile_out.yaml"),
+    ("validate",): _line(
+        "--profile default --gpu h100 --model llama-3.1-8b --preset chatbot --rate 2 --num-requests 9"
+    ),
     ("watch",): [UNREACHABLE, "--once"],
-    ("deploy",): ["engine.yaml", "--model", "llama-3.1-8b", "--gpu", "h100"],
-    ("tune",): [
-        "--model",
-        "llama-3.1-8b",
-        "--gpu",
-        "h100",
-        "--workload",
-        "good.csv",
-        "--slo",
-        "interactive-chat",
-        "--num-requests",
-        "30",
-        "--no-grid",
-        "--out",
-        "tune.json",
-    ],
+    ("deploy",): _line("engine.yaml --model llama-3.1-8b --gpu h100"),
+    ("tune",): _line(
+        "--model llama-3.1-8b --gpu h100 --workload good.csv --slo interactive-chat --num-requests 30 --no-grid "
+        "--out tune.json"
+    ),
 }
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from slotune.bench import seed_history
 from slotune.bench.context_fit import fit_to_context
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.loops import run_with_loop
@@ -23,6 +22,8 @@ from slotune.bench.probe import make_factory, probe_prompt
 from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
+from slotune.bench.seed_history import earlier_use, remember, unused_seed
+from slotune.bench.seed_history import warning as seed_warning
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
 from slotune.bench.server_metrics import PROMPT_TOKENS, Snapshot
 from slotune.bench.server_words import server_word_pool
@@ -234,7 +235,7 @@ async def _run_async(
     after = await scraper.settled()
     control_pool.close()
     counter = after.total(PROMPT_TOKENS) if after is not None else info.prompt_tokens_total
-    seed_history.remember(settings.url, settings.model, settings.seed, counter)
+    remember(settings.url, settings.model, settings.seed, counter)
     gpu.close()
     return build_outcome(
         RunInputs(
@@ -259,10 +260,10 @@ async def _run_async(
 
 def _repeated_seed_note(settings: BenchSettings, info: ServerInfo) -> str | None:
     """A warning when this server was already sent this seed's prompts (slotune.bench.seed_history)."""
-    earlier = seed_history.earlier_use(settings.url, settings.model, settings.seed, info.prompt_tokens_total)
+    earlier = earlier_use(settings.url, settings.model, settings.seed, info.prompt_tokens_total)
     if earlier is None:
         return None
-    return seed_history.warning(earlier, fresh_seed=seed_history.unused_seed(settings.url, settings.model))
+    return seed_warning(earlier, fresh_seed=unused_seed(settings.url, settings.model))
 
 
 def _prewarm_count(settings: BenchSettings, jobs: list[WireJob], spare: int) -> int:

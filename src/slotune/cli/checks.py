@@ -58,12 +58,14 @@ def _writable_parent(flag: str, path: Path) -> None:
         )
 
 
-def output_file(flag: str, path: Path | None) -> None:
-    """A file to write (replaced if it exists): not a folder, in a folder we may write to."""
+def output_file(flag: str, path: Path | None, example: str | None = None) -> None:
+    """A file to write (replaced if it exists): not a folder, in a folder we may write to. `example`: a
+    command-line form of a good value, shown in the fix (e.g. `-o report.html`)."""
     if path is None:
         return
     if path.is_dir():
-        raise InputError(flag, str(path), f"give {flag} a file name, not a folder", problem="is a folder")
+        fix = f"give {flag} a file name, not a folder" + (f", e.g. {example}" if example else "")
+        raise InputError(flag, str(path), fix, problem="is a folder")
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(flag, str(path), f"give {flag} a file you can write", problem="read-only")
     _writable_parent(flag, path)

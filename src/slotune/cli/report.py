@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Write one offline HTML report (plots, sortable tables, provenance) from saved results."""
         from slotune.report import build_report  # jinja2 and the plots load only for this command
 
-        checks.output_file("-o/--out", out)
+        checks.output_file("-o/--out", out, example="-o report.html")
 
         built = build_report(list(results), out)
         summary = {
