@@ -86,6 +86,21 @@ def _workload(tmp_path: Path) -> SavedResult:
     return load_result(out, WorkloadReport)
 
 
+def _audit(tmp_path: Path) -> SavedResult:
+    from slotune.cli.main import main
+    from slotune.models.audit import AuditReport
+
+    out = tmp_path / "audit.json"
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "--engine-args", "vllm serve llama-3.1-8b --enforce-eager --no-enable-prefix-caching",
+              "--requests", "tests/data/workload/mt_bench_chat_log.jsonl", "--tokenizer", TOKENIZER, "--gpu", "h100", "--fail-on", "none",
+              "--out", str(out), "--json"])  # fmt: skip
+    assert done.value.code in (0, None)
+    report = load_result(out, AuditReport)
+    assert report.findings and any(f.effect is not None for f in report.findings)
+    return report
+
+
 def _tune(tmp_path: Path) -> SavedResult:
     from slotune.cli.main import main
     from slotune.models.tune import TuneReport
@@ -125,6 +140,7 @@ SAMPLES: dict[str, Callable[[Path], SavedResult]] = {
     "bench": _bench,
     "sweep": _sweep,
     "workload": _workload,
+    "audit": _audit,
     "tune": _tune,
     "validate": _validation,
 }
@@ -173,7 +189,7 @@ def test_another_schema_version_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_kind_wrong_kind_and_garbage(tmp_path: Path) -> None:
     with pytest.raises(
-        InputError, match="this slotune reads bench, simulate, sweep, tune, validate, workload"
+        InputError, match="this slotune reads audit, bench, simulate, sweep, tune, validate, workload"
     ):
         load_result(_write(tmp_path / "a.json", {"kind": "tarot", "schema_version": 1}))
     with pytest.raises(InputError, match="not a slotune result"):

@@ -58,7 +58,7 @@ make_model() {
 run_measure() {
   local config=$1 gpu=$2; shift 2
   local env_flag=(--env "CUDA_VISIBLE_DEVICES=$gpu")
-  [ "${DRY:-0}" = 1 ] && env_flag=(--env "VLLM_CPU_OMP_THREADS_BIND=$gpu" --env "VLLM_CPU_KVCACHE_SPACE=")
+  [ "${DRY:-0}" = 1 ] && env_flag=(--env "VLLM_CPU_OMP_THREADS_BIND=$gpu" --env "VLLM_CPU_KVCACHE_SPACE=1")
   mkdir -p "$FID/$config"
   CUDA_VISIBLE_DEVICES=$gpu "$PY" benchmarks/fidelity.py measure --platform "$PLATFORM" --config "$config" \
     --out "$FID/$config" "${env_flag[@]}" "$@" > "$FID/$config/measure.log" 2>&1 &

@@ -21,6 +21,7 @@ from slotune.errors import InputError
 from slotune.files import atomic_open, write_atomically
 from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
+from slotune.models.audit import AuditReport
 from slotune.models.reports import BenchReport, SavedResult, SimulationReport, SweepReport, WorkloadReport
 from slotune.models.tune import TuneReport
 from slotune.models.validation import ValidationReport
@@ -44,6 +45,7 @@ def register_report(cls: type[R]) -> type[R]:
 register_report(WorkloadReport)
 register_report(TuneReport)
 register_report(ValidationReport)
+register_report(AuditReport)
 
 
 def stamped(report: R) -> R:

@@ -102,7 +102,7 @@ def test_every_loadable_kind_is_drawn_or_listed_as_not_yet() -> None:
 
 
 class _FutureReport(SavedResult):
-    kind: str = "audit"
+    kind: str = "plan"
     schema_version: int = 1
 
 
@@ -113,13 +113,13 @@ def test_sections_compare_several_runs_and_name_kinds_not_drawn_yet(tmp_path: Pa
         Loaded("t.json", tmp_path / "t.json", _FutureReport()),
     ]
     sections = sections_for(items)
-    assert [s.kind for s in sections] == ["compare", "simulate", "simulate", "audit"]
+    assert [s.kind for s in sections] == ["compare", "simulate", "simulate", "plan"]
     compare = sections[0]
     assert len(compare.tables[0].rows) == 2 and {f.key for f in compare.figures} == {
         "ttft-cdf", "itl-cdf", "tpot-cdf", "e2e-cdf"
     }  # fmt: skip
     assert "summary's percentiles" in compare.figures[0].note  # saved without records: no plot data
-    assert "does not draw 'audit' results yet" in sections[3].notes[0]
+    assert "does not draw 'plan' results yet" in sections[3].notes[0]
     assert all(s.provenance for s in sections)
 
 

@@ -52,6 +52,10 @@ COMMANDS: dict[str, LazyCommand] = {
         "slotune.cli.watch",
         "Watch a live vLLM server: SLO attainment per window from its histograms, burn rate, what to change.",
     ),
+    "audit": LazyCommand(
+        "slotune.cli.audit",
+        "Audit a vLLM deployment for the seed's anti-patterns; every rule runs on the evidence it needs.",
+    ),
     "report": LazyCommand(
         "slotune.cli.report",
         "Write one offline HTML report (plots, sortable tables, provenance) from saved results.",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from slotune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from slotune.models.audit import AuditReport, Finding
     from slotune.models.capacity_plan import (
         CapacityPlan,
         Derivation,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 # Name -> the module of slotune.models that defines it.
 _HOMES: dict[str, str] = {
+    "AuditReport": "audit",
     "CapacityPlan": "capacity_plan",
     "ClientReport": "run_parts",
     "CostReport": "cost",
@@ -56,6 +58,7 @@ _HOMES: dict[str, str] = {
     "Distribution": "distribution",
     "EngineConfig": "engine_config",
     "EngineCounters": "run_parts",
+    "Finding": "audit",
     "FinishReason": "records",
     "GaugeStats": "run_parts",
     "GpuSpec": "gpu_spec",
@@ -103,6 +106,7 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "SLO",
+    "AuditReport",
     "CapacityPlan",
     "ClientReport",
     "CostReport",
@@ -110,6 +114,7 @@ __all__ = [
     "Distribution",
     "EngineConfig",
     "EngineCounters",
+    "Finding",
     "FinishReason",
     "GaugeStats",
     "GpuSpec",

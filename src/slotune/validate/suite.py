@@ -69,14 +69,15 @@ def knee_rate(
     *,
     low_rps: float = 0.05,
     high_rps: float = 500.0,
+    arrival: ArrivalKind = "poisson",
 ) -> float:
     """The highest open-loop rate whose simulated median E2E stays within twice the light-load one
-    (bisection on log rate, 10 steps)."""
-    base = simulate(open_loop(low_rps, duration_s)).summary.e2e_s.p50 or 0.0
+    (bisection on log rate, 10 steps), with the arrivals the runs will use."""
+    base = simulate(open_loop(low_rps, duration_s, arrival)).summary.e2e_s.p50 or 0.0
     lo, hi = math.log(low_rps), math.log(high_rps)
     for _ in range(10):
         mid = (lo + hi) / 2
-        p50 = simulate(open_loop(math.exp(mid), duration_s)).summary.e2e_s.p50
+        p50 = simulate(open_loop(math.exp(mid), duration_s, arrival)).summary.e2e_s.p50
         if p50 is not None and p50 <= 2 * base:
             lo = mid
         else:

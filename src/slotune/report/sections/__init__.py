@@ -8,7 +8,7 @@ from collections.abc import Callable
 from slotune.report.inputs import Loaded
 from slotune.report.page import Section
 from slotune.report.provenance import report_provenance
-from slotune.report.sections import compare, run, sweep, tune, validate, workload
+from slotune.report.sections import audit, compare, run, sweep, tune, validate, workload
 
 SectionBuilder = Callable[[Loaded], Section]
 
@@ -19,10 +19,11 @@ SECTIONS: dict[str, SectionBuilder] = {
     "workload": workload.section,
     "tune": tune.section,
     "validate": validate.section,
+    "audit": audit.section,
 }
 RUN_KINDS = ("simulate", "bench")
 # Kinds other work is still shaping; their results load but get only their provenance (docs/report.md).
-NOT_YET_DRAWN = ("plan", "audit")
+NOT_YET_DRAWN = ("plan",)
 
 
 def not_drawn(item: Loaded) -> Section:

@@ -42,7 +42,7 @@ class _Line:
     response_text: str | None
 
 
-def _body(obj: dict[str, Any]) -> dict[str, Any] | None:
+def request_body(obj: dict[str, Any]) -> dict[str, Any] | None:
     for key in ("request", "body"):
         if isinstance(obj.get(key), dict):
             return obj[key]
@@ -62,7 +62,7 @@ def _content_text(content: Any, *, path: Path, line_no: int) -> str:
     )
 
 
-def _prompt(body: dict[str, Any], *, path: Path, line_no: int) -> tuple[str, int]:
+def render_prompt(body: dict[str, Any], *, path: Path, line_no: int) -> tuple[str, int]:
     if "messages" in body:
         messages = body["messages"]
         if not isinstance(messages, list) or not messages:
@@ -89,7 +89,7 @@ def _prompt(body: dict[str, Any], *, path: Path, line_no: int) -> tuple[str, int
     )
 
 
-def _timestamp(obj: dict[str, Any], *, path: Path, line_no: int) -> float | None:
+def parse_timestamp(obj: dict[str, Any], *, path: Path, line_no: int) -> float | None:
     raw = obj.get("timestamp")
     if raw is None:
         response = obj.get("response")
@@ -132,7 +132,7 @@ def _response_text(response: Any) -> str | None:
 
 
 def _parse_line(line_no: int, obj: dict[str, Any], path: Path) -> _Line:
-    body = _body(obj)
+    body = request_body(obj)
     if body is None:
         raise InputError(
             where(path, line_no),
@@ -140,7 +140,7 @@ def _parse_line(line_no: int, obj: dict[str, Any], path: Path) -> _Line:
             'give a chat ("messages") or completion ("prompt") request body, or wrap it in "request"',
             problem="no request body on this line",
         )
-    text, system_chars = _prompt(body, path=path, line_no=line_no)
+    text, system_chars = render_prompt(body, path=path, line_no=line_no)
     response = obj.get("response")
     usage = obj.get("usage") or (response.get("usage") if isinstance(response, dict) else None) or {}
     if not isinstance(usage, dict):
@@ -148,7 +148,7 @@ def _parse_line(line_no: int, obj: dict[str, Any], path: Path) -> _Line:
     return _Line(
         line_no=line_no,
         body=body,
-        timestamp_s=_timestamp(obj, path=path, line_no=line_no),
+        timestamp_s=parse_timestamp(obj, path=path, line_no=line_no),
         prompt_text=text,
         system_chars=system_chars,
         usage=usage,
@@ -165,7 +165,7 @@ def _number(body: dict[str, Any], key: str, *, path: Path, line_no: int) -> floa
     return float(raw)
 
 
-def _sampling(body: dict[str, Any], *, path: Path, line_no: int) -> SamplingParams:
+def sampling_params(body: dict[str, Any], *, path: Path, line_no: int) -> SamplingParams:
     raw_max = body.get("max_completion_tokens", body.get("max_tokens"))
     max_tokens = (
         None
@@ -229,7 +229,7 @@ def _to_request(line: _Line, tokens: _Tokens, index: int, path: Path, options: R
     else:
         assert ids is not None  # read() demands a tokenizer when usage lacks prompt_tokens
         prompt_tokens = len(ids)
-    sampling = _sampling(line.body, path=path, line_no=n)
+    sampling = sampling_params(line.body, path=path, line_no=n)
     is_estimated = False
     if "completion_tokens" in line.usage:
         output = parse_count(
