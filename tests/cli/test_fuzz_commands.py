@@ -417,17 +417,17 @@ def _check_whole(path: Path) -> None:
     with contextlib.suppress(ValueError):
         json.loads(text)
         return
-    if text.lstrip().startswith("<"):
+    if text.lstrip().startswith("{"):
+        for line in text.splitlines():
+            if line.strip():
+                json.loads(line)
+    elif text.lstrip().startswith("<"):
         assert text.rstrip().endswith("</html>"), path
     elif path.suffix in (".yaml", ".yml"):
         assert list(yaml.safe_load_all(text)), path
     elif path.suffix == ".sh":
         syntax = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
         assert syntax.returncode == 0 and text.endswith("\n"), (path, syntax.stderr)
-    elif text.lstrip().startswith("{"):
-        for line in text.splitlines():
-            if line.strip():
-                json.loads(line)
     else:
         rows = list(csv.reader(io.StringIO(text)))
         assert rows and all(len(r) == len(rows[0]) for r in rows), path

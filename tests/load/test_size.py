@@ -22,7 +22,13 @@ def _load(**fields: object) -> LoadSpec:
         ({"kind": "replay", "duration_s": 100.0, "time_scale": 0.5}, {"replay_rate_rps": 2.0}, 400),
         ({"kind": "replay", "num_requests": 7}, {}, 7),  # an offline batch: no rate
         ({"kind": "concurrency", "concurrency": 8, "num_requests": 50}, {}, 50),
-        ({"kind": "concurrency", "concurrency": 8, "duration_s": 60.0}, {}, None),  # only the run can tell
+        ({"kind": "concurrency", "concurrency": 8, "duration_s": 60.0}, {}, 8),  # at least each user's first
+        ({"kind": "concurrency", "concurrency": 8, "num_requests": 50, "warmup_s": 5.0}, {}, 58),  # + warm-up
+        (
+            {"kind": "concurrency", "concurrency": 2**31, "num_requests": 40},
+            {},
+            40,
+        ),  # idle users send nothing
     ],
 )
 def test_planned_requests(fields: dict[str, object], kwargs: dict[str, object], expected: int | None) -> None:

@@ -45,7 +45,7 @@ from slotune.errors import InputError
 from slotune.files import write_atomically
 from slotune.launch import VllmLauncher
 from slotune.launch.bench import bench_launched
-from slotune.load.size import check_run_size, planned_requests
+from slotune.load.size import amount_flags_of, check_run_size, planned_requests
 from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed, RequestSpec, Workload
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
@@ -151,6 +151,7 @@ def _select(
         planned_requests(load, workload_requests=1),
         limit=flags.request_limit,
         mean_output_tokens=output_tokens,
+        amount_flags=amount_flags_of(load),
     )
     return _fixed_workload(input_tokens, output_tokens), load
 

@@ -26,16 +26,23 @@ BYTES_PER_OUTPUT_TOKEN = 75
 MEMORY_SHARE = 0.8
 MAX_COUNT = 10**18
 AMOUNT_FLAGS = "--rate, --duration or --num-requests"
+CLOSED_LOOP_AMOUNT_FLAGS = "--concurrency, --duration or --num-requests"
+
+
+def amount_flags_of(load: LoadSpec) -> str:
+    """The flags that set a run's size, for the fix of a refused one."""
+    return CLOSED_LOOP_AMOUNT_FLAGS if load.kind == "concurrency" else AMOUNT_FLAGS
 
 
 def planned_requests(
     load: LoadSpec, *, workload_requests: int | None = None, replay_rate_rps: float | None = None
 ) -> int | None:
-    """Requests the run sends, warm-up included; None where only the run can tell (a closed loop over a time
-    window). `workload_requests`: the workload's size (a replay, or one pass of an open loop without an amount);
-    `replay_rate_rps`: the rate a replay's workload is synthesized at (a preset), when it is not read from a file."""
+    """Requests the run sends, warm-up included; for a closed loop with a time window or a warm-up, the fewest it
+    sends (only the run can tell the rest). `workload_requests`: the workload's size (a replay, or one pass of an
+    open loop without an amount); `replay_rate_rps`: the rate a replay's workload is synthesized at (a preset),
+    when it is not read from a file."""
     if load.kind == "concurrency":
-        return load.num_requests if load.duration_s is None else None
+        return _closed_loop_requests(load)
     rate = load.rate_rps if load.kind == "rate" else replay_rate_rps
     if rate is None:  # a file replayed at its own times (as many as it holds), or an offline batch
         return workload_requests if workload_requests is not None else load.num_requests
@@ -48,6 +55,16 @@ def planned_requests(
     if workload_requests is None:  # a preset without an amount: its default window
         return None
     return count_of(workload_requests + warm)
+
+
+def _closed_loop_requests(load: LoadSpec) -> int | None:
+    users = load.concurrency or 0
+    if load.warmup_s > 0:  # every user's first request is a warm-up one, on top of the measured amount
+        measured = load.num_requests if load.duration_s is None and load.num_requests is not None else 0
+        return count_of(users + measured)
+    if load.duration_s is None:
+        return load.num_requests
+    return min(users, load.num_requests) if load.num_requests is not None else users  # each user's first
 
 
 def count_of(value: float) -> int:

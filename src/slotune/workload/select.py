@@ -13,7 +13,13 @@ import logging
 from pathlib import Path
 
 from slotune.errors import InputError
-from slotune.load.size import DEFAULT_REQUEST_LIMIT, check_run_size, mean_output_tokens, planned_requests
+from slotune.load.size import (
+    DEFAULT_REQUEST_LIMIT,
+    amount_flags_of,
+    check_run_size,
+    mean_output_tokens,
+    planned_requests,
+)
 from slotune.models import LoadSpec, Workload
 from slotune.workload.io import read_workload
 from slotune.workload.presets import PRESETS
@@ -50,7 +56,12 @@ def select_workload(
         raise InputError("--workload", str(path), "give an existing workload or trace file")
     workload = read_workload(path, fmt=fmt, tokenizer_path=tokenizer_path)
     planned = planned_requests(load, workload_requests=len(workload.requests))
-    check_run_size(planned, limit=request_limit, mean_output_tokens=mean_output_tokens(workload.requests))
+    check_run_size(
+        planned,
+        limit=request_limit,
+        mean_output_tokens=mean_output_tokens(workload.requests),
+        amount_flags=amount_flags_of(load),
+    )
     if load.kind == "replay" and len(workload.requests) > 1 and workload.duration_s <= 0:
         log.warning(
             "%s has no arrival times: replaying it sends all %d requests at once (give --rate or --concurrency "
@@ -68,7 +79,12 @@ def _check_preset_size(preset: str, load: LoadSpec, request_limit: int) -> None:
     if load.kind != "concurrency" and load.num_requests is None and load.duration_s is None:
         load = load.model_copy(update={"duration_s": DEFAULT_PRESET_DURATION_S})
     planned = planned_requests(load, replay_rate_rps=spec.default_rate_rps)
-    check_run_size(planned, limit=request_limit, mean_output_tokens=spec.mean_output_tokens())
+    check_run_size(
+        planned,
+        limit=request_limit,
+        mean_output_tokens=spec.mean_output_tokens(),
+        amount_flags=amount_flags_of(load),
+    )
 
 
 def preset_workload(preset: str, load: LoadSpec, *, seed: int) -> tuple[Workload, LoadSpec]:
