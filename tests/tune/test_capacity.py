@@ -61,3 +61,25 @@ def test_a_run_that_falls_behind_its_rate_is_not_sustained() -> None:
     # The same 200 requests offered at 100 req/s: sent in 2 s, but a median E2E of 0.5 s means they
     # complete at 200 / 2.5 = 80 req/s, under 90% of the offered rate.
     assert not sustained(ok, 100.0)
+
+
+@pytest.mark.parametrize(("capacity", "levels"), [(7.1, 2), (6.9, 2), (7.6, 4), (30.0, 11)])
+def test_an_informed_start_brackets_with_small_steps_first(capacity: float, levels: int) -> None:
+    # Started at 7.0 (a similar configuration's capacity): within 5% two levels settle it; far away the
+    # steps square up to x2 (4x away costs 11 levels where x2 steps cost 8) and the result is still within
+    # the tolerance.
+    prober = FakeProber(lambda _: capacity)
+    result = CapacitySearch(prober, LOAD, SLO, SearchLimits(rel_tol=0.05)).run(
+        CANDIDATE, EngineConfig(), 7.0, informed=True
+    )
+    assert result.max_rate_rps <= capacity < result.max_rate_rps * 1.05
+    assert len(result.probes) == levels
+
+
+def test_an_uninformed_start_steps_by_the_full_factor() -> None:
+    prober = FakeProber(lambda _: 7.1)
+    result = CapacitySearch(prober, LOAD, SLO, SearchLimits(rel_tol=0.05)).run(
+        CANDIDATE, EngineConfig(), 7.0, informed=False
+    )
+    assert {7.0, 14.0} <= {p.rate_rps for p in result.probes}
+    assert not any(7.0 < p.rate_rps < 14.0 and p.held for p in result.probes)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import optuna
 import pytest
 
-from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR
+from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, open_storage
 
 SLICE = Path(__file__).parents[1] / "data" / "azure_conv_replay_20.csv"
 SRC = Path(__file__).parents[2] / "src"
@@ -32,7 +33,12 @@ POSTGRES_URL = os.environ.get(
 BUDGET = 8
 
 
-def _tune(storage: str, *extra: str) -> list[str]:
+def _study_name() -> str:
+    """A study of its own: other test runs (other checkouts, CI jobs) may share the PostgreSQL server."""
+    return f"test-study-{uuid.uuid4().hex[:12]}"
+
+
+def _tune(storage: str, study: str, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -56,7 +62,7 @@ def _tune(storage: str, *extra: str) -> list[str]:
         "--storage",
         storage,
         "--study",
-        "test-study",
+        study,
         "--json",
         *extra,
     ]
@@ -66,9 +72,12 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
 
-def _trials(storage: str, states: tuple[Any, ...] = (optuna.trial.TrialState.COMPLETE,)) -> list[Any]:
+def _trials(
+    storage: Any, name: str, states: tuple[Any, ...] = (optuna.trial.TrialState.COMPLETE,)
+) -> list[Any]:
+    """`storage`: a URL, or a storage opened once (a poll that opens it each time lags behind the tune)."""
     try:
-        study = optuna.load_study(study_name="test-study", storage=storage)
+        study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
         return []
     return study.get_trials(deepcopy=False, states=states)
@@ -79,28 +88,40 @@ def _ran_keys(trials: list[Any]) -> list[str]:
     return [t.user_attrs[KEY_ATTR] for t in trials if t.user_attrs[POINT_ATTR].get("reused_from") is None]
 
 
+def _assert_budget_measured_once(trials: list[Any]) -> None:
+    """The budget counts distinct configurations: exactly BUDGET were measured, none twice."""
+    ran = _ran_keys(trials)
+    assert len(ran) == len(set(ran)), Counter(ran).most_common(2)
+    assert len(set(ran)) == BUDGET
+    assert {t.user_attrs[KEY_ATTR] for t in trials} == set(ran)
+
+
 def test_a_killed_tune_resumes_without_repeating_finished_trials(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    first = subprocess.Popen(_tune(storage), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    name = _study_name()
+    first = subprocess.Popen(
+        _tune(storage, name), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 300
-    while len(_trials(storage)) < 3:
+    # Opened once, with the tune's own lock timeout: the kill must follow the third configuration closely (a
+    # configuration takes well under a second here), and a read must wait for the tune's writes, not fail.
+    watch = open_storage(storage)
+    while len({t.user_attrs[KEY_ATTR] for t in _trials(watch, name)}) < 3:
         assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
         assert time.monotonic() < deadline, "no trial finished in 300 s"
-        time.sleep(0.2)
+        time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    before = {t.number: t.user_attrs[KEY_ATTR] for t in _trials(storage)}
-    assert 3 <= len(before) < BUDGET
-    second = subprocess.run(_tune(storage), env=_env(), capture_output=True, timeout=600)
+    before = {t.number: t.user_attrs[KEY_ATTR] for t in _trials(storage, name)}
+    assert 3 <= len(set(before.values())) < BUDGET
+    second = subprocess.run(_tune(storage, name), env=_env(), capture_output=True, timeout=600)
     assert second.returncode == 0, second.stderr.decode()
-    after = _trials(storage)
-    assert len(after) == BUDGET
+    after = _trials(storage, name)
     # The finished trials are kept as they were and no configuration was measured twice.
     assert {t.number: t.user_attrs[KEY_ATTR] for t in after if t.number in before} == before
-    ran = _ran_keys(after)
-    assert len(ran) == len(set(ran))
+    _assert_budget_measured_once(after)
     # The trial the kill interrupted is failed, not left running.
-    assert not _trials(storage, (optuna.trial.TrialState.RUNNING,))
+    assert not _trials(storage, name, (optuna.trial.TrialState.RUNNING,))
 
 
 def _postgres_or_fail() -> None:
@@ -116,32 +137,41 @@ def _postgres_or_fail() -> None:
         pytest.skip(message)
 
 
-def _fresh_postgres_study() -> None:
-    for name in ("test-study", "test-study:runs"):
+def _delete_postgres_study(name: str) -> None:
+    for suffix in ("", ":runs", ":claims"):
         with contextlib.suppress(KeyError):
-            optuna.delete_study(study_name=name, storage=POSTGRES_URL)
+            optuna.delete_study(study_name=name + suffix, storage=POSTGRES_URL)
 
 
-def test_two_workers_on_one_postgresql_study_split_the_trials_without_duplicates() -> None:
+def test_two_workers_on_one_postgresql_study_split_the_trials_without_duplicates(tmp_path: Path) -> None:
     _postgres_or_fail()
-    _fresh_postgres_study()
+    name = _study_name()
+    try:
+        _two_workers_split_the_budget(name, tmp_path)
+    finally:
+        _delete_postgres_study(name)
+
+
+def _two_workers_split_the_budget(name: str, logs: Path) -> None:
     # The study is started (baselines measured, first trials queued) by one run; then two workers join.
     leader = subprocess.run(
-        _tune(POSTGRES_URL, "--budget", "1"), env=_env(), capture_output=True, timeout=600
+        _tune(POSTGRES_URL, name, "--budget", "1"), env=_env(), capture_output=True, timeout=600
     )
     assert leader.returncode == 0, leader.stderr.decode()
-    workers = [
-        subprocess.Popen(
-            _tune(POSTGRES_URL, "--worker"), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        for _ in range(2)
-    ]
-    for worker in workers:
-        assert worker.wait(timeout=600) == 0, worker.stderr.read().decode() if worker.stderr else ""
-    trials = _trials(POSTGRES_URL)
-    assert len(trials) == BUDGET
-    ran = _ran_keys(trials)
-    assert len(ran) == len(set(ran)), Counter(ran).most_common(2)
-    by_worker = Counter(str(t.user_attrs[WORKER_ATTR]) for t in trials)
+    errors = [logs / f"worker{i}.err" for i in range(2)]
+    workers = []
+    for path in errors:
+        with path.open("wb") as err:
+            workers.append(
+                subprocess.Popen(
+                    _tune(POSTGRES_URL, name, "--worker"), env=_env(), stdout=subprocess.DEVNULL, stderr=err
+                )
+            )
+    for worker, path in zip(workers, errors, strict=True):
+        assert worker.wait(timeout=600) == 0, path.read_text()
+    trials = _trials(POSTGRES_URL, name)
+    _assert_budget_measured_once(trials)
+    assert not _trials(POSTGRES_URL, name, (optuna.trial.TrialState.RUNNING,))
+    measured = [t for t in trials if t.user_attrs[POINT_ATTR].get("reused_from") is None]
+    by_worker = Counter(str(t.user_attrs[WORKER_ATTR]) for t in measured)
     assert len(by_worker) == 3 and all(n >= 1 for n in by_worker.values()), by_worker
-    _fresh_postgres_study()

@@ -108,7 +108,7 @@ class LiveTable:
 
     def on_point(self, point: TunePoint) -> None:
         self.points.append(point)
-        if point.role == "search" and point.pruned is None:
+        if point.role == "search" and point.pruned is None and point.reused_from is None:
             self.progress.advance(self.task)
         self._draw()
 

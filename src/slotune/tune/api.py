@@ -30,6 +30,7 @@ from slotune.models.tune import (
 from slotune.results import stamped
 from slotune.tune.baselines import candidate_params, grid_e2e_limit_s, run_baselines, run_grid
 from slotune.tune.capacity import SearchLimits
+from slotune.tune.claims import Claims
 from slotune.tune.confirm import confirm, validated_error
 from slotune.tune.evaluate import Evaluator
 from slotune.tune.objectives import ObjectiveKind, pareto_front, rank_key
@@ -216,15 +217,18 @@ def tune(opts: TuneOptions) -> TuneReport:
     study = open_study(storage, inputs.study_name, seed=opts.seed, create=not opts.worker, inputs=inputs)
     runs = Runs.open(storage, inputs.study_name)
     evaluator = _evaluator(opts, sim, opts.load, 1)
-    search = Search(study, evaluator, space, opts.objective)
+    for _, point in completed_points(study):  # a resumed study or a joining worker: priors of what ran before
+        if point.capacity is not None and point.reused_from is None:
+            evaluator.remember(point.params, None, point.capacity.max_rate_rps)
+    search = Search(study, evaluator, space, opts.objective, Claims.open(storage, study))
     base = _Baselines({}, None)
     if not opts.worker:
+        if not study.trials:  # queued first: workers that join while the baselines run take the walk too
+            search.enqueue_tier_walk(_walk_start(evaluator, space, seed))
         _phase(
             opts, "measuring the baselines on the simulator (vLLM defaults, the seed's settings, the grid)"
         )
         base = _measure_baselines(opts, runs, evaluator, space, seed)
-        if not study.trials:
-            search.enqueue_tier_walk(_walk_start(evaluator, space, seed))
     _phase(opts, f"searching {space.size():,} configurations on the simulator (budget {opts.budget})")
     search.run(opts.budget, opts.on_point)
     points = [point for _, point in completed_points(study)]

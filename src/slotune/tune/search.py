@@ -2,19 +2,27 @@
 configuration, every point recorded in the storage. The first trials walk the seed's tiers in order (each
 tier-1, then tier-2, then tier-3 flag varied alone from the seed's settings) before the sampler takes over.
 
+The budget counts distinct configurations measured by all workers together. A configuration pruned before any
+run costs nothing; one sampled again reuses the first result; before measuring, a trial claims its
+configuration (slotune.tune.claims), so no two trials measure the same one and the budget is never overrun.
+
 Points measured once per study (baselines, grid points, confirmations on a real engine) live in a second
 study of the same storage, `<name>:runs`, keyed by what was measured, so a resumed tune reuses them too.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slotune.models import SLO
 from slotune.models.tune import ParamValue, PointRole, TunePoint
+from slotune.tune.claims import Claims, Verdict
 from slotune.tune.evaluate import Evaluator
 from slotune.tune.objectives import ObjectiveKind, objective_values
 from slotune.tune.space import SearchSpace, point_key
@@ -27,8 +35,12 @@ from slotune.tune.study import (
     record,
 )
 
-# Trials the sampler may spend on pruned (infeasible) points, per configuration of the budget.
+log = logging.getLogger(__name__)
+
+# Trials a process may spend per configuration of the budget left (pruned points, configurations sampled again).
 MAX_TRIALS_PER_BUDGET = 4
+# Seconds between looks at the study while other trials hold a configuration or the rest of the budget.
+POLL_S = 0.5
 RUNS_SUFFIX = ":runs"
 
 OnPoint = Callable[[TunePoint], None]
@@ -78,28 +90,40 @@ class Search:
     evaluator: Evaluator
     space: SearchSpace
     kind: ObjectiveKind
+    claims: Claims
 
     def enqueue_tier_walk(self, start: Mapping[str, ParamValue]) -> None:
         for params in tier_walk(self.space, start):
             self.study.enqueue_trial(params, skip_if_exists=True)
 
-    def _skip(self, number: int, key: str, budget: int) -> str | None:
-        """Why this trial must not run: the study already holds `budget` configurations (finished or running
-        in other workers), or a lower-numbered trial is running the same configuration (two workers sampled
-        it at once: the older one runs it)."""
+    def _wait(self) -> None:
+        """Give the trials that hold a configuration or the budget time to finish; fail those whose worker died
+        (this host's at once, others' by their heartbeat) so that what they held is free again."""
         import optuna
 
-        complete, running = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
-        others = [
-            t for t in self.study.get_trials(deepcopy=False, states=(complete, running)) if t.number != number
-        ]
-        if len(others) >= budget:
-            self.study.stop()
-            return "budget reached"
-        for t in others:
-            if t.state == running and t.number < number and t.user_attrs.get(KEY_ATTR) == key:
-                return f"trial {t.number} is running the same configuration"
-        return None
+        time.sleep(POLL_S)
+        fail_dead_local_trials(self.study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(self.study)
+
+    def _claim(self, trial: Any, key: str, budget: int) -> Verdict:
+        """Claim the configuration; while another trial measures it, or running trials hold the rest of the
+        budget, wait and claim again (the holder may die)."""
+        while True:
+            verdict = self.claims.claim(trial, key, budget)
+            if verdict.outcome not in ("taken", "full"):
+                return verdict
+            self._wait()
+
+    def _reused(self, number: int, trial: int) -> TunePoint:
+        """The point trial `trial` measured, as trial `number`'s (the same configuration sampled again)."""
+        for before in self.study.get_trials(deepcopy=False):
+            if before.number == trial:
+                return TunePoint.model_validate(before.user_attrs[POINT_ATTR]).model_copy(
+                    update={"trial": number, "reused_from": trial}
+                )
+        raise RuntimeError(f"trial {trial} is not in the study")
 
     def _objective(self, on_point: OnPoint | None, budget: int) -> Callable[[Any], tuple[float, float]]:
         import optuna
@@ -112,15 +136,16 @@ class Search:
             key = point_key(*self.evaluator.point(params))
             trial.set_user_attr(KEY_ATTR, key)
             trial.set_user_attr(WORKER_ATTR, WORKER_ID)
-            if (reason := self._skip(trial.number, key, budget)) is not None:
-                raise optuna.TrialPruned(reason)
-            before = _completed_by_key(self.study, key)
-            if before is not None:  # the same configuration finished earlier: reuse it, never run it again
-                point = TunePoint.model_validate(before.user_attrs[POINT_ATTR]).model_copy(
-                    update={"trial": trial.number, "reused_from": before.number}
-                )
-            else:
-                point = self.evaluator.evaluate(params, trial=trial.number)
+            point = self.evaluator.infeasible(params, trial=trial.number)
+            if point is None:
+                verdict = self._claim(trial, key, budget)
+                if verdict.outcome == "reuse":  # finished before: never measured again, not counted again
+                    assert verdict.trial is not None
+                    point = self._reused(trial.number, verdict.trial)
+                elif verdict.outcome == "won":
+                    point = self.evaluator.evaluate(params, trial=trial.number)
+                else:
+                    raise optuna.TrialPruned(verdict.reason)
             record(trial, point, key)
             if on_point is not None:
                 on_point(point)
@@ -131,25 +156,30 @@ class Search:
         return objective
 
     def run(self, budget: int, on_point: OnPoint | None = None) -> None:
-        """Run trials until `budget` configurations have finished in the study (all workers together)."""
-        import optuna
-
+        """Run trials until the study holds `budget` distinct configurations measured (all workers together).
+        While the rest of the budget is running in other workers, wait: one of them may die."""
         fail_dead_local_trials(self.study)
-        done = _num_ran(self.study)
-        if done >= budget:
-            return
-        self.study.optimize(
-            self._objective(on_point, budget),
-            n_trials=(budget - done) * MAX_TRIALS_PER_BUDGET,
-            callbacks=[optuna.study.MaxTrialsCallback(budget, states=(optuna.trial.TrialState.COMPLETE,))],
-            gc_after_trial=False,
-        )
-
-
-def _num_ran(study: Any) -> int:
-    import optuna
-
-    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        max_trials = max(budget - len(self.claims.tally().measured), 0) * MAX_TRIALS_PER_BUDGET
+        objective = self._objective(on_point, budget)
+        num_trials = 0
+        while True:
+            tally = self.claims.tally()
+            if len(tally.measured) >= budget:
+                return
+            if tally.num_held >= budget:
+                self._wait()
+                continue
+            if num_trials >= max_trials:
+                log.warning(
+                    "stopped after %d trials with %d of %d configurations measured: the sampler keeps "
+                    "proposing configurations measured before or pruned",
+                    num_trials,
+                    len(tally.measured),
+                    budget,
+                )
+                return
+            self.study.optimize(objective, n_trials=1, gc_after_trial=False)
+            num_trials += 1
 
 
 @dataclass

@@ -124,13 +124,6 @@ def completed_points(study: Any) -> Iterator[tuple[Any, TunePoint]]:
             yield trial, TunePoint.model_validate(data)
 
 
-def num_complete(study: Any, *, role: str | None = "search") -> int:
-    import optuna
-
-    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return sum(1 for t in trials if role is None or t.user_attrs.get(ROLE_ATTR, "search") == role)
-
-
 def record(trial: Any, point: TunePoint, key: str) -> None:
     trial.set_user_attr(ROLE_ATTR, point.role)
     trial.set_user_attr(KEY_ATTR, key)
