@@ -35,8 +35,10 @@ lint: install
 unit: install
 	$(BIN)/pytest -q
 
+# The vLLM (CPU) venv takes torch from a local wheel folder where the machine has one (TORCH_WHEEL_DIR, or pip's
+# find-links), else from PyTorch's CPU wheel index: see scripts/setup_integration.sh.
 test: lint
-	bash scripts/setup_integration.sh
+	PYTHON=$(PY) bash scripts/setup_integration.sh
 	bash scripts/setup_report_browser.sh
 	bash scripts/setup_postgres.sh
 	bash scripts/setup_monitoring.sh

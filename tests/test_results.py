@@ -19,6 +19,11 @@ TOKENIZER = str(Path(__file__).parent / "data" / "tokenizers" / "qwen3" / "token
 AZURE = "tests/data/simulate/azure_conv_500.csv"
 
 
+# A real model's context: the chatbot preset's longest requests pass the loopback server's default 4,096 tokens,
+# which bench refuses before sending.
+LONG_CONTEXT = 131_072
+
+
 def _simulation(tmp_path: Path) -> SavedResult:
     from slotune.cli.main import main
 
@@ -47,12 +52,12 @@ def _bench_settings(tmp_path: Path, url: str, model: str):  # type: ignore[no-un
 
 
 def _bench(tmp_path: Path) -> SavedResult:
-    from fake_server import FakeOpenAIServer
+    from fake_server import Behaviour, FakeOpenAIServer
 
     from slotune.bench import run_bench
     from slotune.workload import synthesize
 
-    with FakeOpenAIServer() as server:
+    with FakeOpenAIServer(Behaviour(max_model_len=LONG_CONTEXT)) as server:
         run_bench(
             _bench_settings(tmp_path, server.url, server.model), synthesize(preset="chatbot", num_requests=6)
         )
@@ -60,12 +65,12 @@ def _bench(tmp_path: Path) -> SavedResult:
 
 
 def _sweep(tmp_path: Path) -> SavedResult:
-    from fake_server import FakeOpenAIServer
+    from fake_server import Behaviour, FakeOpenAIServer
 
     from slotune.bench.sweep import run_sweep
     from slotune.workload import synthesize
 
-    with FakeOpenAIServer() as server:
+    with FakeOpenAIServer(Behaviour(max_model_len=LONG_CONTEXT)) as server:
         settings = _bench_settings(tmp_path, server.url, server.model)
         run_sweep(settings, synthesize(preset="chatbot", num_requests=6), [20.0, 40.0], kind="rate")
     return load_result(tmp_path / "bench", SweepReport)

@@ -5,6 +5,7 @@ Every user-facing error names the field, the value and the fix; the CLI prints i
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,6 +35,17 @@ class InputError(SlotuneError):
         if problem:
             head += f": {problem}"
         super().__init__(f"{head}. Fix: {fix}")
+
+    def with_flags(self, renames: dict[str, str]) -> InputError:
+        """The same error in the words of a command whose flags are named otherwise (`--format` is
+        `--workload-format` on `plan`)."""
+
+        def rename(text: str) -> str:
+            for old, new in renames.items():
+                text = re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", new, text)
+            return text
+
+        return InputError(rename(self.field), self.value, rename(self.fix), problem=self.problem)
 
     @classmethod
     def from_validation(cls, exc: ValidationError, *, field: str, fix: str, joiner: str = ".") -> InputError:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from slotune import __version__
 from slotune.errors import InputError
+from slotune.files import atomic_open, write_atomically
 from slotune.metrics.plot_data import run_plot_data
 from slotune.models import RequestRecord, RunResult
 from slotune.models.audit import AuditReport
@@ -58,24 +59,15 @@ def stamped(report: R) -> R:
 
 
 def _report_path(path: Path) -> Path:
-    return path / RESULT_FILE if path.is_dir() or path.suffix == "" else path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """A folder (existing, or a new name without a suffix) gets result.json; anything else is the file."""
+    return path / RESULT_FILE if path.is_dir() or (path.suffix == "" and not path.exists()) else path
 
 
 def write_records(path: Path, records: tuple[RequestRecord, ...] | list[RequestRecord]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for r in records:
             f.write(r.model_dump_json())
             f.write("\n")
-    os.replace(tmp, path)
 
 
 def read_records(path: Path) -> list[RequestRecord]:
@@ -111,7 +103,7 @@ def save_result(report: R, path: str | os.PathLike[str], *, records_written: boo
         report = report.model_copy(update={"records_file": None})  # nothing in memory to keep beside it
     exclude: Any = {"result": {"records"}} if result is not None else None
     data = report.model_dump(mode="json", exclude=exclude)
-    _atomic_write(target, json.dumps(data, indent=1) + "\n")
+    write_atomically(target, json.dumps(data, indent=1) + "\n")
     return target
 
 

@@ -81,3 +81,25 @@ def test_every_piece_of_evidence_is_named_with_its_source(tmp_path: Path) -> Non
         "gpu": "--gpu h100 x1",
         "model": "llama-3.1-8b",
     }
+
+
+def test_a_file_that_is_not_text_is_bad_input_named_by_its_flag(tmp_path: Path) -> None:
+    binary = tmp_path / "evidence.bin"
+    binary.write_bytes(bytes(range(256)))
+    for inputs, flag in (
+        (AuditInputs(k8s=(binary,)), "--k8s"),
+        (AuditInputs(prometheus_rules=(binary,)), "--prometheus-rules"),
+        (AuditInputs(grafana=(binary,)), "--grafana"),
+    ):
+        with pytest.raises(InputError, match="not UTF-8 text") as info:
+            gather(inputs)
+        assert info.value.field == flag
+
+
+def test_a_request_log_of_no_known_format_names_requests_format(tmp_path: Path) -> None:
+    unknown = tmp_path / "requests.txt"
+    unknown.write_text("neither,a,trace\nnor,a,log\n")
+    with pytest.raises(InputError) as info:
+        gather(AuditInputs(requests=unknown))
+    assert info.value.field == "--requests-format" and "--requests-format" in info.value.fix
+    assert "--format " not in info.value.fix  # audit's --format is its output's

@@ -30,3 +30,12 @@ def fake_server() -> Iterator[object]:
 
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def own_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own cache folder: the seed history (slotune.bench.seed_history) of one test must not warn
+    in another."""
+    cache = tmp_path / "slotune-cache"
+    monkeypatch.setenv("SLOTUNE_CACHE_DIR", str(cache))
+    return cache

@@ -40,6 +40,7 @@ class Behaviour:
     close_reused_connections: bool = False
     # After each response, wait this long and then send nginx's "408 Request Timeout" and close (0 = never).
     idle_408_after_s: float = 0.0
+    max_model_len: int = 4096  # what /v1/models and /tokenize report
 
 
 @dataclass
@@ -82,11 +83,13 @@ def _count_prompt_tokens(body: dict[str, Any], behaviour: Behaviour) -> int:
 
 
 class FakeOpenAIServer:
-    def __init__(self, behaviour: Behaviour | None = None, *, model: str = "fake-model") -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, *, model: str = "fake-model", port: int = 0
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.model = model
         self.state = ServerState()
-        self.port = 0
+        self.port = port
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -109,7 +112,7 @@ class FakeOpenAIServer:
         self._thread.join(5)
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
@@ -190,7 +193,7 @@ class FakeOpenAIServer:
                             "object": "model",
                             "owned_by": "vllm",
                             "root": self.model,
-                            "max_model_len": 4096,
+                            "max_model_len": self.behaviour.max_model_len,
                         }
                     ],
                 },
@@ -225,7 +228,11 @@ class FakeOpenAIServer:
             strs = _pieces(str(body.get("prompt", "")), self.behaviour)
         vocab = self.state.vocab
         ids = [0 if p == "<|template|>" else vocab.setdefault(p, 1000 + len(vocab)) for p in strs]
-        answer: dict[str, Any] = {"count": len(ids), "max_model_len": 4096, "tokens": ids}
+        answer: dict[str, Any] = {
+            "count": len(ids),
+            "max_model_len": self.behaviour.max_model_len,
+            "tokens": ids,
+        }
         if body.get("return_token_strs"):
             answer["token_strs"] = strs
         return answer

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slotune.calibrate.allreduce import fit_allreduce, fit_allreduce_file, parse_rows
+from slotune.calibrate.allreduce import fit_allreduce, fit_allreduce_file, parse_rows, read_allreduce_rows
 from slotune.errors import InputError
 
 MEASURED = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "allreduce_h200_x2.txt"
@@ -39,3 +39,20 @@ def test_nothing_to_fit_is_an_input_error(tmp_path: Path) -> None:
         fit_allreduce([], 450e9)
     with pytest.raises(InputError, match="allreduce_probe"):
         fit_allreduce_file(tmp_path / "missing.txt", 450e9)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (bytes(range(256)), "decode"),
+        (b"no rows here\n", "no 'tp=N"),
+        (b"tp=1 graph=True   1024 KiB    10.0 us busbw 1.0 GB/s\n", "tp=2 or more"),
+    ],
+)
+def test_a_file_that_cannot_be_fitted_is_refused_when_read(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "allreduce.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=problem):
+        read_allreduce_rows(path)

@@ -60,3 +60,16 @@ def test_errors_exit_2_and_name_the_flag(tmp_path: Path) -> None:
     assert replicas.returncode == 2 and "--max-replicas" in replicas.stderr
     missing = _deploy(str(tmp_path / "nothing.json"), "--gpu", "h100")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_a_bad_engine_yaml_is_fixed_in_the_file_not_with_flags_deploy_lacks(tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("max-num-seqs: 8\nno-such-flag: 3\n")
+    bad_value = tmp_path / "bad_value.yaml"
+    bad_value.write_text("max-num-seqs: -4\n")
+    for path, said in ((unknown, "no-such-flag"), (bad_value, "max-num-seqs")):
+        run = _deploy(str(path), "--gpu", "h100")
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        fix = run.stderr.split("Fix:", 1)[1]
+        assert said in run.stderr and str(path.name) in " ".join(run.stderr.split())
+        assert "--config" not in fix and "--max-num-seqs" not in fix, fix

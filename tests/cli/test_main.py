@@ -62,3 +62,18 @@ def test_each_listed_short_help_is_the_commands_own():
     for name, entry in COMMANDS.items():
         command = load_command(name, entry)
         assert command.get_short_help_str(limit=1000) == entry.short_help, name
+
+
+def test_a_path_too_long_for_the_file_system_is_bad_input_named_by_its_flag(tmp_path):
+    too_long = "x" * 3000
+    for args, flag in (
+        (["plan", "--model", "llama-3.1-8b", "--gpu", "h100", "--prices", too_long], "--prices"),
+        (["plan", "--model", too_long, "--gpu", "h100"], "model"),
+        (["workload", "analyze", too_long], "path"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "slotune", *args], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.startswith(f"error: {flag}="), out.stderr[:200]
+        assert "Fix: " in out.stderr

@@ -49,7 +49,8 @@ def _saved_results(tmp: Path) -> list[str]:
          "--num-requests", "300", "--slo", "interactive-chat", "--out", str(tmp / "azure.json"), "--json")  # fmt: skip
     _cli("simulate", "--model", "llama-3.1-8b", "--gpu", "h100", "--workload", str(hostile),
          "--slo", "interactive-chat", "--out", str(tmp / "hostile-sim.json"), "--json")  # fmt: skip
-    with FakeOpenAIServer(Behaviour(token_delay_s=0.001, fail_500_every=5)) as server:
+    # A real model's context: the chatbot preset's longest request passes the loopback server's default 4,096.
+    with FakeOpenAIServer(Behaviour(token_delay_s=0.001, fail_500_every=5, max_model_len=131_072)) as server:
         common = ["--url", server.url, "--model", server.model, "--tokenizer", TOKENIZER, "--workload", str(hostile),
                   "--arrival", "constant", "--slo", "interactive-chat", "--json"]  # fmt: skip
         # Failed requests make the run invalid (exit 3); it is saved all the same, and that is what we draw.

@@ -204,3 +204,10 @@ def test_an_unreachable_server_exits_3() -> None:
 def test_bad_options_exit_2_naming_the_flag() -> None:
     proc = _cli("http://127.0.0.1:9", "--interval", "0")
     assert proc.returncode == 2 and "--interval" in proc.stderr
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8000", "interactive-chat", "ftp://host", "http://"])
+def test_an_address_that_is_no_server_url_exits_2(url: str) -> None:
+    proc = _cli(url, "--once")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "http://127.0.0.1:8000" in proc.stderr  # the fix shows the form of an address

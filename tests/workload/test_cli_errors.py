@@ -155,7 +155,23 @@ def test_synth_bad_input(case, cli, tmp_path):
     assert not (tmp_path / "w.jsonl").exists()
 
 
-def test_synth_into_a_missing_folder(cli, tmp_path):
+def test_synth_into_a_missing_folder_creates_it(cli, tmp_path):
     out = tmp_path / "no" / "w.jsonl"
     result = cli("workload", "synth", "--preset", "chatbot", "--num-requests", "3", "--out", str(out))
-    _assert_input_error(result, "--out=", "create the folder")
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text().splitlines()) == 4  # header and three requests
+
+
+def test_synth_under_a_file_is_refused_before_work(cli, tmp_path):
+    (tmp_path / "f").write_text("x")
+    result = cli(
+        "workload",
+        "synth",
+        "--preset",
+        "chatbot",
+        "--num-requests",
+        "3",
+        "--out",
+        str(tmp_path / "f" / "w.jsonl"),
+    )
+    _assert_input_error(result, "--out=", "is a file")

@@ -185,13 +185,16 @@ def gather(inputs: AuditInputs) -> tuple[Evidence, list[str]]:
     block_size = engine.config.block_size if engine is not None else 16
     requests = None
     if inputs.requests is not None:
-        requests = read_request_log(
-            inputs.requests,
-            fmt=inputs.requests_format,
-            tokenizer_path=inputs.tokenizer,
-            sample_size=inputs.sample_requests,
-            block_size=block_size,
-        )
+        try:
+            requests = read_request_log(
+                inputs.requests,
+                fmt=inputs.requests_format,
+                tokenizer_path=inputs.tokenizer,
+                sample_size=inputs.sample_requests,
+                block_size=block_size,
+            )
+        except InputError as exc:  # the workload readers' --format is audit's --requests-format
+            raise exc.with_flags({"--format": "--requests-format"}) from exc
     metrics = scrape_metrics(inputs.metrics) if inputs.metrics is not None else None
     rule_files = tuple(read_rule_file(p) for p in inputs.prometheus_rules)
     dashboards = tuple((str(p), read_dashboard(p)) for p in inputs.grafana)

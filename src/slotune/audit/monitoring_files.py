@@ -48,11 +48,18 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _mapping_with_line)
 
 
+def _text(path: Path, option: str, fix: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(option, str(path), fix, problem="not UTF-8 text") from exc
+
+
 def load_yaml_documents(path: Path, option: str) -> tuple[list[Any], dict[int, int]]:
     """Every YAML document of a file, and the line of each mapping in them (id -> 1-based line)."""
     if not path.is_file():
         raise InputError(option, str(path), f"give the path of an existing YAML file to {option}")
-    loader = _LineLoader(path.read_text(encoding="utf-8"))
+    loader = _LineLoader(_text(path, option, f"give {option} a YAML file"))
     documents: list[Any] = []
     try:
         while loader.check_data():
@@ -128,7 +135,7 @@ def _line_of(text: str, expr: str) -> int | None:
 def read_dashboard(path: Path) -> tuple[PromqlExpr, ...]:
     if not path.is_file():
         raise InputError("--grafana", str(path), "give the path of a Grafana dashboard JSON file")
-    text = path.read_text(encoding="utf-8")
+    text = _text(path, "--grafana", "give a Grafana dashboard JSON file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

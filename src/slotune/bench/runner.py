@@ -15,14 +15,17 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from slotune.bench.context_fit import fit_to_context
 from slotune.bench.executors import ClosedLoopPlan, make_load
 from slotune.bench.loops import run_with_loop
 from slotune.bench.probe import make_factory, probe_prompt
 from slotune.bench.prompts import PromptBuilder, TokenPool, stable_word_pool
 from slotune.bench.results import Collector, RecordWriter
 from slotune.bench.scrape import Scraper
+from slotune.bench.seed_history import earlier_use, remember, unused_seed
+from slotune.bench.seed_history import warning as seed_warning
 from slotune.bench.server_info import ServerInfo, check_model, probe_server
-from slotune.bench.server_metrics import Snapshot
+from slotune.bench.server_metrics import PROMPT_TOKENS, Snapshot
 from slotune.bench.server_words import server_word_pool
 from slotune.bench.settings import BenchSettings, ProgressReporter, api_key_from_env, auth_headers
 from slotune.bench.summary import BenchOutcome, RunInputs, build_outcome, sanitized_command
@@ -132,8 +135,14 @@ async def _run_async(
         )
 
     probe = await probe_prompt(control_pool, settings, info, make_builder(0), headers)
-    if words.note is not None:
-        probe = dataclasses.replace(probe, notes=(words.note, *probe.notes))
+    fit = fit_to_context(
+        workload, info.max_model_len(settings.model), probe.overhead_tokens, clip=settings.clip_prompts
+    )
+    if fit.workload is not workload:
+        workload = fit.workload
+        schedule = build_schedule(workload, settings.load, settings.seed)
+    notes = (words.note, fit.note, _repeated_seed_note(settings, info))
+    probe = dataclasses.replace(probe, notes=(*(n for n in notes if n), *probe.notes))
     builder = make_builder(probe.overhead_tokens)
     factory = make_factory(settings, endpoint, probe.control, builder, headers)
 
@@ -225,6 +234,8 @@ async def _run_async(
         load.close()
     after = await scraper.settled()
     control_pool.close()
+    counter = after.total(PROMPT_TOKENS) if after is not None else info.prompt_tokens_total
+    remember(settings.url, settings.model, settings.seed, counter)
     gpu.close()
     return build_outcome(
         RunInputs(
@@ -245,6 +256,14 @@ async def _run_async(
             open_loop=open_loop,
         )
     )
+
+
+def _repeated_seed_note(settings: BenchSettings, info: ServerInfo) -> str | None:
+    """A warning when this server was already sent this seed's prompts (slotune.bench.seed_history)."""
+    earlier = earlier_use(settings.url, settings.model, settings.seed, info.prompt_tokens_total)
+    if earlier is None:
+        return None
+    return seed_warning(earlier, fresh_seed=unused_seed(settings.url, settings.model))
 
 
 def _prewarm_count(settings: BenchSettings, jobs: list[WireJob], spare: int) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from slotune.bench.fetch import fetch
+from slotune.bench.server_metrics import PROMPT_TOKENS, parse_prometheus
 from slotune.bench.transport import ConnectionPool
 from slotune.errors import BackendError, InputError
 
@@ -18,12 +20,19 @@ class ServerInfo:
     version: str | None = None
     is_vllm: bool = False
     metrics_available: bool = False
+    # The server's prompt-token counter when probed (vLLM's /metrics): it only grows while the server lives.
+    prompt_tokens_total: float | None = None
 
     def model_entry(self, model: str) -> dict[str, Any]:
         for entry in self.models:
             if entry.get("id") == model:
                 return entry
         return {}
+
+    def max_model_len(self, model: str) -> int | None:
+        """The context length the server gives the model (vLLM lists it in /v1/models)."""
+        value = self.model_entry(model).get("max_model_len")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
     def local_model_dir(self, model: str) -> Path | None:
         """The folder the server loaded the model from, when it is on this machine (vLLM reports `root`)."""
@@ -70,6 +79,9 @@ async def probe_server(
             info.version = None
     metrics = await fetch(pool, "GET", "/metrics", headers=headers, timeout_s=timeout_s)
     info.metrics_available = metrics.status == 200 and (b"# TYPE" in metrics.body or b"vllm:" in metrics.body)
+    if info.metrics_available:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            info.prompt_tokens_total = parse_prometheus(metrics.body.decode("utf-8")).total(PROMPT_TOKENS)
     return info
 
 

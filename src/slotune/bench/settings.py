@@ -36,6 +36,9 @@ class BenchSettings:
     scrape_interval_s: float = 1.0
     exact_output: bool | None = None  # None: on for vLLM servers (ignore_eos, min_tokens), off elsewhere
     prompt_as_token_ids: bool = False
+    clip_prompts: bool = (
+        False  # shorten requests that do not fit the server's max_model_len (else refuse the run)
+    )
     check_tokens: bool = True
     thresholds: ValidityThresholds = field(default_factory=ValidityThresholds)
     extra_body: tuple[tuple[str, Any], ...] = ()

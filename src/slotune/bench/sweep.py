@@ -4,11 +4,12 @@ Automatic rate sweep: one user first (closed loop, concurrency 1) gives the sing
 then open-loop rates X, 2X, 4X, ... until the server saturates (it completes less than 90% of the offered
 rate, its latency grows through the run (a queue builds), more than 1% of requests fail, or the run is
 invalid), then two bisection steps between the last rate it sustained and the first it did not. Automatic concurrency sweep: 1, 2, 4, ... users until output throughput grows less
-than 5% from one level to the next. Each level is a full run in its own folder.
+than 5% from one level to the next. Each level is a full run in its own folder, with its own seed (level_seed).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -55,6 +56,15 @@ def parse_levels(text: str) -> list[float] | Literal["auto"]:
     if not levels:
         raise InputError("sweep", text, "give comma-separated positive numbers, e.g. '1,2,4', or 'auto'")
     return levels
+
+
+def level_seed(seed: int, index: int) -> int:
+    """The seed of the sweep's level `index`: the sweep's own for the first, then one drawn from it. Levels
+    with one seed would send the same prompts, and each level would find the last one's in the server's prefix
+    cache and look faster than the workload is."""
+    if index == 0:
+        return seed
+    return int.from_bytes(hashlib.sha256(f"slotune sweep {seed} {index}".encode()).digest()[:7], "big")
 
 
 def _load_signals(outcome: BenchOutcome) -> tuple[float | None, float | None]:
@@ -128,7 +138,8 @@ def run_sweep(
             load = settings.load.with_users(int(level))
             name = f"concurrency-{int(level)}"
         out = None if base_dir is None else base_dir / name
-        outcome = run_bench(replace(settings, load=load, out_dir=out), workload, progress=progress)
+        seed = level_seed(settings.seed, len(points))
+        outcome = run_bench(replace(settings, load=load, out_dir=out, seed=seed), workload, progress=progress)
         outcomes.append(outcome)
         point = _point(level, level_kind, outcome, base_dir)
         points.append(point)

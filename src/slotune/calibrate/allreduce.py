@@ -78,7 +78,22 @@ def fit_allreduce(rows: list[AllreduceRow], link_bytes_per_s: float, source: str
     )
 
 
-def fit_allreduce_file(path: Path, link_bytes_per_s: float) -> AllreduceFit:
+def read_allreduce_rows(path: Path) -> list[AllreduceRow]:
+    """The measured rows of an allreduce_probe.py output file (read before any probe runs: a wrong file costs
+    a second, not a calibration)."""
+    fix = "give the output file of benchmarks/allreduce_probe.py"
     if not path.is_file():
-        raise InputError("allreduce", str(path), "give the output file of benchmarks/allreduce_probe.py")
-    return fit_allreduce(parse_rows(path.read_text(encoding="utf-8")), link_bytes_per_s, str(path))
+        raise InputError("allreduce", str(path), fix)
+    try:
+        rows = parse_rows(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError("allreduce", str(path), fix, problem=str(exc)) from exc
+    if not rows:
+        raise InputError("allreduce", str(path), fix, problem="no 'tp=N graph=... KiB ... us' rows")
+    if any(r.tp < 2 for r in rows):
+        raise InputError("allreduce", str(path), fix, problem="an all-reduce needs tp=2 or more")
+    return rows
+
+
+def fit_allreduce_file(path: Path, link_bytes_per_s: float) -> AllreduceFit:
+    return fit_allreduce(read_allreduce_rows(path), link_bytes_per_s, str(path))

@@ -244,7 +244,7 @@ def load_probe_set(path: Path) -> ProbeSet:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 text
         raise InputError(
             "from-probes",
             str(path),

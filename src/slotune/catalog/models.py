@@ -77,8 +77,12 @@ def list_models() -> list[ModelSpec]:
 
 def load_config_json(path: Path) -> ModelSpec:
     """A ModelSpec from a Hugging Face config.json file, or a folder holding one."""
-    file = path / "config.json" if path.is_dir() else path
-    if not file.is_file():
+    try:
+        file = path / "config.json" if path.is_dir() else path
+        found = file.is_file()
+    except OSError as exc:  # a name the file system refuses (too long)
+        raise InputError("model", str(path), "give a config.json file or a folder that holds one") from exc
+    if not found:
         raise InputError("model", str(path), "give a config.json file or a folder that holds one")
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
@@ -99,7 +103,12 @@ def load_config_json(path: Path) -> ModelSpec:
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.endswith(".json") or text.startswith((".", "/", "~")) or Path(text).exists()
+    if text.endswith(".json") or text.startswith((".", "/", "~")):
+        return True
+    try:
+        return Path(text).exists()
+    except OSError:  # a name the file system refuses (too long) is no path
+        return False
 
 
 def get_model(name_or_path: str) -> ModelSpec:

@@ -17,7 +17,10 @@ from rich.table import Table
 from slotune.bench.results import RECORDS_FILE
 from slotune.bench.runner import BenchOutcome, BenchSettings, ProgressReporter, api_key_from_env, run_bench
 from slotune.bench.sweep import SweepOutcome, parse_levels, run_sweep
-from slotune.bench.validity import ValidityThresholds
+from slotune.bench.sweep_table import cell as sweep_cell
+from slotune.bench.sweep_table import columns as sweep_columns
+from slotune.bench.sweep_table import sweep_csv
+from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.bench_options import (
     EXIT_INVALID,
@@ -39,12 +42,15 @@ from slotune.cli.vllm_engine import (
     server_request,
 )
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.launch import VllmLauncher
 from slotune.launch.bench import bench_launched
+from slotune.load.size import amount_flags_of, check_run_size, planned_requests
 from slotune.models import SLO, EngineConfig, LoadSpec, PriceBook, PriceUsed, RequestSpec, Workload
 from slotune.models.launch import LaunchFailure, ServerRequest
 from slotune.models.reports import BenchReport, SweepReport
 from slotune.results import RESULT_FILE, report_json
+from slotune.slo.verdict import next_steps, verdict_reasons
 from slotune.workload.digest import with_digest
 
 
@@ -124,7 +130,13 @@ def _select(
 
         chosen = load.with_users(1) if sweep_kind is not None else load
         workload, run_load = select_workload(
-            workload_file, preset, chosen, seed=seed, fmt=fmt, tokenizer_path=tokenizer
+            workload_file,
+            preset,
+            chosen,
+            seed=seed,
+            fmt=fmt,
+            tokenizer_path=tokenizer,
+            request_limit=flags.request_limit,
         )
         return workload, load if sweep_kind is not None else run_load
     if load.kind == "replay":
@@ -135,6 +147,12 @@ def _select(
         raise InputError(
             "--num-requests", None, "give --num-requests N or --duration S for fixed-length requests"
         )
+    check_run_size(
+        planned_requests(load, workload_requests=1),
+        limit=flags.request_limit,
+        mean_output_tokens=output_tokens,
+        amount_flags=amount_flags_of(load),
+    )
     return _fixed_workload(input_tokens, output_tokens), load
 
 
@@ -174,6 +192,10 @@ def _render_latency(report: BenchReport) -> None:
             f"SLO {m.slo_name}: attainment {m.slo_attainment:.1%} (target {m.attainment_target or 0:.0%}), "
             f"goodput {m.goodput_rps or 0:.2f} req/s, met: {m.slo_met}"
         )
+        for reason in verdict_reasons(m):
+            console.print(f"  why: {reason}", highlight=False)
+        for step in next_steps(m):
+            console.print(f"  next: {step}", highlight=False)
     if m.cost is not None:
         console.print("cost: " + "\n  ".join(cost_lines(m.cost)), highlight=False)
     client = report.result.client
@@ -247,34 +269,17 @@ def _pricing(
 
 
 def _render_sweep(sweep: SweepReport) -> None:
-    table = Table(title=f"sweep over {sweep.sweep_kind}", title_justify="left")
-    for col in (
-        "level",
-        "valid",
-        "req/s",
-        "out tok/s",
-        "TTFT p50",
-        "TTFT p99",
-        "TPOT p50",
-        "ITL p99",
-        "failed",
-    ):
-        table.add_column(col, justify="right")
+    cols = sweep_columns(sweep)
+    table = Table(
+        title=f"sweep over {sweep.sweep_kind} (latencies in ms, SLO met in %)", title_justify="left"
+    )
+    for title in ("level", "valid", *(c.title for c in cols)):
+        table.add_column(title, justify="right")
     for p in sweep.points:
-        s = p.summary
         cells = [f"{p.level:.4g}", "yes" if p.valid else "[red]no[/]"]
-        if p.valid and s is not None:
-            cells += [
-                f"{s.request_throughput_rps:.2f}",
-                f"{s.output_tokens_per_s:,.1f}",
-                _fmt_ms(s.ttft_s.p50),
-                _fmt_ms(s.ttft_s.p99),
-                _fmt_ms(s.tpot_s.p50),
-                _fmt_ms(s.itl_s.p99),
-                str(s.num_failed),
-            ]
-        else:
-            cells += ["-"] * 6 + [str(s.num_failed if s else "-")]
+        for c in cols:
+            value = sweep_cell(p, c)
+            cells.append("-" if value is None or math.isinf(value) else f"{value * c.scale:,.{c.digits}f}")
         table.add_row(*cells)
     console.print(table)
     _render_sweep_cost(sweep)
@@ -344,6 +349,9 @@ def register(app: typer.Typer) -> None:
             None, "--slo", help="SLO preset or expression, for goodput and attainment."
         ),
         out: Path | None = typer.Option(None, "--out", help="Folder for result.json and records.jsonl."),
+        csv_out: Path | None = typer.Option(
+            None, "--csv", help="With --sweep: write the sweep table as CSV (one row per level)."
+        ),
         gpu: str | None = typer.Option(
             None,
             "--gpu",
@@ -367,6 +375,7 @@ def register(app: typer.Typer) -> None:
 
         With --engine vllm it starts vLLM with the engine flags first and stops it afterwards.
         """
+        _check_paths(seed, workload_file, out, csv_out, sweep)
         plan = _launch_plan(launch, url, model, engine, out, as_json)
         from slotune.slo import resolve_slo
 
@@ -398,13 +407,10 @@ def register(app: typer.Typer) -> None:
             tokenizer=tokenizer,
             timeout_s=client.timeout,
             scrape_interval_s=client.scrape_interval,
-            exact_output=client.exact_output,
+            exact_output=client.exact_output_wanted,
             prompt_as_token_ids=client.prompt_token_ids,
-            thresholds=ValidityThresholds(
-                max_schedule_lag_p99_s=validity.max_lag_ms / 1e3,
-                max_loop_lag_p99_s=validity.max_lag_ms / 1e3,
-                max_error_fraction=validity.max_error_rate,
-            ),
+            clip_prompts=client.clip_prompts,
+            thresholds=validity.thresholds(),
             command_line=tuple(sys.argv),
             workers=client.workers,
             event_loop=client.event_loop,
@@ -412,11 +418,32 @@ def register(app: typer.Typer) -> None:
         )
         progress = None if as_json or not err_console.is_terminal else _RichProgress()
         if sweep is not None:
-            valid = _run_sweep(plan, settings, workload, sweep, kind, load, progress, as_json)
+            valid = _run_sweep(plan, settings, workload, sweep, kind, load, progress, as_json, csv_out)
         else:
             valid = _run_one(plan, settings, workload, progress, as_json, out)
-        if validity.strict and not valid:
-            raise typer.Exit(EXIT_INVALID)
+        _exit_if_invalid(valid, validity)
+
+
+def _exit_if_invalid(valid: bool, validity: ValidityFlags) -> None:
+    """An invalid run exits 3 (its numbers cannot be trusted), unless --allow-invalid."""
+    if not valid and not validity.allow_invalid:
+        err_console.print(
+            f"[bold red]invalid run[/]: exit {EXIT_INVALID} (the reasons are above); --allow-invalid exits 0",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _check_paths(
+    seed: int, workload: Path | None, out: Path | None, csv_out: Path | None, sweep: str | None
+) -> None:
+    """What bench reads and writes, checked before anything is sent."""
+    checks.check_seed(seed)
+    checks.input_file("--workload", workload)
+    checks.output_folder("--out", out)
+    checks.output_file("--csv", csv_out)
+    if csv_out is not None and sweep is None:
+        raise InputError("--csv", str(csv_out), "add --sweep LEVELS: --csv writes the sweep table")
 
 
 def _run_sweep(
@@ -428,6 +455,7 @@ def _run_sweep(
     load: lo.LoadFlags,
     progress: ProgressReporter | None,
     as_json: bool,
+    csv_out: Path | None = None,
 ) -> bool:
     levels = parse_levels(sweep)
     cap = load.rate if kind == "rate" else load.concurrency
@@ -440,10 +468,14 @@ def _run_sweep(
         return run_sweep(s, workload, levels, kind=kind, max_level=cap, progress=progress)  # type: ignore[arg-type]
 
     result = _measured(plan, settings, measure_sweep, as_json)
+    if csv_out is not None:
+        write_atomically(csv_out, sweep_csv(result.report))
     if as_json:
         emit_json(result.report)
     else:
         _render_sweep(result.report)
+        if csv_out is not None:
+            console.print(f"sweep table: {csv_out}")
     return result.report.valid
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import typer
 
+from slotune.bench.context_fit import CLIP_FLAG
+from slotune.bench.validity import ValidityThresholds
 from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
 
@@ -24,12 +26,21 @@ class ClientFlags:
     api_key: str | None
     timeout: float
     scrape_interval: float
-    exact_output: bool | None
+    exact_output: bool
+    no_exact_output: bool
     prompt_token_ids: bool
+    clip_prompts: bool
     workers: int
     event_loop: str
 
+    @property
+    def exact_output_wanted(self) -> bool | None:
+        """--exact-output: True; --no-exact-output: False; neither: None (on for vLLM servers)."""
+        return True if self.exact_output else (False if self.no_exact_output else None)
+
     def __post_init__(self) -> None:
+        if self.exact_output and self.no_exact_output:
+            raise InputError("--exact-output", "both", "give --exact-output or --no-exact-output, not both")
         if not self.timeout > 0:
             raise InputError("timeout", self.timeout, "give a positive per-request --timeout in seconds")
         if not self.scrape_interval > 0:
@@ -44,7 +55,14 @@ class ValidityFlags:
 
     max_lag_ms: float
     max_error_rate: float
-    strict: bool
+    allow_invalid: bool
+    strict: bool  # the default since invalid runs exit 3; accepted for old scripts
+
+    def thresholds(self) -> ValidityThresholds:
+        lag_s = self.max_lag_ms / 1e3
+        return ValidityThresholds(
+            max_schedule_lag_p99_s=lag_s, max_loop_lag_p99_s=lag_s, max_error_fraction=self.max_error_rate
+        )
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_error_rate <= 1:
@@ -71,18 +89,30 @@ CLIENT_OPTIONS: OptionTable = {
         float,
         _opt(1.0, "--scrape-interval", panel=CLIENT_PANEL, help="Seconds between /metrics scrapes."),
     ),
+    # The --no- form is a hidden option of its own, named in the help, so that the option table keeps every flag
+    # name whole at 80 columns (a --x/--no-x pair takes a column of its own).
     "exact_output": (
-        bool | None,
+        bool,
         _opt(
-            None,
-            "--exact-output/--no-exact-output",
+            False,
+            "--exact-output",
             panel=CLIENT_PANEL,
-            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM.",
+            help="Ask for exact lengths (ignore_eos, min_tokens); default: on for vLLM. Off: --no-exact-output.",
         ),
     ),
+    "no_exact_output": (bool, typer.Option(False, "--no-exact-output", hidden=True)),
     "prompt_token_ids": (
         bool,
         _opt(False, "--prompt-token-ids", panel=CLIENT_PANEL, help="Completions: send token ids, not text."),
+    ),
+    "clip_prompts": (
+        bool,
+        _opt(
+            False,
+            CLIP_FLAG,
+            panel=CLIENT_PANEL,
+            help="Shorten requests that do not fit the server's max_model_len (default: refuse the run).",
+        ),
     ),
     "workers": (
         int,
@@ -108,10 +138,16 @@ VALIDITY_OPTIONS: OptionTable = {
         float,
         _opt(0.01, "--max-error-rate", panel=VALIDITY_PANEL, help="Validity: failed-request fraction limit."),
     ),
-    "strict": (
+    "allow_invalid": (
         bool,
-        _opt(False, "--strict", panel=VALIDITY_PANEL, help=f"Exit {EXIT_INVALID} when the run is invalid."),
+        _opt(
+            False,
+            "--allow-invalid",
+            panel=VALIDITY_PANEL,
+            help=f"Exit 0 when the run is invalid (default: exit {EXIT_INVALID}).",
+        ),
     ),
+    "strict": (bool, typer.Option(False, "--strict", hidden=True, help="The default; kept for old scripts.")),
 }
 
 client_options = option_group("client", CLIENT_OPTIONS, ClientFlags)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
+from slotune.cli import checks
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.vllm_engine import VllmFlags, report_launch_failure, with_vllm_flags
 from slotune.errors import InputError
 from slotune.models import EngineConfig, HardwareProfile
 from slotune.models.calibration import ProbeData, ProbeSet
+
+if TYPE_CHECKING:
+    from slotune.calibrate.allreduce import AllreduceRow
 
 MODES = ("default", "eager")
 
@@ -37,8 +42,34 @@ def parse_modes(text: str) -> tuple[str, ...]:
     modes = tuple(m.strip() for m in text.split(",") if m.strip())
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
-        raise InputError("modes", text, f"give a comma-separated list of {', '.join(MODES)}")
+        raise InputError("modes", text, f"give --modes a comma-separated list of {', '.join(MODES)}")
     return modes
+
+
+def check_inputs(
+    seed: int,
+    out: Path,
+    save_probes: Path | None,
+    from_probes: list[Path],
+    prior: str | None,
+    allreduce: Path | None,
+) -> list[AllreduceRow]:
+    """Everything calibrate reads or writes, checked before a server starts (probing takes minutes); returns
+    the all-reduce rows (none without --allreduce)."""
+    from slotune.calibrate.allreduce import read_allreduce_rows
+    from slotune.catalog import load_profile
+
+    checks.check_seed(seed)
+    checks.output_file("--out", out)
+    checks.output_file("--save-probes", save_probes)
+    for path in from_probes:
+        checks.input_file("--from-probes", path)
+    if prior is not None:
+        try:
+            load_profile(prior)
+        except InputError as exc:
+            raise InputError("--prior", prior, exc.fix, problem=exc.problem) from exc
+    return read_allreduce_rows(allreduce) if allreduce is not None else []
 
 
 def render(profile: HardwareProfile, out: Path) -> None:
@@ -119,7 +150,7 @@ def register(app: typer.Typer) -> None:
         vllm: VllmFlags,
     ) -> None:
         """Fit the simulator's cost model to short probes of a real vLLM; write the hardware profile."""
-        from slotune.calibrate.allreduce import fit_allreduce_file
+        from slotune.calibrate.allreduce import fit_allreduce
         from slotune.calibrate.api import load_probe_set
         from slotune.calibrate.profile import fit_profile
         from slotune.catalog import get_gpu, write_profile
@@ -130,6 +161,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("scale", scale, "use --scale full or --scale quick")
         if probes_only and save_probes is None:
             raise InputError("probes-only", True, "add --save-probes FILE to keep what the probes measure")
+        allreduce_rows = check_inputs(seed, out, save_probes, from_probes, prior, allreduce)
         if from_probes:
             sets = [load_probe_set(p) for p in from_probes]
         else:
@@ -153,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 console.print(f"probes: {save_probes}")
                 return
         link = get_gpu(sets[0].gpu).intra_node_bytes_per_s
-        fitted = fit_allreduce_file(allreduce, link) if allreduce is not None else None
+        fitted = fit_allreduce(allreduce_rows, link, str(allreduce)) if allreduce_rows else None
         profile = fit_profile(sets, prior=prior, name=name, allreduce=fitted)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_profile(profile, out)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from slotune.cli import checks
 from slotune.cli.engine_flags import build_engine_config
 from slotune.cli.output import console, emit_json, err_console
 from slotune.errors import InputError
@@ -23,7 +24,7 @@ TARGET_HELP = (
 def read_source(path: Path) -> DeploySource:
     """A saved result that carries an engine configuration (its `deploy_source()`), or an engine YAML."""
     if path.suffix.lower() in (".yaml", ".yml"):
-        engine = build_engine_config(path, {})
+        engine = build_engine_config(path, {}, given_as="SOURCE")
         return DeploySource(engine_config=engine, model=engine.model, origin=f"engine config {path.name}")
     report: SavedResult = load_result(path, with_records=False)
     accessor = getattr(report, "deploy_source", None)
@@ -89,6 +90,7 @@ def register(app: typer.Typer) -> None:
         from slotune.deploy.build import DeployOptions, build_deployment
         from slotune.deploy.writer import deployment_files, target_files, write_files
 
+        checks.output_folder("--out", out)
         options = DeployOptions(
             model=model,
             model_config=model_config,

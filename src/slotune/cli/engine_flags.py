@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_PANEL = "Engine flags (vLLM's names)"
 CONFIG_PARAM = "engine_config_file"
+CONFIG_FLAG = "--config"
 CONFIG_HELP = "vLLM-style engine YAML (flag names as keys); flags given here override it."
 # Keys of a vLLM config file that configure the API server, not the engine: accepted and ignored.
 SERVER_KEYS = frozenset(
@@ -115,19 +116,22 @@ def engine_option(name: str, field: FieldInfo) -> list[inspect.Parameter]:
     return [inspect.Parameter(name, keyword, default=option, annotation=str | None)]
 
 
-def load_engine_file(path: Path, config_type: type[EngineConfig] = EngineConfig) -> dict[str, Any]:
-    """A vLLM-style YAML config (`--config engine.yaml`): flag names with dashes or underscores as keys."""
+def load_engine_file(
+    path: Path, config_type: type[EngineConfig] = EngineConfig, *, given_as: str = CONFIG_FLAG
+) -> dict[str, Any]:
+    """A vLLM-style YAML config (`--config engine.yaml`): flag names with dashes or underscores as keys.
+    `given_as` names how the command took the file (its --config, or an argument such as deploy's SOURCE)."""
     if not path.is_file():
-        raise InputError("config", str(path), "give the path of an engine YAML file with --config")
+        raise InputError("config", str(path), f"give the path of an engine YAML file as {given_as}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(
-            "config", str(path), f"fix the file given to --config: it is not valid YAML ({exc})"
+            "config", str(path), f"fix the file given as {given_as}: it is not valid YAML ({exc})"
         ) from exc
     if not isinstance(data, dict):
         raise InputError(
-            "config", str(path), "the --config file must map flag names to values: 'max-num-seqs: 256'"
+            "config", str(path), f"the {given_as} file must map flag names to values: 'max-num-seqs: 256'"
         )
     fields = config_type.model_fields
     values: dict[str, Any] = {}
@@ -142,7 +146,7 @@ def load_engine_file(path: Path, config_type: type[EngineConfig] = EngineConfig)
             raise InputError(
                 f"config {path}: {key}",
                 value,
-                f"did you mean '{near}'? The --config file takes vLLM engine flag names",
+                f"did you mean '{near}'? The {given_as} file takes vLLM engine flag names",
                 problem="unknown key",
             )
     return values
@@ -178,33 +182,40 @@ def _as_typed(value: object) -> object:
 
 
 def _input_error(
-    exc: ValidationError, fields: dict[str, FieldInfo], given: set[str], path: Path | None
+    exc: ValidationError, fields: dict[str, FieldInfo], given: set[str], path: Path | None, given_as: str
 ) -> InputError:
     error = exc.errors()[0]
     loc = [str(p) for p in error["loc"]]
     name = loc[0] if loc else "engine_config"
     flag = flag_name(name)
     info = cli_info(fields[name]) if name in fields else Cli()
-    fix = info.fix or f"give {flag} {_expectation(error)}" + (
-        f", e.g. {info.example}" if info.example else ""
-    )
-    if path is not None and name not in given:
-        fix += f" (the value comes from --config {path})"
+    expected = _expectation(error) + (f", e.g. {info.example}" if info.example else "")
+    if given_as != CONFIG_FLAG and path is not None:
+        # The file is the command's only engine input: it has no engine flags to name.
+        fix = f"in {path}, {info.fix}" if info.fix else f"set {flag[2:]} in {path} to {expected}"
+    else:
+        fix = info.fix or f"give {flag} {expected}"
+        if path is not None and name not in given:
+            fix += f" (the value comes from --config {path})"
     message = error["msg"].removeprefix("Value error, ")
     return InputError(".".join(loc) or name, _as_typed(error.get("input")), fix, problem=message)
 
 
 def build_engine_config(
-    path: Path | None, flags: dict[str, Any], config_type: type[EngineConfig] = EngineConfig
+    path: Path | None,
+    flags: dict[str, Any],
+    config_type: type[EngineConfig] = EngineConfig,
+    *,
+    given_as: str = CONFIG_FLAG,
 ) -> EngineConfig:
     """File values, overridden by the flags given on the command line (None = not given), validated once."""
-    values = load_engine_file(path, config_type) if path is not None else {}
+    values = load_engine_file(path, config_type, given_as=given_as) if path is not None else {}
     given = {name: value for name, value in flags.items() if value is not None}
     values.update(given)
     try:
         return config_type.model_validate(values)
     except ValidationError as exc:
-        raise _input_error(exc, config_type.model_fields, set(given), path) from exc
+        raise _input_error(exc, config_type.model_fields, set(given), path, given_as) from exc
 
 
 def _flag_values(kwargs: dict[str, Any], names: list[str], fields: dict[str, FieldInfo]) -> dict[str, Any]:
@@ -234,7 +245,7 @@ def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..
         config = inspect.Parameter(
             CONFIG_PARAM,
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(None, "--config", help=CONFIG_HELP, rich_help_panel=ENGINE_PANEL),
+            default=typer.Option(None, CONFIG_FLAG, help=CONFIG_HELP, rich_help_panel=ENGINE_PANEL),
             annotation=Path | None,
         )
         shared = [name for name in own_names if name in fields]

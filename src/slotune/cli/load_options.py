@@ -11,9 +11,14 @@ import typer
 
 from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
+from slotune.load.size import DEFAULT_REQUEST_LIMIT, LIMIT_FLAG
 from slotune.models import LoadSpec
 
 PANEL = "Load (docs/load.md)"
+REQUEST_LIMIT_HELP = (
+    "Refuse a run of more requests than this before it starts (a guard against a slip like --rate 1e9); "
+    "raise it for a bigger run."
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class LoadFlags:
     num_requests: int | None
     duration: float | None
     warmup_s: float
+    request_limit: int = DEFAULT_REQUEST_LIMIT
 
     def spec(self) -> LoadSpec:
         """--rate: open loop; --concurrency: closed loop; neither: replay at the workload's own times."""
@@ -106,6 +112,7 @@ _FLAGS: OptionTable = {
         float,
         typer.Option(0.0, "--warmup-s", help="Seconds of load sent before measuring (not measured)."),
     ),
+    "request_limit": (int, typer.Option(DEFAULT_REQUEST_LIMIT, LIMIT_FLAG, help=REQUEST_LIMIT_HELP)),
 }
 for _hint, _option in _FLAGS.values():
     _option.rich_help_panel = PANEL

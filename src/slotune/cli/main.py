@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import typer
 
 from slotune import __version__
 from slotune.cli.lazy import LazyCommand, LazyGroup
-from slotune.errors import SlotuneError
+from slotune.errors import InputError, SlotuneError
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -102,6 +103,18 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _name_too_long(exc: OSError, argv: list[str]) -> InputError:
+    """A path the file system refuses as too long, wherever it was first used, named by the flag that gave it
+    (the argument before it on the command line)."""
+    value = str(exc.filename)
+    at = next((i for i, arg in enumerate(argv) if arg and (arg == value or value.startswith(arg))), None)
+    flag = argv[at - 1] if at is not None and at > 0 and argv[at - 1].startswith("--") else None
+    fix = f"give {flag} a shorter path" if flag else "give a shorter path"
+    return InputError(
+        flag or "path", value, fix, problem="a name in it is longer than the file system allows"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Click handles usage errors (exit 2); slotune's own errors are printed here."""
     from slotune.cli.output import err_console
@@ -111,6 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     except SlotuneError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        error = _name_too_long(exc, sys.argv[1:] if argv is None else argv)
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
     except Exception as exc:
         # Only a command that imported pydantic can raise its ValidationError; --help need not import it.
         pydantic = sys.modules.get("pydantic")

@@ -6,11 +6,13 @@ runs (start-up time: benchmarks/cli_startup.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from slotune.cli import checks
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import emit_json, err_console
 from slotune.cli.prices import price_options, warn_stale
@@ -18,7 +20,7 @@ from slotune.errors import InputError
 from slotune.models import EngineConfig, PriceBook
 
 if TYPE_CHECKING:
-    from slotune.models import SLO, GpuSpec, PlanRanking, RankBy, Workload
+    from slotune.models import SLO, CapacityPlan, GpuSpec, PlanRanking, RankBy, Workload
 
 JSON_HELP = "Machine-readable output on stdout only."
 
@@ -28,7 +30,9 @@ def _read_workload(path: Path | None, fmt: str | None, tokenizer: str | None) ->
         return None
     from slotune.workload import read_workload
 
-    return read_workload(path, fmt=fmt, tokenizer_path=tokenizer)
+    checks.input_file("--workload", path)
+    with checks.flags_named({"--format": "--workload-format"}):
+        return read_workload(path, fmt=fmt, tokenizer_path=tokenizer)
 
 
 def _resolve_slo(text: str | None) -> SLO | None:
@@ -88,6 +92,9 @@ def plan_cmd(
     ),
     rank_by: str | None = typer.Option(None, "--rank-by", help=RANK_BY_HELP),
     explain: bool = typer.Option(False, "--explain", help="Print each number's formula and inputs."),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="Also write the table as CSV (one row per option) for a spreadsheet."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
     *,
     engine: EngineConfig,
@@ -99,6 +106,7 @@ def plan_cmd(
     from slotune.cli.plan_render import render_plan
     from slotune.plan import plan_capacity, rank_options
 
+    checks.output_file("--csv", csv_out)
     spec = get_model(model)
     target_slo = _resolve_slo(slo)
     hardware = load_profile(profile)
@@ -131,6 +139,7 @@ def plan_cmd(
             rank_by=order,
         )
         warn_stale(p.cost.price for p in ranking.options)
+        _write_csv(csv_out, ranking.options, quiet=json_out)
         _emit_ranking(ranking, target_slo, explain=explain, json_out=json_out)
         return
 
@@ -138,10 +147,22 @@ def plan_cmd(
         spec, get_gpu(gpu), engine, workload=loaded, slo=target_slo, profile=hardware, prices=prices
     )
     warn_stale([plan.cost.price])
+    _write_csv(csv_out, [plan], quiet=json_out)
     if json_out:
         emit_json(plan)
     else:
         render_plan(plan, explain=explain)
+
+
+def _write_csv(path: Path | None, plans: Sequence[CapacityPlan], *, quiet: bool) -> None:
+    if path is None:
+        return
+    from slotune.files import write_atomically
+    from slotune.plan.table import plans_csv
+
+    write_atomically(path, plans_csv(plans))
+    if not quiet:
+        err_console.print(f"plan table: {path}", highlight=False)
 
 
 def _emit_ranking(ranking: PlanRanking, slo: SLO | None, *, explain: bool, json_out: bool) -> None:

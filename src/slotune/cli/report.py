@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from slotune.cli import checks
 from slotune.cli.output import console, emit_json
 
 JSON_HELP = "Machine-readable output on stdout only."
@@ -28,6 +29,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write one offline HTML report (plots, sortable tables, provenance) from saved results."""
         from slotune.report import build_report  # jinja2 and the plots load only for this command
+
+        checks.output_file("-o/--out", out, example="-o report.html")
 
         built = build_report(list(results), out)
         summary = {

@@ -10,14 +10,17 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
+from slotune.load.size import check_progress
 from slotune.models import Distribution, EngineConfig, PriceBook
 from slotune.models.reports import SimulationReport
 from slotune.results import report_json, save_result
 from slotune.simulate.api import simulate
+from slotune.slo.verdict import next_steps, target_text, verdict_reasons
 
 JSON_HELP = "Machine-readable output on stdout only."
 
@@ -40,16 +43,6 @@ def _progress(*, quiet: bool) -> Iterator[Progress | None]:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1e3:,.1f}"
-
-
-def _target_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric == "throughput":
-        return f"{value:,.0f} tok/s"
-    if metric == "cost":
-        return f"${value:,.4f}/Mtok"
-    return f"{value * 1e3:,.1f} ms"
 
 
 def _dist_row(table: Table, name: str, d: Distribution) -> None:
@@ -104,8 +97,11 @@ def render(report: SimulationReport) -> None:
             mark = "[green]pass[/]" if t.passed else "[red]fail[/]"
             head.add_row(
                 f"  {t.metric} {t.stat}",
-                f"{_target_value(t.metric, t.observed)} vs {_target_value(t.metric, t.threshold)} {mark}",
+                f"{target_text(t.metric, t.observed)} vs {target_text(t.metric, t.threshold)} {mark}",
             )
+        if reasons := verdict_reasons(s):
+            head.add_row("  why", "\n".join(reasons))
+            head.add_row("  next", "\n".join(f"- {step}" for step in next_steps(s)))
     if s.cost is not None:
         head.add_row("cost", "\n".join(cost_lines(s.cost)))
     if e is not None:
@@ -154,6 +150,10 @@ def register(app: typer.Typer) -> None:
         workload: Path | None = typer.Option(
             None, "--workload", help="Trace or request log (any slotune format)."
         ),
+        fmt: str | None = typer.Option(None, "--format", help="Format of --workload (default: detected)."),
+        tokenizer: str | None = typer.Option(
+            None, "--tokenizer", help="tokenizer.json, for a --workload that holds text."
+        ),
         preset: str | None = typer.Option(None, "--preset", help="Synthesize a preset workload instead."),
         slo: str | None = typer.Option(
             None, "--slo", help="Preset name or expression, e.g. 'ttft:p99<200ms'."
@@ -176,15 +176,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
         from slotune.slo import resolve_slo
-
-        slo_obj = resolve_slo(slo) if slo is not None else None
         from slotune.workload.select import select_workload
 
-        wl, run_load = select_workload(workload, preset, load.spec(), seed=seed)
+        checks.check_seed(seed)
+        checks.input_file("--workload", workload)
+        checks.output_file("--trace", trace)
+        checks.output_file_or_folder("--out", out)
+        slo_obj = resolve_slo(slo) if slo is not None else None
+        wl, run_load = select_workload(
+            workload,
+            preset,
+            load.spec(),
+            seed=seed,
+            fmt=fmt,
+            tokenizer_path=tokenizer,
+            request_limit=load.request_limit,
+        )
         with _progress(quiet=json_out) as progress:
             task = progress.add_task("sim", total=None) if progress is not None else None
 
             def on_progress(done: int, total: int | None) -> None:
+                if total is None:  # a closed loop over a time window: its size shows only as it runs
+                    check_progress(done, limit=load.request_limit)
                 if progress is not None and task is not None:
                     progress.update(task, completed=done, total=total)
 

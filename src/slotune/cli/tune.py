@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from slotune.cli import checks
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import price_options
@@ -17,6 +18,7 @@ from slotune.cli.tune_options import LOAD_FLAGS, REAL_FLAGS, SPACE_FLAGS, option
 from slotune.cli.tune_render import LiveTable, render
 from slotune.cli.vllm_engine import make_launcher, server_request
 from slotune.errors import InputError
+from slotune.load.size import check_run_size
 from slotune.models import EngineConfig, LoadSpec, PriceBook
 from slotune.models.tune import TuneReport
 from slotune.results import save_result
@@ -129,7 +131,15 @@ def _options(core: dict[str, Any], space: dict[str, Any], load: dict[str, Any], 
     )
 
 
-def _check(core: dict[str, Any]) -> None:
+def _check(core: dict[str, Any], load: dict[str, Any], real: dict[str, Any]) -> None:
+    checks.check_seed(core["seed"])
+    checks.input_file("--workload", core["workload_file"])
+    checks.output_file("--out", core["out"])
+    for count, flag in (
+        (load["num_requests"], "--num-requests"),
+        (real["real_requests"], "--real-num-requests"),
+    ):
+        check_run_size(count, limit=load["request_limit"], what="one load level", amount_flags=flag)
     if core["engine_kind"] not in ("sim", "vllm"):
         raise InputError("--engine", core["engine_kind"], "use sim or vllm")
     if core["objective"] not in ("cost", "goodput-per-gpu"):
@@ -149,8 +159,10 @@ def run_tune(core: dict[str, Any], space: dict[str, Any], load: dict[str, Any], 
     from slotune.workload.io import read_workload
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the live table says what each trial found
-    _check(core)
-    core = {**core, "workload": read_workload(core["workload_file"])}
+    _check(core, load, real)
+    with checks.flags_named({"--format": "--workload-format"}):
+        workload = read_workload(core["workload_file"], fmt=core["workload_format"])
+    core = {**core, "workload": workload}
     opts = _options(core, space, load, real)
     quiet = core["as_json"] or not err_console.is_terminal
     live = LiveTable(opts.budget, opts.objective, enabled=not quiet)
@@ -186,6 +198,9 @@ def register(app: typer.Typer) -> None:
         ),
         gpu: list[str] = typer.Option(..., "--gpu", help="GPU(s) to search: catalog ids (repeat or comma)."),
         workload_file: Path = typer.Option(..., "--workload", help="The workload (any slotune format)."),
+        workload_format: str | None = typer.Option(
+            None, "--workload-format", help="Format of --workload (auto)."
+        ),
         slo: str = typer.Option(..., "--slo", help="SLO preset or expression, e.g. interactive-chat."),
         engine_kind: str = typer.Option(
             "sim", "--engine", help="sim: the simulator only; vllm: then confirm on a vLLM it starts."

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 import typer
 
+from slotune.cli.load_options import REQUEST_LIMIT_HELP
 from slotune.cli.signature import own_parameters, set_parameters
+from slotune.load.size import DEFAULT_REQUEST_LIMIT, LIMIT_FLAG
 
 R = TypeVar("R")
 SPACE_PANEL = "Search space"
@@ -74,6 +76,7 @@ LOAD_FLAGS: dict[str, tuple[Any, Any]] = {
         _opt(500, "--num-requests", "Measured requests per simulated load level.", LOAD_PANEL),
     ),
     "warmup_s": (float, _opt(0.0, "--warmup-s", "Seconds of load sent before each measurement.", LOAD_PANEL)),
+    "request_limit": (int, _opt(DEFAULT_REQUEST_LIMIT, LIMIT_FLAG, REQUEST_LIMIT_HELP, LOAD_PANEL)),
     "rel_tol": (
         float,
         _opt(0.05, "--rel-tol", "Stop bisecting when the bracket is within this ratio.", LOAD_PANEL),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.calibrate import model_spec_of, tokenizer_of
 from slotune.cli.engine_flags import engine_options
@@ -155,10 +156,18 @@ def register(app: typer.Typer) -> None:
         from slotune.validate.api import deployment_for
         from slotune.workload.select import select_workload
 
+        # Checked before a server starts: a mistake must not cost a start-up and a measured run.
+        checks.check_seed(seed)
+        checks.input_file("--workload", workload)
+        checks.output_file_or_folder("--out", out)
+        if not timeout > 0:
+            raise InputError("timeout", timeout, "give a positive per-request --timeout in seconds")
         spec = model_spec_of(model, model_spec)
         deployment = deployment_for(spec, gpu, profile)
         slo_value = resolve_slo(slo) if slo else None
-        wl, run_load = select_workload(workload, preset, load.spec(), seed=seed)
+        wl, run_load = select_workload(
+            workload, preset, load.spec(), seed=seed, request_limit=load.request_limit
+        )
         http_settings: dict[str, object] = {
             "tokenizer": tokenizer_of(model, tokenizer),
             "load": run_load,

@@ -121,7 +121,9 @@ def make_launcher(
 ) -> VllmLauncher:
     """`env` (KEY=VALUE) reaches the server and the Python that reads vLLM's flags alike."""
     if startup_timeout_s <= 0:
-        raise InputError("startup-timeout", startup_timeout_s, "give a positive number of seconds")
+        raise InputError(
+            "startup-timeout", startup_timeout_s, "give --startup-timeout a positive number of seconds"
+        )
 
     def announce(argv: list[str], log_path: Path) -> None:
         if not quiet:

@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         """Watch a live vLLM server: SLO attainment per window from its histograms, burn rate, what to change.
 
         Exit code: 0 the SLO held, 1 it did not, 3 the server could not be scraped, 4 no requests to judge."""
+        from slotune.bench.transport import Endpoint
+
+        Endpoint(url)  # an address that is no server's (no http://) is bad input, not an unreachable server
         if interval <= 0:
             raise InputError("interval", interval, "give --interval a positive number of seconds")
         if duration is not None and duration < interval:

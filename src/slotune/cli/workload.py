@@ -9,7 +9,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from slotune.cli import checks
+from slotune.cli.load_options import REQUEST_LIMIT_HELP
 from slotune.cli.output import console, emit_json, err_console
+from slotune.load.size import DEFAULT_REQUEST_LIMIT, LIMIT_FLAG
 from slotune.models import Distribution
 from slotune.models.workload_stats import WorkloadStats
 from slotune.workload import analyze as analyze_workload
@@ -144,6 +147,8 @@ def analyze_cmd(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Lengths, arrivals, burstiness, prefix reuse and request-parameter use of a workload file."""
+    checks.input_file("FILE", file)
+    checks.output_file_or_folder("--out", out)
     with _working(f"reading {file.name}", quiet=json_out):
         workload = read_workload(file, fmt=fmt, tokenizer_path=tokenizer)
         stats = analyze_workload(workload, block_size=block_size, cache_blocks=cache_blocks)
@@ -178,14 +183,20 @@ def synth_cmd(
     arrival: str = typer.Option("poisson", "--arrival", help="poisson, gamma or constant."),
     cv: float | None = typer.Option(None, "--cv", help="Gamma inter-arrival CV (default: preset's/trace's)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same file."),
+    request_limit: int = typer.Option(DEFAULT_REQUEST_LIMIT, LIMIT_FLAG, help=REQUEST_LIMIT_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Write a synthetic workload (canonical JSONL) from a preset or a profile fitted to a trace."""
+    checks.check_seed(seed)
+    checks.output_file("--out", out)
+    checks.input_file("--profile", profile)
     with _working("synthesizing", quiet=json_out):
         source = None
         if profile is not None:
-            source = read_workload(profile, fmt=profile_format, tokenizer_path=tokenizer)
+            with checks.flags_named({"--format": "--profile-format"}):
+                source = read_workload(profile, fmt=profile_format, tokenizer_path=tokenizer)
         workload = synthesize(
+            request_limit=request_limit,
             preset=preset,
             profile=source,
             rate_rps=rate,

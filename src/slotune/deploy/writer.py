@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from slotune.deploy.monitoring.rules import build_rules
 from slotune.deploy.targets import TARGETS
 from slotune.deploy.targets.common import comment, dump_yaml, header_lines
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.models.deploy import Deployment
 
 RULES_FILE = "monitoring/slotune-rules.yaml"
@@ -53,11 +53,7 @@ def deployment_files(deployment: Deployment, target: str) -> dict[str, str]:
 def write_files(files: dict[str, str], out_dir: Path) -> list[Path]:
     written = []
     for name, text in files.items():
-        path = out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        path = write_atomically(out_dir / name, text)
         if name.endswith(".sh"):
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(path)

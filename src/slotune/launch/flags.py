@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from slotune.errors import InputError
+from slotune.files import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,7 @@ class ParserSpec:
 
 
 def default_cache_dir() -> Path:
-    if env := os.environ.get("SLOTUNE_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "slotune"
+    return cache_dir()
 
 
 _LOCATE = (

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from slotune.cost import run_cost
 from slotune.metrics.distribution import statistic
 from slotune.models import SLO, Distribution, PriceUsed, RequestRecord, RunSummary, TargetResult
-from slotune.slo.evaluate import request_meets_slo
+from slotune.slo.evaluate import missed_targets
 
 _INF = float("inf")
 
@@ -19,16 +19,23 @@ StatisticOf = Callable[[str, str], float | None]
 
 
 def with_slo(
-    summary: RunSummary, slo: SLO | None, *, statistic_of: StatisticOf, num_meeting: int, meeting_tokens: int
+    summary: RunSummary,
+    slo: SLO | None,
+    *,
+    statistic_of: StatisticOf,
+    num_meeting: int,
+    meeting_tokens: int,
+    num_missed: Sequence[int] = (),
 ) -> RunSummary:
     """Add the SLO verdict to a summary: each target's observed statistic, attainment and goodput.
 
     `num_meeting` / `meeting_tokens` count the requests (and their output tokens) that met every per-request
-    latency threshold; the run meets the SLO when their share reaches the target and every target passes."""
+    latency threshold; `num_missed[i]` the requests that missed target i's (slotune.slo.evaluate.missed_targets).
+    The run meets the SLO when the share meeting every threshold reaches the target and every target passes."""
     if slo is None:
         return summary
     results = []
-    for t in slo.targets:
+    for i, t in enumerate(slo.targets):
         observed: float | None
         if t.is_latency:
             observed = statistic_of(t.metric, t.stat)
@@ -39,9 +46,15 @@ def with_slo(
         else:  # cost: known only once the run is priced (with_cost)
             observed = summary.usd_per_mtok
             passed = observed is not None and observed <= t.threshold
+        missed = num_missed[i] if t.is_latency and i < len(num_missed) else None
         results.append(
             TargetResult(
-                metric=t.metric, stat=t.stat, threshold=t.threshold, observed=observed, passed=passed
+                metric=t.metric,
+                stat=t.stat,
+                threshold=t.threshold,
+                observed=observed,
+                passed=passed,
+                num_missed=missed,
             )
         )
     n = summary.num_requests
@@ -110,15 +123,20 @@ def summarize(
     failures: Counter[str] = Counter()
     n = n_ok = prompt = cached = output = preemptions = 0
     meets = meets_tokens = 0
+    missed_by_target = [0] * (len(slo.targets) if slo is not None else 0)
     slo_ttft: list[float] = []
     slo_e2e: list[float] = []
     slo_tpot: list[float] = []
     for r in records:
         n += 1
         preemptions += r.num_preemptions
-        if slo is not None and request_meets_slo(r, slo):
-            meets += 1
-            meets_tokens += r.output_tokens
+        if slo is not None:
+            missed = missed_targets(r, slo)
+            for i in missed:
+                missed_by_target[i] += 1
+            if not missed:
+                meets += 1
+                meets_tokens += r.output_tokens
         if not r.ok:
             failures["error" if r.finish_reason in ("length", "stop") else r.finish_reason] += 1
             slo_ttft.append(_INF)
@@ -171,4 +189,5 @@ def summarize(
         statistic_of=lambda metric, stat: statistic(by_metric[metric], stat),
         num_meeting=meets,
         meeting_tokens=meets_tokens,
+        num_missed=missed_by_target,
     )

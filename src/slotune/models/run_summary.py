@@ -15,6 +15,9 @@ class TargetResult(Frozen):
     threshold: float
     observed: float | None
     passed: bool
+    # Latency targets: requests whose own value is over the threshold, failed requests included (the ones this
+    # term keeps from attainment; slotune.slo.evaluate). None for throughput and cost, and in older results.
+    num_missed: int | None = None
 
 
 class RunSummary(Frozen):

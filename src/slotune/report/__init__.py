@@ -15,6 +15,7 @@ from pathlib import Path
 
 from slotune import __version__
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.report.bundle import vega_bundle
 from slotune.report.inputs import load_inputs
 from slotune.report.page import Page
@@ -56,10 +57,7 @@ def build_report(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
     )
     bundle = vega_bundle()
     html = render_html(page, bundle)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomically(target, html)
     return ReportBuild(
         path=target,
         size_bytes=len(html.encode("utf-8")),

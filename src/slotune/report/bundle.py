@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from slotune.files import cache_dir
+
 # What the page's own script uses: vega-embed (which compiles Vega-Lite and draws with Vega).
 SNIPPET = "window.vegaEmbed = vegaEmbed; window.vega = vega;"
 
@@ -19,14 +21,6 @@ class Bundle:
     script: str
     versions: str  # "Vega 6.2.0, Vega-Lite 6.4, vega-embed 7.0.2"
     cached: bool  # read from the cache (False: bundled just now)
-
-
-def cache_dir() -> Path:
-    """$SLOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/slotune, else ~/.cache/slotune."""
-    if explicit := os.environ.get("SLOTUNE_CACHE_DIR"):
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "slotune"
 
 
 def _safe_in_script(js: str) -> str:

@@ -162,7 +162,10 @@ class ClosedLoopFeed:
         self.num_planned = schedule.quota
         self.num_read = 0
         for _ in range(schedule.users):
+            sent = self.num_read
             self._send(0.0)
+            if self.num_read == sent:
+                break  # the draw is spent at time 0: no later user has a request either (2**31 users, 40 requests)
 
     def _send(self, time_s: float) -> None:
         """A free user's next request at `time_s`; one refused at the door is followed by the user's next after

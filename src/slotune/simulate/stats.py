@@ -18,7 +18,7 @@ import numpy as np
 from slotune.metrics.summary import with_slo
 from slotune.models import SLO, Distribution, RequestRecord, RunSummary
 from slotune.simulate.request_state import SimRequest
-from slotune.slo import request_meets_slo
+from slotune.slo.evaluate import missed_targets
 
 _MIN_VALUE_S = 1e-7
 _MAX_VALUE_S = 1e6
@@ -160,13 +160,16 @@ class StreamingStats:
         self.num_preemptions = 0
         self.meets = 0
         self.meets_tokens = 0
+        self.missed_by_target = [0] * (len(slo.targets) if slo is not None else 0)
 
     def finish(self, req: SimRequest, times: np.ndarray, tokens: tuple[int, ...]) -> None:
         self.num_requests += 1
         self.num_preemptions += req.num_preemptions
         if self.slo is not None:
-            record = build_record(req, times, tokens)
-            if request_meets_slo(record, self.slo):
+            missed = missed_targets(build_record(req, times, tokens), self.slo)
+            for i in missed:
+                self.missed_by_target[i] += 1
+            if not missed:
                 self.meets += 1
                 self.meets_tokens += req.num_output
         if req.finish_reason not in ("length", "stop"):
@@ -228,4 +231,5 @@ class StreamingStats:
             statistic_of=lambda metric, stat: by_metric[metric].statistic(stat),
             num_meeting=self.meets,
             meeting_tokens=self.meets_tokens,
+            num_missed=self.missed_by_target,
         )

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from slotune.files import write_atomically
 from slotune.models import RunResult
 
 _ENGINE_PID = 1
@@ -117,4 +118,4 @@ def chrome_trace(result: RunResult, *, max_requests: int = 20_000) -> dict[str, 
 
 
 def write_chrome_trace(result: RunResult, path: str | Path, *, max_requests: int = 20_000) -> None:
-    Path(path).write_text(json.dumps(chrome_trace(result, max_requests=max_requests)), encoding="utf-8")
+    write_atomically(path, json.dumps(chrome_trace(result, max_requests=max_requests)))

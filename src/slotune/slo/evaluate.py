@@ -41,17 +41,23 @@ def request_value(record: RequestRecord, target: SLOTarget) -> float | None:
     return None
 
 
-def request_meets_slo(record: RequestRecord, slo: SLO) -> bool:
+def missed_targets(record: RequestRecord, slo: SLO) -> tuple[int, ...]:
+    """Positions in `slo.targets` of the latency targets this request misses: every one if it failed."""
+    latency = [i for i, t in enumerate(slo.targets) if t.is_latency]
     if not record.ok:
-        return False
-    for target in slo.targets:
-        if not target.is_latency:
-            continue
+        return tuple(latency)
+    missed = []
+    for i in latency:
+        target = slo.targets[i]
         value = request_value(record, target)
         if value is None:
             if target.metric in ("ttft", "e2e"):
-                return False  # a finished request always has these; missing means it was not measured
+                missed.append(i)  # a finished request always has these; missing means it was not measured
             continue
         if value > target.threshold:
-            return False
-    return True
+            missed.append(i)
+    return tuple(missed)
+
+
+def request_meets_slo(record: RequestRecord, slo: SLO) -> bool:
+    return not missed_targets(record, slo)

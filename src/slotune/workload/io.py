@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from slotune.errors import InputError
+from slotune.files import write_atomically
 from slotune.models import Workload
 from slotune.workload.digest import with_digest
 from slotune.workload.formats import detect_format, reader_for
@@ -32,15 +33,9 @@ def read_workload(
 
 
 def write_workload(workload: Workload, path: str | os.PathLike[str]) -> None:
-    """Write the canonical JSONL (header line, then one request per line); same workload, same bytes."""
+    """Write the canonical JSONL (header line, then one request per line); same workload, same bytes. Missing
+    folders are created, as for every output."""
     file = Path(path)
     if file.is_dir():
         raise InputError("--out", str(file), "give a file path, not a directory", problem="is a directory")
-    if file.parent and not file.parent.exists():
-        raise InputError(
-            "--out", str(file), f"create the folder {file.parent} first", problem="no such folder"
-        )
-    # Write then rename, so a reader never sees half a file.
-    tmp = file.with_name(file.name + ".tmp")
-    tmp.write_bytes(render(workload).encode("utf-8"))
-    tmp.replace(file)
+    write_atomically(file, render(workload))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from slotune.workload.lengths import EmpiricalLengths, LengthDistribution, LogNormalLengths
 
 
@@ -37,6 +39,10 @@ class Preset:
     system_prompt_tokens: int = 0
     documents: DocumentPool | None = None
     temperature: float | None = None
+
+    def mean_output_tokens(self) -> float:
+        """The output distribution's mean, from a fixed sample (for run-size estimates)."""
+        return float(self.output.sample(np.random.default_rng(0), 1000).mean())
 
 
 PRESETS: dict[str, Preset] = {

@@ -13,8 +13,16 @@ import logging
 from pathlib import Path
 
 from slotune.errors import InputError
+from slotune.load.size import (
+    DEFAULT_REQUEST_LIMIT,
+    amount_flags_of,
+    check_run_size,
+    mean_output_tokens,
+    planned_requests,
+)
 from slotune.models import LoadSpec, Workload
 from slotune.workload.io import read_workload
+from slotune.workload.presets import PRESETS
 from slotune.workload.synth import synthesize
 
 log = logging.getLogger(__name__)
@@ -33,16 +41,27 @@ def select_workload(
     seed: int,
     fmt: str | None = None,
     tokenizer_path: str | None = None,
+    request_limit: int = DEFAULT_REQUEST_LIMIT,
 ) -> tuple[Workload, LoadSpec]:
-    """(workload, load to run it with) from exactly one of a workload file and a preset name."""
+    """(workload, load to run it with) from exactly one of a workload file and a preset name; a run of more
+    than `request_limit` requests, or one that would not fit in memory, is refused before anything is drawn
+    (slotune.load.size)."""
     if (path is None) == (preset is None):
         raise InputError("--workload", path or preset, "give exactly one of --workload FILE or --preset NAME")
     if preset is not None:
+        _check_preset_size(preset, load, request_limit)
         return preset_workload(preset, load, seed=seed)
     assert path is not None
     if not path.exists():
         raise InputError("--workload", str(path), "give an existing workload or trace file")
     workload = read_workload(path, fmt=fmt, tokenizer_path=tokenizer_path)
+    planned = planned_requests(load, workload_requests=len(workload.requests))
+    check_run_size(
+        planned,
+        limit=request_limit,
+        mean_output_tokens=mean_output_tokens(workload.requests),
+        amount_flags=amount_flags_of(load),
+    )
     if load.kind == "replay" and len(workload.requests) > 1 and workload.duration_s <= 0:
         log.warning(
             "%s has no arrival times: replaying it sends all %d requests at once (give --rate or --concurrency "
@@ -51,6 +70,21 @@ def select_workload(
             len(workload.requests),
         )
     return workload, load
+
+
+def _check_preset_size(preset: str, load: LoadSpec, request_limit: int) -> None:
+    spec = PRESETS.get(preset)
+    if spec is None:
+        return  # synthesize names the presets
+    if load.kind != "concurrency" and load.num_requests is None and load.duration_s is None:
+        load = load.model_copy(update={"duration_s": DEFAULT_PRESET_DURATION_S})
+    planned = planned_requests(load, replay_rate_rps=spec.default_rate_rps)
+    check_run_size(
+        planned,
+        limit=request_limit,
+        mean_output_tokens=spec.mean_output_tokens(),
+        amount_flags=amount_flags_of(load),
+    )
 
 
 def preset_workload(preset: str, load: LoadSpec, *, seed: int) -> tuple[Workload, LoadSpec]:

@@ -3,10 +3,13 @@ same workload (and so the same canonical file, byte for byte)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from slotune.errors import InputError
 from slotune.load.arrivals import DRAWN_ARRIVALS, arrival_times_s
+from slotune.load.size import DEFAULT_REQUEST_LIMIT, check_run_size, count_of, mean_output_tokens
 from slotune.models import RequestSpec, SamplingParams, Workload
 from slotune.workload.digest import with_digest
 from slotune.workload.presets import PRESETS, Preset
@@ -35,7 +38,7 @@ def _check_args(
         )
     if preset is not None and preset not in PRESETS:
         raise InputError("--preset", preset, f"use one of: {', '.join(PRESETS)}", problem="unknown preset")
-    if rate_rps is not None and not rate_rps > 0:
+    if rate_rps is not None and not (math.isfinite(rate_rps) and rate_rps > 0):
         raise InputError("--rate", rate_rps, "give a positive rate in requests per second")
     if (duration_s is None) == (num_requests is None):
         raise InputError(
@@ -43,7 +46,7 @@ def _check_args(
             None if duration_s is None else f"{duration_s} s and {num_requests} requests",
             "give exactly one of --duration S or --num-requests N",
         )
-    if duration_s is not None and not duration_s > 0:
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
         raise InputError("--duration", duration_s, "give a positive duration in seconds")
     if num_requests is not None and num_requests < 1:
         raise InputError("--num-requests", num_requests, "give at least 1 request")
@@ -53,7 +56,7 @@ def _check_args(
         raise InputError(
             "--cv", cv, "add --arrival gamma: the CV shapes gamma arrivals only (Poisson has CV 1)"
         )
-    if cv is not None and not cv > 0:
+    if cv is not None and not (math.isfinite(cv) and cv > 0):
         raise InputError("--cv", cv, "give a positive coefficient of variation (1 = Poisson, > 1 = bursty)")
 
 
@@ -136,11 +139,13 @@ def synthesize(
     seed: int = 0,
     arrival: str = "poisson",
     cv: float | None = None,
+    request_limit: int = DEFAULT_REQUEST_LIMIT,
 ) -> Workload:
     """A workload from a preset (see PRESETS) or fitted to `profile`.
 
     Rate defaults to the preset's or the trace's mean rate; gamma arrivals default to its CV. Without any
-    rate (offline-batch, or a trace without arrival times) every request arrives at t=0.
+    rate (offline-batch, or a trace without arrival times) every request arrives at t=0. More than
+    `request_limit` requests, or more than fit in memory, are refused before any is drawn.
     """
     _check_args(
         preset=preset,
@@ -165,6 +170,13 @@ def synthesize(
         if default_cv is None:
             raise InputError("--cv", None, "give --cv X: the profile has no arrival times to take a CV from")
         cv = default_cv
+    planned = num_requests if num_requests is not None else count_of((rate or 0.0) * (duration_s or 0.0))
+    mean_output = (
+        PRESETS[preset].mean_output_tokens()
+        if preset
+        else mean_output_tokens(profile.requests if profile else ())
+    )
+    check_run_size(planned, limit=request_limit, mean_output_tokens=mean_output, what="the workload")
     times = _arrivals(
         rng, rate_rps=rate, arrival=arrival, cv=cv, num_requests=num_requests, duration_s=duration_s
     )
