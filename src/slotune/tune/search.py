@@ -129,13 +129,13 @@ class Search:
         import optuna
 
         def objective(trial: Any) -> tuple[float, float]:
+            trial.set_user_attr(WORKER_ATTR, WORKER_ID)  # first: a trial without it is taken for a dead one's
             params = {
                 **self.space.fixed,
                 **{d.name: trial.suggest_categorical(d.name, d.choices) for d in self.space.dimensions},
             }
             key = point_key(*self.evaluator.point(params))
             trial.set_user_attr(KEY_ATTR, key)
-            trial.set_user_attr(WORKER_ATTR, WORKER_ID)
             point = self.evaluator.infeasible(params, trial=trial.number)
             if point is None:
                 verdict = self._claim(trial, key, budget)
@@ -165,6 +165,8 @@ class Search:
         while True:
             tally = self.claims.tally()
             if len(tally.measured) >= budget:
+                # A trial of a process killed as it began may have outlived its ownerless grace by now.
+                fail_dead_local_trials(self.study)
                 return
             if tally.num_held >= budget:
                 self._wait()

@@ -10,6 +10,7 @@ its configuration may then be sampled again; finished trials never are (the same
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -35,6 +36,8 @@ WORKER_ATTR = "worker"
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 HEARTBEAT_S = 20
 GRACE_S = 60
+# A RUNNING trial without its worker's name this long after it started belongs to a dead process.
+OWNERLESS_DEAD_S = 10
 
 
 def default_storage(out: Path | None) -> str:
@@ -146,11 +149,20 @@ def fail_dead_local_trials(study: Any) -> list[int]:
     import optuna
 
     host = socket.gethostname()
+    now = datetime.datetime.now()
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         owner = str(trial.user_attrs.get(WORKER_ATTR, ""))
         owner_host, _, pid = owner.rpartition(":")
-        if owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        # A worker names itself first thing in its objective; a trial still unnamed long after it started was
+        # created by a process killed between Optuna's ask (which samples) and that first line.
+        started = trial.datetime_start
+        unnamed_dead = (
+            not owner and started is not None and (now - started).total_seconds() > OWNERLESS_DEAD_S
+        )
+        if unnamed_dead or (
+            owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+        ):
             study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
             failed.append(trial.number)
     if failed:
