@@ -22,7 +22,8 @@ from typing import Any
 import optuna
 import pytest
 
-from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, open_storage
+from slotune.tune import study as study_module
+from slotune.tune.study import KEY_ATTR, POINT_ATTR, WORKER_ATTR, fail_dead_local_trials, open_storage
 
 SLICE = Path(__file__).parents[1] / "data" / "azure_conv_replay_20.csv"
 SRC = Path(__file__).parents[2] / "src"
@@ -96,7 +97,9 @@ def _assert_budget_measured_once(trials: list[Any]) -> None:
     assert {t.user_attrs[KEY_ATTR] for t in trials} == set(ran)
 
 
-def test_a_killed_tune_resumes_without_repeating_finished_trials(tmp_path: Path) -> None:
+def test_a_killed_tune_resumes_without_repeating_finished_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     name = _study_name()
     first = subprocess.Popen(
@@ -120,7 +123,12 @@ def test_a_killed_tune_resumes_without_repeating_finished_trials(tmp_path: Path)
     # The finished trials are kept as they were and no configuration was measured twice.
     assert {t.number: t.user_attrs[KEY_ATTR] for t in after if t.number in before} == before
     _assert_budget_measured_once(after)
-    # The trial the kill interrupted is failed, not left running.
+    # The trial the kill interrupted is failed, or (killed before it named its worker, and the second run
+    # ended within OWNERLESS_DEAD_S of it) recognized as a dead process's by the next look.
+    left = _trials(storage, name, (optuna.trial.TrialState.RUNNING,))
+    assert all(not t.user_attrs.get(WORKER_ATTR) for t in left), left
+    monkeypatch.setattr(study_module, "OWNERLESS_DEAD_S", 0.0)
+    fail_dead_local_trials(optuna.load_study(study_name=name, storage=storage))
     assert not _trials(storage, name, (optuna.trial.TrialState.RUNNING,))
 
 
