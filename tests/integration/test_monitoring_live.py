@@ -271,6 +271,9 @@ def live(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> d
                 "--out",
                 str(tmp / "bench"),
                 "--json",
+                # The comparisons are with the server's own histogram; bench is a one-sided bound, so a client
+                # the shared machine starved (schedule or event-loop lag) still gives a usable run.
+                "--allow-invalid",
             ],
             capture_output=True,
             text=True,

@@ -91,9 +91,11 @@ def test_streamed_completion_has_exact_length_and_usage_last(vllm_server: VllmSe
     assert response.status == 200
     assert response.done
     content = response.content_events
-    # One token per chunk at the default --stream-interval 1; the last content chunk carries the finish.
-    assert len(content) == 20
-    assert [e["choices"][0]["finish_reason"] for _, e in content] == [None] * 19 + ["length"]
+    # One token per chunk at the default --stream-interval 1, unless the API server fell behind the engine: then
+    # vLLM merges the deltas waiting for a request into one chunk (a loaded 2-core machine shows 19 for 20).
+    # The last content chunk carries the finish; the length is exact in the usage below.
+    assert 10 <= len(content) <= 20
+    assert [e["choices"][0]["finish_reason"] for _, e in content] == [None] * (len(content) - 1) + ["length"]
     times = [t for t, _ in response.events]
     assert times == sorted(times)
     # The usage chunk comes after every content chunk and has no choices.
