@@ -57,13 +57,18 @@ def _require_installed() -> None:
 
 
 @pytest.fixture(scope="session")
+def vllm_installed() -> None:
+    """For tests that run vLLM's own Python without a server: skipped here, a failure in CI, when it is missing."""
+    _require_installed()
+
+
+@pytest.fixture(scope="session")
 def vllm_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("vllm")
 
 
 @pytest.fixture(scope="session")
-def vllm_backend(vllm_log_dir: Path) -> Iterator[VllmBackend]:
-    _require_installed()
+def vllm_backend(vllm_installed: None, vllm_log_dir: Path) -> Iterator[VllmBackend]:
     launcher = tiny_launcher(vllm_log_dir, env={MARKER: RUN_ID})
     http = functools.partial(HttpBackend, tokenizer=str(TOKENIZER_JSON))
     with VllmBackend(launcher, tiny_request(), http_backend=http) as backend:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from vllm_launcher import REPO_ROOT, TINY_ENGINE, VLLM_PYTHON, missing_installation
+from vllm_launcher import REPO_ROOT, TINY_ENGINE, VLLM_PYTHON
 
 from slotune.deploy.build import DeployOptions, build_deployment
 from slotune.deploy.writer import target_files, write_files
@@ -54,9 +54,7 @@ FIELDS = (
 )
 
 
-def test_vllm_parses_the_rendered_command_and_config_file_alike(tmp_path: Path) -> None:
-    if missing_installation():
-        pytest.skip("real vLLM is not installed: run `bash scripts/setup_integration.sh`")
+def test_vllm_parses_the_rendered_command_and_config_file_alike(tmp_path: Path, vllm_installed: None) -> None:
     engine = TINY_ENGINE.model_copy(update={"enable_prefix_caching": False})
     deployment = build_deployment(
         DeploySource(engine_config=engine, origin="integration test"),
