@@ -15,7 +15,16 @@ import typer
 from pydantic import Field
 from typer.testing import CliRunner
 
-from slotune.cli.engine_flags import default_text, engine_options, engine_options_for, negative_name
+from slotune.cli.engine_flag_table import (
+    TABLE,
+    WRITE_COMMAND,
+    default_text,
+    derived,
+    negative_name,
+    saved,
+    write,
+)
+from slotune.cli.engine_flags import engine_options, engine_options_for
 from slotune.cli.lazy import load_command
 from slotune.cli.main import COMMANDS, app
 from slotune.models import EngineConfig
@@ -195,3 +204,20 @@ def test_engine_options_keeps_the_commands_own_options() -> None:
 
     names = [p.name for p in __import__("inspect").signature(cmd).parameters.values()]
     assert names[:2] == ["model", "seed"] and "engine" not in names and "max_num_seqs" in names
+
+
+def test_the_saved_declarations_are_the_fields_own() -> None:
+    # --help reads the saved table (no pydantic); it must say what EngineConfig's fields say.
+    assert saved() is not None, f"{TABLE.name} is missing or stale: run `{WRITE_COMMAND}`"
+    assert saved() == derived(EngineConfig), f"run `{WRITE_COMMAND}`"
+
+
+def test_a_table_written_from_other_sources_is_not_used(tmp_path: Path) -> None:
+    table = write(tmp_path / "flags.json")
+    assert saved(table) == derived(EngineConfig)
+    data = json.loads(table.read_text(encoding="utf-8"))
+    data["sources_crc32"] += 1  # as after an edit of engine_config.py: the saved help may be stale
+    data["flags"] = data["flags"][:2]
+    table.write_text(json.dumps(data), encoding="utf-8")
+    assert saved(table) is None
+    assert saved(tmp_path / "missing.json") is None

@@ -55,6 +55,20 @@ def test_the_root_help_lists_every_command_without_importing_any():
     assert "slotune.cli.plan" not in loaded and "slotune.cli.bench" not in loaded and "pydantic" not in loaded
 
 
+def test_plan_help_imports_no_model_no_yaml_and_no_unused_rich_module():
+    # benchmarks/cli_startup.py: `slotune plan --help` within 0.3 s needs all of these left unloaded.
+    code = (
+        "import json, sys; from slotune.cli.main import main\n"
+        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "--max-num-seqs" in out and "--price" in out
+    loaded = set(json.loads(out.split("LOADED", 1)[1]))
+    unwanted = {"pydantic", "yaml", "numpy", "slotune.models.engine_config", "markdown_it", "rich.traceback"}
+    assert not loaded & unwanted, loaded & unwanted
+
+
 def test_each_listed_short_help_is_the_commands_own():
     from slotune.cli.lazy import load_command
     from slotune.cli.main import COMMANDS

@@ -26,13 +26,11 @@ from pydantic import Field, ValidationError, field_validator
 
 from slotune.catalog._schema import check_model_keys
 from slotune.catalog.gpus import get_gpu
+from slotune.catalog.price_flags import PRICE_FLAG, PRICES_ENV, PRICES_FLAG
 from slotune.errors import InputError
 from slotune.models import GpuSpec, PriceBook, PriceSource, PriceUsed
 from slotune.models.base import Frozen
 
-PRICE_FLAG = "--price"
-PRICES_FLAG = "--prices"
-PRICES_ENV = "SLOTUNE_PRICES"
 _DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 PRICE_FIX = f"give {PRICE_FLAG} GPU=USD_PER_HOUR (e.g. {PRICE_FLAG} h100=1.90) or {PRICES_FLAG} FILE"
 

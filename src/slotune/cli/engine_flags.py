@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-import yaml
-from pydantic import ValidationError
-from pydantic.fields import FieldInfo
-from rich.markup import escape
 
-from slotune.catalog._schema import closest_key
+from slotune.cli.engine_flag_table import FlagDecl, derived, engine_declarations, negative_name
 from slotune.cli.signature import own_parameters, set_parameters
 from slotune.errors import InputError
-from slotune.models import EngineConfig
-from slotune.models.engine_config import Cli, cli_info, flag_name
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from pydantic.fields import FieldInfo
+
+    from slotune.models import EngineConfig
 
 ENGINE_PANEL = "Engine flags (vLLM's names)"
 CONFIG_PARAM = "engine_config_file"
@@ -60,67 +57,46 @@ SERVER_KEYS = frozenset(
 R = TypeVar("R")
 
 
-def negative_name(name: str) -> str:
-    """The parameter behind a boolean's --no-x form."""
-    return f"no_{name}"
-
-
-def default_text(field: FieldInfo) -> str:
-    """The default --help shows for a field: its own default, or the Cli's words where vLLM decides later."""
-    given = cli_info(field).default_text
-    if given is not None:
-        return given
-    default = field.default
-    if isinstance(default, bool):
-        return "on" if default else "off"
-    return "none" if default is None else str(default)
-
-
-def _help(name: str, field: FieldInfo) -> str:
-    text = escape(field.description or "")
-    if field.annotation is bool:
-        text += f" Off: {flag_name(negative_name(name))}."
-    # Written here rather than through show_default, which would print the text in parentheses.
-    return f"{text} [dim]\\[default: {escape(default_text(field))}][/dim]"
-
-
-def engine_option(name: str, field: FieldInfo) -> list[inspect.Parameter]:
+def engine_option(decl: FlagDecl) -> list[inspect.Parameter]:
     """The typer option(s) of one field, with None (not given) as the value when absent, so that a --config
     file's value is not overridden by a default; the field's own default is what help shows and what applies.
     vLLM declares every boolean with argparse.BooleanOptionalAction (--x and --no-x): the --no-x form is a
     second option, left out of the option table and named in the help text, so that the table keeps every
     flag name whole at 80 columns."""
-    flag = flag_name(name)
     keyword = inspect.Parameter.KEYWORD_ONLY
-    if field.annotation is bool:
-        on = typer.Option(
-            False, flag, help=_help(name, field), show_default=False, rich_help_panel=ENGINE_PANEL
-        )
-        off = typer.Option(False, "--no-" + flag[2:], hidden=True)
+    if decl.boolean:
+        on = typer.Option(False, decl.flag, help=decl.help, show_default=False, rich_help_panel=ENGINE_PANEL)
+        off = typer.Option(False, "--no-" + decl.flag[2:], hidden=True)
         return [
-            inspect.Parameter(name, keyword, default=on, annotation=bool),
-            inspect.Parameter(negative_name(name), keyword, default=off, annotation=bool),
+            inspect.Parameter(decl.name, keyword, default=on, annotation=bool),
+            inspect.Parameter(negative_name(decl.name), keyword, default=off, annotation=bool),
         ]
     # Values reach the config as text: its validators parse them as vLLM's parser does (32k, JSON), and one
     # validation reports every kind of mistake in one style.
-    info = cli_info(field)
     option = typer.Option(
         None,
-        flag,
-        *info.aliases,
-        metavar=info.metavar,
-        help=_help(name, field),
+        decl.flag,
+        *decl.aliases,
+        metavar=decl.metavar,
+        help=decl.help,
         show_default=False,
         rich_help_panel=ENGINE_PANEL,
     )
-    return [inspect.Parameter(name, keyword, default=option, annotation=str | None)]
+    return [inspect.Parameter(decl.name, keyword, default=option, annotation=str | None)]
 
 
 def load_engine_file(
-    path: Path, config_type: type[EngineConfig] = EngineConfig, *, given_as: str = CONFIG_FLAG
+    path: Path, config_type: type[EngineConfig], *, given_as: str = CONFIG_FLAG
 ) -> dict[str, Any]:
     """A vLLM-style YAML config (`--config engine.yaml`): flag names with dashes or underscores as keys.
     `given_as` names how the command took the file (its --config, or an argument such as deploy's SOURCE)."""
+    import logging
+
+    import yaml
+
+    from slotune.catalog._schema import closest_key
+    from slotune.models.engine_config import flag_name
+
     if not path.is_file():
         raise InputError("config", str(path), f"give the path of an engine YAML file as {given_as}")
     try:
@@ -138,7 +114,9 @@ def load_engine_file(
     for key, value in data.items():
         name = str(key).strip().lstrip("-").replace("-", "_")
         if name in SERVER_KEYS:
-            log.info("config %s: %s configures vLLM's API server, not the engine; ignored", path, key)
+            logging.getLogger(__name__).info(
+                "config %s: %s configures vLLM's API server, not the engine; ignored", path, key
+            )
         elif name in fields:
             values[name] = value
         else:
@@ -184,6 +162,8 @@ def _as_typed(value: object) -> object:
 def _input_error(
     exc: ValidationError, fields: dict[str, FieldInfo], given: set[str], path: Path | None, given_as: str
 ) -> InputError:
+    from slotune.models.engine_config import Cli, cli_info, flag_name
+
     error = exc.errors()[0]
     loc = [str(p) for p in error["loc"]]
     name = loc[0] if loc else "engine_config"
@@ -204,11 +184,18 @@ def _input_error(
 def build_engine_config(
     path: Path | None,
     flags: dict[str, Any],
-    config_type: type[EngineConfig] = EngineConfig,
+    config_type: type[EngineConfig] | None = None,
     *,
     given_as: str = CONFIG_FLAG,
 ) -> EngineConfig:
-    """File values, overridden by the flags given on the command line (None = not given), validated once."""
+    """File values, overridden by the flags given on the command line (None = not given), validated once.
+    `config_type` is EngineConfig unless given (a subclass in a test)."""
+    from pydantic import ValidationError
+
+    if config_type is None:
+        from slotune.models import EngineConfig
+
+        config_type = EngineConfig
     values = load_engine_file(path, config_type, given_as=given_as) if path is not None else {}
     given = {name: value for name, value in flags.items() if value is not None}
     values.update(given)
@@ -218,41 +205,39 @@ def build_engine_config(
         raise _input_error(exc, config_type.model_fields, set(given), path, given_as) from exc
 
 
-def _flag_values(kwargs: dict[str, Any], names: list[str], fields: dict[str, FieldInfo]) -> dict[str, Any]:
+def _flag_values(kwargs: dict[str, Any], decls: list[FlagDecl]) -> dict[str, Any]:
     """Pop the generated options' values out of a command's arguments: one per field, None when absent."""
     values: dict[str, Any] = {}
-    for name in names:
-        value = kwargs.pop(name)
-        if fields[name].annotation is bool:
-            off = kwargs.pop(negative_name(name))
+    for decl in decls:
+        value = kwargs.pop(decl.name)
+        if decl.boolean:
+            off = kwargs.pop(negative_name(decl.name))
             if value and off:
-                both = f"give {flag_name(name)} or {flag_name(negative_name(name))}, not both"
-                raise InputError(name, "both", both)
+                raise InputError(decl.name, "both", f"give {decl.flag} or --no-{decl.flag[2:]}, not both")
             value = True if value else (False if off else None)
-        values[name] = value
+        values[decl.name] = value
     return values
 
 
-def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """`engine_options` for a configuration type (EngineConfig, or a subclass in a test)."""
-    fields = config_type.model_fields
-
+def _engine_options(
+    declarations: tuple[FlagDecl, ...], config_type: type[EngineConfig] | None
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
     def decorate(command: Callable[..., R]) -> Callable[..., R]:
         own = own_parameters(command, "engine")
         own_names = {p.name for p in own}
-        names = [name for name in fields if name not in own_names]
-        generated = [param for name in names for param in engine_option(name, fields[name])]
+        decls = [decl for decl in declarations if decl.name not in own_names]
+        generated = [param for decl in decls for param in engine_option(decl)]
         config = inspect.Parameter(
             CONFIG_PARAM,
             inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(None, CONFIG_FLAG, help=CONFIG_HELP, rich_help_panel=ENGINE_PANEL),
             annotation=Path | None,
         )
-        shared = [name for name in own_names if name in fields]
+        shared = [decl.name for decl in declarations if decl.name in own_names]
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> R:
-            flags = _flag_values(kwargs, names, fields)
+            flags = _flag_values(kwargs, decls)
             flags.update({name: kwargs[name] for name in shared})
             engine = build_engine_config(kwargs.pop(CONFIG_PARAM), flags, config_type)
             return command(**kwargs, engine=engine)
@@ -263,4 +248,11 @@ def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..
     return decorate
 
 
-engine_options = engine_options_for(EngineConfig)
+def engine_options_for(config_type: type[EngineConfig]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """`engine_options` for a configuration type (a subclass of EngineConfig in a test)."""
+    return _engine_options(derived(config_type), config_type)
+
+
+# EngineConfig's options, from the saved declarations while they are current (slotune.cli.engine_flag_table):
+# --help then imports neither pydantic nor the model.
+engine_options = _engine_options(engine_declarations(), None)

@@ -63,6 +63,16 @@ class LazyGroup(TyperGroup):
             return super().get_command(ctx, cmd_name)
         return self._loaded.get(cmd_name) or _Listed(cmd_name, entry.short_help)
 
+    def get_help_option(self, ctx: Any) -> Any:
+        """The root's --help, defaulting to False rather than None (not given). Typer (0.29) converts every
+        non-bool parameter value through a pydantic TypeAdapter; for a help flag not given, None, it imports
+        pydantic (about 100 ms) only to return None. The root's options are converted before the command runs,
+        so `slotune plan --help` paid for pydantic that no option of plan needs to show its help."""
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else None
         entry = self.lazy_commands.get(name) if name is not None else None

@@ -118,6 +118,9 @@ def _name_too_long(exc: OSError, argv: list[str]) -> InputError:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Click handles usage errors (exit 2); slotune's own errors are printed here."""
     from slotune.cli.output import err_console
+    from slotune.cli.rich_help import import_help_renderer
+
+    import_help_renderer()
 
     try:
         app(args=argv, prog_name="slotune")

@@ -17,10 +17,18 @@ from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import emit_json, err_console
 from slotune.cli.prices import price_options, warn_stale
 from slotune.errors import InputError
-from slotune.models import EngineConfig, PriceBook
 
 if TYPE_CHECKING:
-    from slotune.models import SLO, CapacityPlan, GpuSpec, PlanRanking, RankBy, Workload
+    from slotune.models import (
+        SLO,
+        CapacityPlan,
+        EngineConfig,
+        GpuSpec,
+        PlanRanking,
+        PriceBook,
+        RankBy,
+        Workload,
+    )
 
 JSON_HELP = "Machine-readable output on stdout only."
 

@@ -12,15 +12,16 @@ import inspect
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from slotune.catalog.prices import PRICES_ENV, price_book, stale_warning
+from slotune.catalog.price_flags import PRICES_ENV
 from slotune.cli.output import err_console
 from slotune.cli.signature import own_parameters, set_parameters
-from slotune.cost import describe_price
-from slotune.models import CostReport, PriceUsed
+
+if TYPE_CHECKING:
+    from slotune.models import CostReport, PriceUsed
 
 PRICE_PANEL = "GPU prices (cost figures)"
 PRICE_HELP = (
@@ -57,6 +58,8 @@ def price_options(command: Callable[..., R]) -> Callable[..., R]:
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> R:
+        from slotune.catalog.prices import price_book
+
         book = price_book(kwargs.pop("price_flags") or (), kwargs.pop("prices_file"), os.environ)
         return command(**kwargs, prices=book)
 
@@ -66,6 +69,8 @@ def price_options(command: Callable[..., R]) -> Callable[..., R]:
 
 def warn_stale(prices: Iterable[PriceUsed | None]) -> None:
     """One warning on stderr per catalog price more than a year old (stdout stays machine-readable)."""
+    from slotune.catalog.prices import stale_warning
+
     seen: set[str] = set()
     for price in prices:
         if price is not None and price.stale and price.gpu not in seen:
@@ -86,6 +91,8 @@ _BASIS = {
 
 def cost_lines(cost: CostReport) -> list[str]:
     """The cost in words: the figures, then the price they used (or why there is no cost)."""
+    from slotune.cost import describe_price
+
     if cost.price is None:
         return [f"none: {cost.missing}"]
     if cost.usd_per_mtok is None:

@@ -7,19 +7,27 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any, TypeVar, get_type_hints
 
 R = TypeVar("R")
 
 
 def own_parameters(command: Callable[..., Any], injected: str) -> list[inspect.Parameter]:
-    """The command's parameters, annotations resolved (typer reads them), less the one the decorator supplies."""
-    hints = get_type_hints(command)
-    return [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in inspect.signature(command).parameters.values()
-        if p.name != injected
-    ]
+    """The command's parameters, annotations resolved (typer reads them), less the one the decorator supplies.
+
+    A keyword-only parameter without a default is a value that a decorator supplies (`engine`, `prices`), never
+    an option: its annotation is left as written, so that the command may name its type under TYPE_CHECKING only
+    and --help need not import the model (start-up time: benchmarks/cli_startup.py)."""
+    params = [p for p in inspect.signature(command).parameters.values() if p.name != injected]
+    read = {p.name: p.annotation for p in params if not _supplied(p)}
+    home = getattr(inspect.unwrap(command), "__globals__", {})
+    hints = get_type_hints(SimpleNamespace(__annotations__=read), globalns=home)
+    return [p.replace(annotation=hints[p.name]) if p.name in hints else p for p in params]
+
+
+def _supplied(param: inspect.Parameter) -> bool:
+    return param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is inspect.Parameter.empty
 
 
 def set_parameters(wrapper: Callable[..., Any], params: Sequence[inspect.Parameter]) -> None:
