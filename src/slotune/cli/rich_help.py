@@ -32,9 +32,8 @@ class _Deferred(type):
         return cls.real()(*args, **kwargs)
 
     def __getattr__(cls, name: str) -> Any:
-        if name.startswith(
-            "__"
-        ):  # introspection (typing, copy) looking for optional dunders: not the class's
+        # Introspection (typing, copy) probing for optional dunders must not import the real module.
+        if name.startswith("__"):
             raise AttributeError(name)
         return getattr(cls.real(), name)
 
