@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from slotune.cli.main import app
@@ -55,11 +56,12 @@ def test_the_root_help_lists_every_command_without_importing_any():
     assert "slotune.cli.plan" not in loaded and "slotune.cli.bench" not in loaded and "pydantic" not in loaded
 
 
-def test_plan_help_imports_no_model_no_yaml_and_no_unused_rich_module():
+@pytest.mark.parametrize("command", ["plan", "simulate"])
+def test_help_imports_no_model_no_yaml_and_no_unused_rich_module(command: str) -> None:
     # benchmarks/cli_startup.py: `slotune plan --help` within 0.3 s needs all of these left unloaded.
     code = (
         "import json, sys; from slotune.cli.main import main\n"
-        "try:\n    main(['plan', '--help'])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
         "print('LOADED', json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
 from slotune.cli.signature import OptionTable, option_group
 from slotune.errors import InputError
 from slotune.load.size import DEFAULT_REQUEST_LIMIT, LIMIT_FLAG
-from slotune.models import LoadSpec
+
+if TYPE_CHECKING:
+    from slotune.models import LoadSpec
 
 PANEL = "Load (docs/load.md)"
 REQUEST_LIMIT_HELP = (
@@ -38,6 +41,8 @@ class LoadFlags:
 
     def spec(self) -> LoadSpec:
         """--rate: open loop; --concurrency: closed loop; neither: replay at the workload's own times."""
+        from slotune.models import LoadSpec
+
         if self.rate is not None and self.concurrency is not None:
             raise InputError(
                 "--concurrency",

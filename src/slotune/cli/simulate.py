@@ -1,26 +1,30 @@
-"""CLI for `slotune simulate`: run a workload through the embedded vLLM V1 engine simulator."""
+"""CLI for `slotune simulate`: run a workload through the embedded vLLM V1 engine simulator.
+
+Only what declares the options is imported here; the simulator, the models and the tables load when the
+command runs (start-up time: benchmarks/cli_startup.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from slotune.cli import checks
 from slotune.cli import load_options as lo
 from slotune.cli.engine_flags import engine_options
 from slotune.cli.output import console, emit_json, err_console
 from slotune.cli.prices import cost_lines, price_options, warn_stale
-from slotune.load.size import check_progress
-from slotune.models import Distribution, EngineConfig, PriceBook
-from slotune.models.reports import SimulationReport
-from slotune.results import report_json, save_result
-from slotune.simulate.api import simulate
-from slotune.slo.verdict import next_steps, target_text, verdict_reasons
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from slotune.models import Distribution, EngineConfig, PriceBook
+    from slotune.models.reports import SimulationReport
 
 JSON_HELP = "Machine-readable output on stdout only."
 
@@ -30,6 +34,8 @@ def _progress(*, quiet: bool) -> Iterator[Progress | None]:
     if quiet or not err_console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("simulating"),
         BarColumn(),
@@ -50,6 +56,10 @@ def _dist_row(table: Table, name: str, d: Distribution) -> None:
 
 
 def render(report: SimulationReport) -> None:
+    from rich.table import Table
+
+    from slotune.slo.verdict import next_steps, target_text, verdict_reasons
+
     result = report.result
     s = result.summary
     cfg = result.engine_config
@@ -175,6 +185,9 @@ def register(app: typer.Typer) -> None:
         prices: PriceBook,
     ) -> None:
         """Simulate serving a workload with vLLM's V1 engine: SLO attainment, goodput, latency percentiles."""
+        from slotune.load.size import check_progress
+        from slotune.results import report_json, save_result
+        from slotune.simulate.api import simulate
         from slotune.slo import resolve_slo
         from slotune.workload.select import select_workload
 

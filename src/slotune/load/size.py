@@ -12,9 +12,12 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slotune.errors import InputError
-from slotune.models import LoadSpec, RequestSpec
+
+if TYPE_CHECKING:
+    from slotune.models import LoadSpec, RequestSpec
 
 DEFAULT_REQUEST_LIMIT = 100_000
 LIMIT_FLAG = "--request-limit"
