@@ -113,3 +113,31 @@ def test_the_tier_walk_starts_at_the_seed_and_varies_one_flag_at_a_time() -> Non
     for params in walk[1:]:
         assert sum(params[k] != origin[k] for k in origin) == 1
     assert nearest_choice((256, 512, 1024), 700) == 512
+
+
+def test_flags_given_on_the_command_line_are_kept_not_searched_nor_replaced_by_the_seed() -> None:
+    from slotune.models import LoadSpec
+    from slotune.slo import resolve_slo
+    from slotune.tune.api import TuneOptions, _space, pinned_flags
+
+    base = EngineConfig.model_validate({"max_model_len": 2048, "max_num_seqs": 8, "block_size": 32})
+    # block_size is not a searched flag: the base config carries it; the two searched ones become one choice.
+    assert pinned_flags(base) == {"max_model_len": (2048,), "max_num_seqs": (8,)}
+    opts = TuneOptions(
+        model="llama-3.1-8b",
+        gpus=["h100"],
+        workload=read_workload(SLICE),
+        slo=resolve_slo("interactive-chat"),
+        load=LoadSpec(kind="rate", rate_rps=1.0),
+        storage="sqlite://",
+        base=base,
+        tiers=(1, 2),
+    )
+    space = _space(opts)
+    names = {d.name for d in space.dimensions}
+    assert "max_model_len" not in names and "max_num_seqs" not in names
+    assert "max_num_batched_tokens" in names  # the rest of tier 2 is still searched
+    assert space.fixed["max_model_len"] == 2048 and space.fixed["max_num_seqs"] == 8
+    # --space still searches a flag that is also given
+    searched = _space(TuneOptions(**{**opts.__dict__, "space_overrides": {"max_num_seqs": (8, 16)}}))
+    assert "max_num_seqs" in {d.name for d in searched.dimensions}

@@ -37,7 +37,14 @@ from slotune.tune.objectives import ObjectiveKind, pareto_front, rank_key
 from slotune.tune.probe import Prober, SimProber
 from slotune.tune.recommend import recommend
 from slotune.tune.search import OnPoint, Runs, Search
-from slotune.tune.space import SearchSpace, build_space, layouts, point_key, seed_settings
+from slotune.tune.space import (
+    ENGINE_FIELDS,
+    SearchSpace,
+    build_space,
+    layouts,
+    point_key,
+    seed_settings,
+)
 from slotune.tune.study import completed_points, open_storage, open_study, shown_url, study_name_for
 from slotune.workload.digest import workload_digest
 
@@ -94,8 +101,15 @@ def _space(opts: TuneOptions) -> SearchSpace:
         layout_choices=layouts(opts.num_gpus, tp_sizes),
         speculative=opts.speculative,
         tiers=opts.tiers,
-        overrides=opts.space_overrides,
+        overrides={**pinned_flags(opts.base), **opts.space_overrides},
     )
+
+
+def pinned_flags(base: EngineConfig) -> dict[str, tuple[ParamValue, ...]]:
+    """The searchable engine flags given on the command line, each as its one choice: a flag the user gives is
+    kept in every configuration (neither searched nor replaced by the seed's setting); `--space` searches it."""
+    given = base.model_dump(include=base.model_fields_set)
+    return {name: (given[name],) for name in ENGINE_FIELDS if name in given}
 
 
 def _inputs(opts: TuneOptions, space: SearchSpace, profile_label: str) -> TuneInputs:
@@ -210,7 +224,8 @@ def tune(opts: TuneOptions) -> TuneReport:
     started = time.perf_counter()
     model = get_model(opts.model)
     space = _space(opts)
-    seed = seed_settings(opts.workload, model)
+    # The user's flags replace the seed's settings too (in the seed's baseline and the tier walk's start).
+    seed = {**seed_settings(opts.workload, model), **{k: v[0] for k, v in pinned_flags(opts.base).items()}}
     sim = SimProber(opts.workload, profile=opts.profile, seed=opts.seed)
     inputs = _inputs(opts, space, sim.profile.label)
     storage = open_storage(opts.storage)
