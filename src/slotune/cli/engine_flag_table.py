@@ -94,7 +94,7 @@ def saved(table: Path = TABLE) -> tuple[FlagDecl, ...] | None:
         data = json.loads(table.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if checksum is None or data.get("sources_crc32") != checksum:
+    if checksum is None or not isinstance(data, dict) or data.get("sources_crc32") != checksum:
         return None
     return tuple(FlagDecl(**{**item, "aliases": tuple(item["aliases"])}) for item in data["flags"])
 
