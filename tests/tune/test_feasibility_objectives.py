@@ -88,3 +88,28 @@ def test_the_recommendation_spells_out_every_flag_and_vllm_accepts_them() -> Non
     for version in ("0.25.0", "0.32.0"):
         spec = ParserSpec.from_dump(json.loads((PARSERS / f"vllm_parser_{version}.json").read_text()))
         check_flags(args, spec)  # raises InputError on any flag this vLLM would refuse
+
+
+def test_with_real_measurements_only_measured_points_compete_and_their_measurement_ranks_them() -> None:
+    from slotune.tune.space import point_key
+
+    simulated = [_point(0, 1.0, 0.05), _point(1, 0.7, 0.05), _point(2, 0.5, 0.05)]  # 2 looks cheapest
+    # The engine measured points 0 and 1 only; point 1 came out dearer than simulated, 0 as simulated.
+    dearer = simulated[1].model_copy(
+        update={
+            "backend": "vllm",
+            "objectives": simulated[1].objectives.model_copy(update={"usd_per_mtok": 1.4}),  # type: ignore[union-attr]
+        }
+    )
+    measured = {
+        point_key(simulated[0].candidate, simulated[0].engine_config): simulated[0].model_copy(
+            update={"backend": "vllm"}
+        ),
+        point_key(dearer.candidate, dearer.engine_config): dearer,
+    }
+    rec = recommend(simulated, "cost", measured=measured)
+    # Not the unconfirmed point 2 (cheapest only on paper), not point 1 (its measurement is dearer): point 0.
+    assert rec is not None and rec.point.trial == 0 and rec.measured is not None
+    assert rec.measured.backend == "vllm"
+    # Without measurements the simulation ranks: point 2.
+    assert recommend(simulated, "cost").point.trial == 2  # type: ignore[union-attr]

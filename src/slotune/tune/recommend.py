@@ -82,8 +82,9 @@ def recommend(
     served_model: str | None = None,
     reasons: Sequence[str] = (),
 ) -> Recommendation | None:
-    """The best of `points` by `rank_key`; where `measured` (keyed like the points' configurations) holds a
-    real-engine measurement, that measurement ranks the point instead of the simulation."""
+    """The best of `points` by `rank_key`; where `measured` (keyed like the points' configurations) holds
+    real-engine measurements, only measured points compete and their measurements rank them: a simulated
+    capacity the engine never confirmed must not beat one it did (the simulation errs high as often as low)."""
     from slotune.tune.space import point_key
 
     measured = measured or {}
@@ -92,6 +93,8 @@ def recommend(
         return measured.get(point_key(point.candidate, point.engine_config), point)
 
     usable = [p for p in points if p.pruned is None and ranked(p).objectives is not None]
+    if measured:  # a real engine measured some: an unconfirmed simulation must not outrank a measurement
+        usable = [p for p in usable if point_key(p.candidate, p.engine_config) in measured]
     if not usable:
         return None
     best = min(usable, key=lambda p: rank_key(ranked(p), kind))
