@@ -214,7 +214,8 @@ def measure(args: argparse.Namespace) -> None:
         (out / f"point-{args.config}.json").write_text(point.model_dump_json(indent=1))
     (out / f"wall-{args.config}.json").write_text(json.dumps({"wall_s": wall, "startup_s": startup}) + "\n")
     capacity = point.capacity.max_rate_rps if point is not None and point.capacity else None
-    log(f"{args.config}: capacity {capacity} req/s (None: cut at the deadline), {wall:.0f} s")
+    found = "cut at the deadline" if capacity is None else f"capacity {capacity:.3f} req/s"
+    log(f"{args.config}: {found}, {wall:.0f} s")
 
 
 # --- report (here) ---------------------------------------------------------------------------------------------

@@ -66,9 +66,13 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
     """watch alongside one bench run; the per-term shares of both."""
     path = tmp / f"w{seed}.jsonl"
     write_workload(workload(args.num_requests), path)
-    duration = args.num_requests / args.rate + 40
-    # unbuffered: watch is terminated at the end, and a block-buffered pipe would lose its last ticks
+    # Longer than the bench can take: watch is stopped after the bench ends.
+    duration = 900.0
+    # Unbuffered, into a file: watch is terminated at the end (a buffer would lose its last ticks), and its
+    # ticks (~5 KB each) would fill a pipe nobody reads until the bench ends, which stalls watch mid-run.
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+    ticks_path = tmp / f"watch{seed}.jsonl"
+    ticks_file = ticks_path.open("w")
     watch = subprocess.Popen(
         slotune(
             "watch",
@@ -81,9 +85,8 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
             "--duration",
             str(duration),
         ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=ticks_file,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
     time.sleep(WATCH_INTERVAL_S + 1)  # watch's first scrape is the window's start
@@ -126,8 +129,9 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
         raise SystemExit(f"bench exited {bench.returncode}:\n{reasons}\n{bench.stderr[-2000:]}")
     time.sleep(WATCH_INTERVAL_S * 2)  # watch's last scrape after the last request finished
     watch.terminate()
-    watch_out, _ = watch.communicate(timeout=60)
-    ticks = [json.loads(line) for line in watch_out.splitlines() if line.strip()]
+    watch.wait(timeout=60)
+    ticks_file.close()
+    ticks = [json.loads(line) for line in ticks_path.read_text().splitlines() if line.strip()]
     run = next(w for w in ticks[-1]["windows"] if w["window"] == "run")
     report = load_result(out, BenchReport)
     validity = report.result.validity
