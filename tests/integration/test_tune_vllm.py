@@ -72,7 +72,8 @@ def test_tune_confirms_its_best_configuration_on_a_vllm_it_starts(
     assert recommendation is not None and recommendation.measured is not None
     assert recommendation.measured.backend == "vllm"
     # Which one wins is the engine's call (vLLM's defaults, 128 x 2048 on CPU, can beat both searched points).
-    assert recommendation.point.role in {"confirm", "defaults", "seed"}
+    assert recommendation.measured.role in {"confirm", "defaults", "seed"}
+    assert recommendation.measured.engine_config == recommendation.point.engine_config
     line = recommendation.command_line
     for flag in (
         "--max-model-len 2048",
