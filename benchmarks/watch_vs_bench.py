@@ -72,65 +72,67 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
     # ticks (~5 KB each) would fill a pipe nobody reads until the bench ends, which stalls watch mid-run.
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
     ticks_path = tmp / f"watch{seed}.jsonl"
-    ticks_file = ticks_path.open("w")
-    watch = subprocess.Popen(
-        slotune(
-            "watch",
-            url,
-            "--slo",
-            SLO_TEXT,
-            "--json",
-            "--interval",
-            str(WATCH_INTERVAL_S),
-            "--duration",
-            str(duration),
-        ),
-        stdout=ticks_file,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    time.sleep(WATCH_INTERVAL_S + 1)  # watch's first scrape is the window's start
     out = tmp / f"bench{seed}"
-    bench = subprocess.run(
-        slotune(
-            "bench",
-            "--url",
-            url,
-            "--model",
-            model,
-            "--tokenizer",
-            str(TOKENIZER_JSON),
-            "--workload",
-            str(path),
-            "--rate",
-            str(args.rate),
-            "--arrival",
-            "poisson",
-            "--num-requests",
-            str(args.num_requests),
-            "--warmup-s",
-            "0",
-            "--seed",
-            str(seed),
-            "--slo",
-            SLO_TEXT,
-            "--out",
-            str(out),
-            "--json",
-            "--allow-invalid",  # a starved client is reported below (schedule lag), not a reason to stop
-        ),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    if bench.returncode != 0:
-        reasons = bench.stdout[bench.stdout.find('"reasons"') :][:1500] if '"reasons"' in bench.stdout else ""
-        raise SystemExit(f"bench exited {bench.returncode}:\n{reasons}\n{bench.stderr[-2000:]}")
-    time.sleep(WATCH_INTERVAL_S * 2)  # watch's last scrape after the last request finished
-    watch.terminate()
-    watch.wait(timeout=60)
-    ticks_file.close()
+    with ticks_path.open("w") as ticks_file:
+        watch = subprocess.Popen(
+            slotune(
+                "watch",
+                url,
+                "--slo",
+                SLO_TEXT,
+                "--json",
+                "--interval",
+                str(WATCH_INTERVAL_S),
+                "--duration",
+                str(duration),
+            ),
+            stdout=ticks_file,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:  # watch is stopped however the bench ends (its duration outlasts any run)
+            time.sleep(WATCH_INTERVAL_S + 1)  # watch's first scrape is the window's start
+            bench = subprocess.run(
+                slotune(
+                    "bench",
+                    "--url",
+                    url,
+                    "--model",
+                    model,
+                    "--tokenizer",
+                    str(TOKENIZER_JSON),
+                    "--workload",
+                    str(path),
+                    "--rate",
+                    str(args.rate),
+                    "--arrival",
+                    "poisson",
+                    "--num-requests",
+                    str(args.num_requests),
+                    "--warmup-s",
+                    "0",
+                    "--seed",
+                    str(seed),
+                    "--slo",
+                    SLO_TEXT,
+                    "--out",
+                    str(out),
+                    "--json",
+                    "--allow-invalid",  # a starved client is reported below (schedule lag), not a reason to stop
+                ),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=600,
+            )
+            if bench.returncode != 0:
+                raise SystemExit(
+                    f"bench exited {bench.returncode}:\n{bench.stdout[-2000:]}\n{bench.stderr[-2000:]}"
+                )
+            time.sleep(WATCH_INTERVAL_S * 2)  # watch's last scrape after the last request finished
+        finally:
+            watch.terminate()
+            watch.wait(timeout=60)
     ticks = [json.loads(line) for line in ticks_path.read_text().splitlines() if line.strip()]
     run = next(w for w in ticks[-1]["windows"] if w["window"] == "run")
     report = load_result(out, BenchReport)
