@@ -13,17 +13,16 @@ rows; see that module). The simulator adds what the roofline leaves out, one lin
   cpu_s     = step_cpu_s + cpu_per_seq_s * num_seqs
   step_s    = max(gpu_s, cpu_s) with async scheduling (CPU work overlaps the GPU), gpu_s + cpu_s without.
 
---enforce-eager (vLLM: no torch.compile, no CUDA graphs; vLLM's own CUDA kernels for the norms and activations)
-leaves the per-token device work as it is and makes the host issue every kernel of every layer, one Python
-call at a time: the step is bound by the host's launches, the device runs each kernel as it arrives and its
-work hides behind them (and theirs behind it once the work is long: a long prefill costs the same with and
-without graphs). On the H200 the steps of the eager probes in the host's undisturbed stretches take 12-15 ms
-from 1 to 64 sequences and from 32 to 4,096 tokens of context, while the device work of the same batches is
-5-8 ms: a fixed launch time per layer (`eager_launch_per_layer_s`), a little more per scheduled sequence
-(`eager_launch_per_seq_s`: the host's per-sequence work - metadata, sampling, output bookkeeping - is on the
-step's critical path when the host launches the kernels; async scheduling hides it behind the device only when
-a graph replay leaves the host free), and `launch_overlap` for how much of the two hide behind each other.
-Prompt tokens add no eager cost of their own (the eager and default servers' long prefills take the same time).
+--enforce-eager (vLLM: torch.compile and CUDA graphs off, its own CUDA kernels for norms and activations) leaves
+the device's work per token as it is and makes the host issue every kernel of every layer, one Python call at a
+time: a step is bound by the host's launches, and the device runs each kernel as it arrives, so the work of a
+small batch hides behind the launches and the launches of a large one behind the work (`launch_overlap`). The
+host's time is a fixed part per layer (`eager_launch_per_layer_s`) plus a part per scheduled sequence
+(`eager_launch_per_seq_s`: its per-sequence work - inputs, metadata, sampling, outputs - waits on the same
+thread, where under graphs async scheduling hides it behind the replay). Prompt tokens add nothing of their own:
+on the H200 the eager server's long prefills take as long as the default server's, and where its host ran at
+full speed its decode step stays at 12.5-14.2 ms from 1 to 64 sequences and 32 to 4,096 tokens of context while
+the same batches' work is 5-7 ms (docs/calibration.md, "Eager steps", also for the host's slower stretches).
 """
 
 from __future__ import annotations
