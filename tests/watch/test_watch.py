@@ -4,12 +4,9 @@ local HTTP server."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,8 @@ from slotune.bench.server_metrics import parse_prometheus
 from slotune.models.slo import SLO
 from slotune.slo import parse_slo
 from slotune.watch import WatchOptions, watch
-from slotune.watch.window import share_within, term_status
+from slotune.watch.shares import share_at_edges
+from slotune.watch.window import term_status
 
 EDGES = (0.02, 0.04, 0.06, 0.1, 0.25)
 REPO = Path(__file__).resolve().parents[2]
@@ -53,22 +51,22 @@ def cumulative(counts_at: dict[float, int]) -> dict[float, int]:
 
 def test_share_at_an_edge_is_exact_and_between_edges_is_bounded() -> None:
     buckets = [(0.02, 10.0), (0.04, 30.0), (0.06, 60.0), (0.1, 90.0), (float("inf"), 100.0)]
-    at_edge = share_within(buckets, 0.04)
+    at_edge = share_at_edges(buckets, 0.04)
     assert at_edge is not None and at_edge.value == at_edge.low == at_edge.high == 0.30
-    between = share_within(buckets, 0.05)
+    between = share_at_edges(buckets, 0.05)
     assert between is not None and (between.low, between.value, between.high) == (
         0.30,
         pytest.approx(0.45),
         0.60,
     )
-    assert share_within([(0.1, 0.0), (float("inf"), 0.0)], 0.05) is None
+    assert share_at_edges([(0.1, 0.0), (float("inf"), 0.0)], 0.05) is None
 
 
 def test_a_term_is_judged_on_the_delta_not_the_servers_life() -> None:
     target = parse_slo("ttft:p90<60ms").targets[0]
     before = parse_prometheus(exposition(cumulative({0.02: 100})), time_s=0)  # old, all fast
     after = parse_prometheus(exposition(cumulative({0.02: 100, 0.06: 80, 0.25: 20})), time_s=60)
-    status = term_status(target, before, after)
+    status = term_status(target, before, after, None)
     assert status.events == 100 and status.attainment == pytest.approx(0.8)
     assert status.burn_rate == pytest.approx(2.0) and status.met is False
 
@@ -77,7 +75,7 @@ def test_a_restarted_server_counts_from_zero() -> None:
     target = parse_slo("ttft:p90<60ms").targets[0]
     before = parse_prometheus(exposition(cumulative({0.02: 500})), time_s=0)
     after = parse_prometheus(exposition(cumulative({0.04: 10})), time_s=60)
-    status = term_status(target, before, after)
+    status = term_status(target, before, after, None)
     assert status.events == 10 and status.attainment == 1.0
 
 
@@ -136,31 +134,6 @@ def test_no_traffic_is_no_data() -> None:
     assert _watch(texts, parse_slo("ttft:p99<40ms"), duration_s=30)[-1].verdict == "no_data"
 
 
-@pytest.fixture
-def metrics_server() -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP server that answers /metrics with the next of a list of expositions."""
-    texts: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = (texts.pop(0) if len(texts) > 1 else texts[0]).encode()
-            self.send_response(200 if self.path == "/metrics" else 404)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", texts
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "slotune", "watch", *args],
@@ -211,3 +184,20 @@ def test_an_address_that_is_no_server_url_exits_2(url: str) -> None:
     proc = _cli(url, "--once")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "http://127.0.0.1:8000" in proc.stderr  # the fix shows the form of an address
+
+
+def test_the_cli_reports_the_outside_time_and_server_view_turns_it_off(
+    metrics_server: tuple[str, list[str]],
+) -> None:
+    """TTFT and E2E as clients see them by default: the HTTP histogram's mean minus vLLM's E2E mean (here 2 ms)."""
+    url, texts = metrics_server
+    http = 'handler="/v1/completions",method="POST"'
+    texts.append(
+        exposition(cumulative({0.02: 3}))
+        + "vllm:e2e_request_latency_seconds_count 3\nvllm:e2e_request_latency_seconds_sum 1.5\n"
+        + f"http_request_duration_seconds_count{{{http}}} 3\nhttp_request_duration_seconds_sum{{{http}}} 1.506\n"
+    )
+    client = json.loads(_cli(url, "--slo", "ttft:p50<60ms", "--once", "--json").stdout)
+    assert client["windows"][0]["outside_engine_s"] == pytest.approx(0.002)
+    server = json.loads(_cli(url, "--slo", "ttft:p50<60ms", "--once", "--json", "--server-view").stdout)
+    assert server["windows"][0]["outside_engine_s"] is None

@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
             False, "--once", help="One scrape: the server's whole life so far, then exit."
         ),
         json_out: bool = typer.Option(False, "--json", help="One JSON line per scrape on stdout."),
+        server_view: bool = typer.Option(
+            False,
+            "--server-view",
+            help="Judge TTFT and E2E as vLLM's histograms count them, without the API server's HTTP time "
+            "around them that clients see (the default adds its mean, from the server's HTTP histogram).",
+        ),
     ) -> None:
         """Watch a live vLLM server: SLO attainment per window from its histograms, burn rate, what to change.
 
@@ -49,6 +55,7 @@ def register(app: typer.Typer) -> None:
             interval_s=interval,
             duration_s=duration,
             once=once,
+            client_view=not server_view,
         )
         scrape = http_scrape(url)
         if json_out:

@@ -21,6 +21,9 @@ class TermStatus(Frozen):
     # interpolated between them, as Prometheus does); equal to attainment at an edge.
     attainment_low: float | None = None
     attainment_high: float | None = None
+    # TTFT and E2E: attainment is the client's view (vLLM's histograms shifted by the window's
+    # outside_engine_s); this is the share as vLLM's histogram counts it. None where the two are the same.
+    server_attainment: float | None = None
     objective: float | None = None  # p99 -> 0.99
     burn_rate: float | None = None  # (1 - attainment) / (1 - objective)
     mean_s: float | None = None
@@ -41,6 +44,10 @@ class EngineStatus(Frozen):
 class WindowStatus(Frozen):
     window: str  # "1m", "5m", "run" (since watch started) or "lifetime" (since the server started)
     span_s: float | None = None  # None for "lifetime": the server's counters since it started
+    # Mean time per request a client sees and vLLM's latency histograms do not (HTTP parsing before, SSE after):
+    # the API server's HTTP duration minus vLLM's E2E. None: not measurable (no HTTP histogram, no request), or
+    # the client view is off; TTFT and E2E are then judged as vLLM counts them.
+    outside_engine_s: float | None = None
     terms: tuple[TermStatus, ...] = ()
     engine: EngineStatus = EngineStatus()
 

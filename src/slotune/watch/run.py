@@ -61,6 +61,8 @@ class WatchOptions:
     interval_s: float = 5.0
     duration_s: float | None = None  # None: until interrupted
     once: bool = False
+    # TTFT and E2E as clients see them (slotune.watch.client_view); False: as vLLM's histograms count them.
+    client_view: bool = True
     rules: tuple[LiveRule, ...] = BUILTIN_RULES
 
 
@@ -103,7 +105,9 @@ class Watcher:
 
     def once(self) -> WatchTick:
         snap = self.read()
-        lifetime = window_status("lifetime", self.options.slo, None, snap)
+        lifetime = window_status(
+            "lifetime", self.options.slo, None, snap, client_view=self.options.client_view
+        )
         return _tick(self.options, snap.time_s, [lifetime], lifetime)
 
     def start(self) -> None:
@@ -125,9 +129,13 @@ class Watcher:
     def last_tick(self) -> WatchTick:
         newest = self.history.snapshots[-1]
         slo = self.options.slo
-        windows = [window_status(name, slo, self.history.start_of(span), newest) for name, span in WINDOWS]
+        view = self.options.client_view
+        windows = [
+            window_status(name, slo, self.history.start_of(span), newest, client_view=view)
+            for name, span in WINDOWS
+        ]
         assert self.history.first is not None
-        run = window_status("run", slo, self.history.first, newest)
+        run = window_status("run", slo, self.history.first, newest, client_view=view)
         windows.append(run)
         return _tick(self.options, newest.time_s, windows, run)
 

@@ -42,6 +42,15 @@ def render(tick: WatchTick) -> Group:
                 f"preemptions {engine.preemptions or 0:g}, finished {engine.requests_finished or 0:g}"
             )
         )
+    outside = tick.windows[-1].outside_engine_s if tick.windows else None
+    if outside is not None:
+        lines.append(
+            Text(
+                f"TTFT and E2E as clients see them: vLLM's histograms + {outside * 1e3:,.1f} ms per request of "
+                "API server time outside them (its HTTP histogram)",
+                style="dim",
+            )
+        )
     for finding in tick.findings:
         lines.append(
             Text(

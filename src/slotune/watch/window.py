@@ -1,14 +1,11 @@
 """SLO attainment over a window from two scrapes of a vLLM server: the difference of cumulative histograms.
 
-A request within the threshold is one counted in the bucket whose upper edge is the threshold; when the
-threshold falls between two edges the share is interpolated linearly inside that bucket (as Prometheus's
-histogram_quantile does), and the shares at the two edges bound it.
+A request within the threshold is one counted in the bucket whose upper edge is the threshold (slotune.watch.shares
+between edges). TTFT and E2E are judged as clients see them where the server's HTTP histogram tells how much time
+vLLM's own histograms leave out (slotune.watch.client_view); ITL and TPOT as vLLM counts them.
 """
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 from slotune.bench.server_metrics import Snapshot
 from slotune.deploy.monitoring.series import SLO_HISTOGRAMS
@@ -16,6 +13,8 @@ from slotune.models.slo import SLO, SLOTarget
 from slotune.models.watch import EngineStatus, TermStatus, Verdict, WindowStatus
 from slotune.slo import format_slo
 from slotune.vllm_metrics import names as vllm_names
+from slotune.watch.client_view import SHIFTED_METRICS, client_share, outside_engine_s
+from slotune.watch.shares import share_at_edges
 
 ADMISSION_REJECTIONS_TOTAL = "vllm:admission_rejections_total"
 
@@ -42,52 +41,35 @@ def bucket_deltas(before: Snapshot, after: Snapshot, histogram: str) -> list[tup
     return [(le, count - old.get(le, 0.0)) for le, count in new]
 
 
-@dataclass(frozen=True, slots=True)
-class Share:
-    value: float
-    low: float
-    high: float
-
-
-def share_within(buckets: list[tuple[float, float]], threshold: float) -> Share | None:
-    """Share of events <= threshold; None with no events."""
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    total = buckets[-1][1]
-    prev_le, prev_count = 0.0, 0.0
-    for le, count in buckets:
-        if math.isclose(le, threshold, rel_tol=1e-9, abs_tol=1e-12):
-            return Share(count / total, count / total, count / total)
-        if le > threshold:
-            if math.isinf(le):
-                return Share(prev_count / total, prev_count / total, 1.0)
-            fraction = (threshold - prev_le) / (le - prev_le)
-            value = prev_count + (count - prev_count) * fraction
-            return Share(value / total, prev_count / total, count / total)
-        prev_le, prev_count = le, count
-    return Share(1.0, 1.0, 1.0)
-
-
-def term_status(target: SLOTarget, before: Snapshot, after: Snapshot) -> TermStatus:
+def term_status(target: SLOTarget, before: Snapshot, after: Snapshot, outside_s: float | None) -> TermStatus:
+    """One term over the window; TTFT and E2E as clients see them when outside_s (the API server's time that
+    vLLM's histograms leave out) is known."""
     histogram = SLO_HISTOGRAMS[target.metric]
     text = term_text(target)
     events = _delta(before, after, histogram + "_count") or 0.0
+    shift = outside_s if target.metric in SHIFTED_METRICS else None
     if target.percentile is None:  # a mean
         total = _delta(before, after, histogram + "_sum")
         mean = total / events if events and total is not None else None
+        if mean is not None and shift is not None:
+            mean += shift
         return TermStatus(
             term=text, events=events, mean_s=mean, met=None if mean is None else mean <= target.threshold
         )
     objective = target.percentile / 100
-    share = share_within(bucket_deltas(before, after, histogram), target.threshold)
-    if share is None:
+    buckets = bucket_deltas(before, after, histogram)
+    server = share_at_edges(buckets, target.threshold)
+    if server is None:
         return TermStatus(term=text, events=events, objective=objective)
+    share = server if shift is None else client_share(buckets, target.threshold, shift)
+    assert share is not None  # the buckets hold events
     return TermStatus(
         term=text,
         events=events,
         attainment=share.value,
         attainment_low=share.low,
         attainment_high=share.high,
+        server_attainment=None if shift is None else server.value,
         objective=objective,
         burn_rate=(1 - share.value) / (1 - objective),
         met=share.value >= objective,
@@ -105,16 +87,21 @@ def engine_status(before: Snapshot, after: Snapshot) -> EngineStatus:
     )
 
 
-def window_status(window: str, slo: SLO | None, before: Snapshot | None, after: Snapshot) -> WindowStatus:
-    """The window from `before` to `after`; before None: since the server started (its counters' whole life)."""
+def window_status(
+    window: str, slo: SLO | None, before: Snapshot | None, after: Snapshot, *, client_view: bool = True
+) -> WindowStatus:
+    """The window from `before` to `after`; before None: since the server started (its counters' whole life).
+    client_view False judges every term as vLLM's histograms count it."""
     targets = [t for t in slo.targets if t.is_latency] if slo is not None else []
     span = None if before is None else after.time_s - before.time_s
     if before is None:
         before = Snapshot(time_s=after.time_s)
+    outside = outside_engine_s(before, after) if client_view else None
     return WindowStatus(
         window=window,
         span_s=span,
-        terms=tuple(term_status(t, before, after) for t in targets),
+        outside_engine_s=outside,
+        terms=tuple(term_status(t, before, after, outside) for t in targets),
         engine=engine_status(before, after),
     )
 
