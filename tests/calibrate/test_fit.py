@@ -12,11 +12,11 @@ import pytest
 from fake_engine import measured_on_simulator, probe_set
 
 from slotune.calibrate.fit import Coordinates, Param, forward_jacobian, frontend_per_prompt_token_s
-from slotune.calibrate.probes import EngineLimits, first_probes, mixed_probe, probe_plan
+from slotune.calibrate.probes import EngineLimits, decode_probe, first_probes, mixed_probe, probe_plan
 from slotune.calibrate.profile import fit_profile, merge_probe_sets
 from slotune.catalog import load_profile
 from slotune.errors import InputError
-from slotune.models import EngineConfig
+from slotune.models import EngineConfig, HardwareProfile
 from slotune.models.calibration import ProbeSet
 
 LIMITS = EngineLimits(
@@ -188,3 +188,44 @@ def test_fit_on_the_measured_h200_probes_leaves_the_prior() -> None:
     assert 2e-4 < c.eager_launch_per_layer_s < 6e-4
     cal = profile.calibration
     assert cal is not None and cal.rms_log_error is not None and cal.rms_log_error < 0.3  # the prior: 0.9
+
+
+# An eager server whose host time grows with the batch: 9.6 ms of launches plus 40 us per sequence, a third of
+# it hidden behind the device's work.
+EAGER_TRUE = {
+    "mem_bw_efficiency": 0.62,
+    "eager_launch_per_layer_s": 3.0e-4,
+    "eager_launch_per_seq_s": 4.0e-5,
+    "launch_overlap": 0.3,
+}
+
+
+def _eager_decode_step(profile: HardwareProfile, batch: int) -> float:
+    from slotune.catalog import get_gpu, get_model
+    from slotune.simulate import Simulator
+
+    sim = Simulator(get_model("llama-3.1-8b"), get_gpu("h200"), profile=profile)
+    cost = sim.cost_model(sim.deployment(GPU_CONFIGS["eager"]))
+    return float(cost.decode_run_s(batch, np.asarray([batch * 48]))[0])
+
+
+def test_the_fitted_eager_step_reproduces_the_probes_batch_slope() -> None:
+    base = load_profile()
+    true = base.model_copy(update={"coefficients": base.coefficients.model_copy(update=EAGER_TRUE)})
+    plan = probe_plan(GPU_LIMITS, "quick")
+    planned = first_probes(GPU_LIMITS, plan, "eager")[:2]  # tiny and the shortest prefill
+    planned += [decode_probe(GPU_LIMITS, batch, 32, 16) for batch in (1, 16, 64)]
+    data = [
+        measured_on_simulator(true, p, "eager", GPU_CONFIGS["eager"], model="llama-3.1-8b", gpu="h200")
+        for p in planned
+    ]
+    eager_only = {"eager": GPU_CONFIGS["eager"]}
+    profile = fit_profile(
+        [probe_set(data, eager_only, model="llama-3.1-8b", gpu="h200", vllm_version="0.25.0")],
+        max_evaluations=80,
+    )
+    assert profile.calibration is not None and "eager_launch_per_seq_s" in profile.calibration.fitted
+    slope = _eager_decode_step(profile, 64) - _eager_decode_step(profile, 1)
+    true_slope = _eager_decode_step(true, 64) - _eager_decode_step(true, 1)
+    assert slope == pytest.approx(true_slope, rel=0.1)
+    assert profile.coefficients.eager_launch_per_seq_s == pytest.approx(4.0e-5, rel=0.2)

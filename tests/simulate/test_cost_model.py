@@ -163,3 +163,75 @@ def test_the_default_profile_keeps_compiled_steps_at_the_eager_cost(
 ) -> None:
     cost = make_cost(gpu, facts)
     assert cost.compiled_s == cost.eager_s and cost.overlap == 0.0
+
+
+def _prefill_step(cost: CostModel, tokens: int) -> float:
+    return cost.step_s(
+        num_seqs=1,
+        prefill_tokens=tokens,
+        decode_tokens=0,
+        prefill_pairs=tokens * (tokens + 1) // 2,
+        decode_pairs=0,
+        kv_tokens=tokens,
+        num_logits=1,
+    )
+
+
+def test_eager_steps_pay_host_launch_time_per_sequence_not_per_token(
+    gpu: GpuSpec, facts: ModelCostFacts
+) -> None:
+    # --enforce-eager: the host issues every kernel, and its per-sequence work joins the launches on the
+    # step's critical path. Added launch time: per scheduled sequence, in eager steps only.
+    per_seq = 2e-5
+    with_term, without = _with(eager_launch_per_seq_s=per_seq), _with()
+    args: dict[str, object] = {"capture_sizes": default_capture_sizes(256, 8192), "async_scheduling": False}
+    eager = CostModel(facts, gpu, with_term, enforce_eager=True, **args)  # type: ignore[arg-type]
+    eager_before = CostModel(facts, gpu, without, enforce_eager=True, **args)  # type: ignore[arg-type]
+    for batch in (1, 16, 64, 256):
+        added = decode_step(eager, batch, 1000) - decode_step(eager_before, batch, 1000)
+        assert added == pytest.approx(per_seq * batch)
+        assert eager.launch_s(batch, True, batch) == pytest.approx(32 * 3.5e-5 + per_seq * batch)
+    # A prompt's tokens add none of it: one sequence, whatever its length.
+    for tokens in (16, 2048):
+        assert _prefill_step(eager, tokens) - _prefill_step(eager_before, tokens) == pytest.approx(per_seq)
+    # Steps with graphs, and compiled steps above the largest capture size, do not pay it.
+    graphs = CostModel(facts, gpu, with_term, enforce_eager=False, **args)  # type: ignore[arg-type]
+    graphs_before = CostModel(facts, gpu, without, enforce_eager=False, **args)  # type: ignore[arg-type]
+    assert decode_step(graphs, 64, 1000) == decode_step(graphs_before, 64, 1000)
+    assert _prefill_step(graphs, 2048) == _prefill_step(graphs_before, 2048)
+
+
+def test_an_eager_step_with_full_overlap_is_the_longer_of_the_work_and_the_host(
+    gpu: GpuSpec, facts: ModelCostFacts
+) -> None:
+    # Overlap 1: the device runs each kernel as the host issues it, so a step takes the host's launch time at
+    # small batches (the work hidden behind it) and the work at large ones (the launches hidden behind it).
+    per_layer, per_seq = 4e-4, 2e-5
+    profile = _with(eager_launch_per_layer_s=per_layer, eager_launch_per_seq_s=per_seq, launch_overlap=1.0)
+    eager = CostModel(facts, gpu, profile, enforce_eager=True, capture_sizes=(), async_scheduling=True)  # type: ignore[arg-type]
+    for batch, context in ((1, 32), (64, 32), (256, 32), (64, 8000)):
+        kv = batch * (context + 1)
+        memory_s, compute_s, _ = eager._terms(0, batch, batch, 0, kv, kv, batch)
+        host_s = 32 * per_layer + per_seq * batch
+        assert decode_step(eager, batch, context * batch) == pytest.approx(max(memory_s, compute_s, host_s))
+    # The host time rises with the batch until the work overtakes it.
+    steps = [decode_step(eager, b, 32 * b) for b in (1, 16, 64)]
+    assert steps == pytest.approx([32 * per_layer + per_seq * b for b in (1, 16, 64)])
+
+
+def test_eager_decode_runs_match_step_by_step_bit_for_bit(gpu: GpuSpec, facts: ModelCostFacts) -> None:
+    profile = _with(eager_launch_per_seq_s=3e-5, launch_overlap=0.4)
+    for async_scheduling in (False, True):
+        cost = CostModel(
+            facts,
+            gpu,
+            profile,
+            enforce_eager=True,
+            capture_sizes=(),
+            async_scheduling=async_scheduling,  # type: ignore[arg-type]
+        )
+        n, context = 37, 41_000
+        kv = np.arange(300, dtype=np.int64) * n + (context + n)
+        assert cost.decode_run_s(n, kv).tolist() == [
+            decode_step(cost, n, context + n * s) for s in range(300)
+        ]

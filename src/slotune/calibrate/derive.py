@@ -6,7 +6,7 @@ What transfers, and how:
   so a Hopper-to-Hopper transfer (H200 -> H100) keeps them and H200 -> A100 lowers them as BLIS does;
 - the host side (step_cpu_s, cpu_per_seq_s, the frontend's times) is the same vLLM on a comparable host CPU:
   kept;
-- kernel launches (graph replay, piecewise and eager per layer, launch_overlap): kept, an assumption that
+- kernel launches (graph replay, piecewise and eager per layer, eager per sequence, launch_overlap): kept, an assumption that
   holds for CUDA GPUs of the same driver generation and is least certain for B200;
 - all-reduce: the latency is kept, the efficiency stays a fraction of the target's own link bandwidth
   (NVLink 3/4/5, PCIe for L40S) in the catalog;

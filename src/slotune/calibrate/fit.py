@@ -125,8 +125,17 @@ def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
             ]
         params.append(Param("compiled_launch_per_layer_s", *TIME_BOUNDS))
     if any(c.enforce_eager for c in configs):
-        params += [Param("eager_launch_per_layer_s", *TIME_BOUNDS), Param("launch_overlap", 0.0, 1.0, False)]
+        params += [
+            Param("eager_launch_per_layer_s", *TIME_BOUNDS),
+            Param("eager_launch_per_seq_s", *TIME_BOUNDS),
+            Param("launch_overlap", 0.0, 1.0, False),
+        ]
     return params
+
+
+# Coefficients whose prior is 0 (the term left out), started at the `defaults` of prior_values instead: a log
+# coordinate cannot start at 0.
+STARTS_WHERE_ZERO = ("frontend_s", "frontend_serial_s", "eager_launch_per_seq_s")
 
 
 def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Param]) -> np.ndarray:
@@ -138,11 +147,12 @@ def prior_values(prior: ProfileCoefficients, gpu: GpuSpec, params: Sequence[Para
         "compiled_launch_per_layer_s": prior.eager_launch_per_layer_s,
         "frontend_s": 1e-3,
         "frontend_serial_s": 1e-4,
+        "eager_launch_per_seq_s": 1e-5,
     }
     values = []
     for p in params:
         value = getattr(prior, p.name)
-        if value is None or (p.name in ("frontend_s", "frontend_serial_s") and value == 0):
+        if value is None or (p.name in STARTS_WHERE_ZERO and value == 0):
             value = defaults[p.name]
         if p.log_scale:
             value = min(max(value, p.lower * 10), p.upper)

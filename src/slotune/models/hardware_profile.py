@@ -44,6 +44,9 @@ class ProfileCoefficients(Frozen):
     graph_launch_s: float = Field(default=2.5e-5, ge=0)
     piecewise_launch_per_layer_s: float = Field(default=8.0e-6, ge=0)
     eager_launch_per_layer_s: float = Field(default=3.5e-5, ge=0)
+    # With --enforce-eager the host issues every kernel, so its per-sequence work in a step (metadata, sampling,
+    # output bookkeeping) adds to the launch time instead of hiding behind a graph replay: per scheduled sequence.
+    eager_launch_per_seq_s: float = Field(default=0.0, ge=0)
     # Steps that run compiled code without a graph: GPU steps above the largest capture size, and every step on
     # a device without CUDA graphs (vLLM on CPU compiles with inductor). None: eager_launch_per_layer_s.
     compiled_launch_per_layer_s: float | None = Field(default=None, ge=0)

@@ -5,12 +5,24 @@ max(memory_s, compute_s) + comm_s from the step's aggregates (tokens by phase, a
 rows; see that module). The simulator adds what the roofline leaves out, one line per term:
   launch_s  = graph replay | piecewise graphs (attention eager) per layer | compiled, no graph, per layer
               (above the largest capture size; every step on a device without CUDA graphs) | eager per layer
+              + eager per scheduled sequence
   work_s    = max(memory_s, compute_s) + comm_s
   gpu_s     = work_s + launch_s - launch_overlap x min(work_s, launch_s) for steps without a graph (the host
               queues kernels while earlier ones run), work_s + launch_s with one
               (+ draft-model cost with speculative decoding)
   cpu_s     = step_cpu_s + cpu_per_seq_s * num_seqs
   step_s    = max(gpu_s, cpu_s) with async scheduling (CPU work overlaps the GPU), gpu_s + cpu_s without.
+
+--enforce-eager (vLLM: torch.compile and CUDA graphs off, its own CUDA kernels for norms and activations) leaves
+the device's work per token as it is and makes the host issue every kernel of every layer, one Python call at a
+time: a step is bound by the host's launches, and the device runs each kernel as it arrives, so the work of a
+small batch hides behind the launches and the launches of a large one behind the work (`launch_overlap`). The
+host's time is a fixed part per layer (`eager_launch_per_layer_s`) plus a part per scheduled sequence
+(`eager_launch_per_seq_s`: its per-sequence work - inputs, metadata, sampling, outputs - waits on the same
+thread, where under graphs async scheduling hides it behind the replay). Prompt tokens add nothing of their own:
+on the H200 the eager server's long prefills take as long as the default server's, and where its host ran at
+full speed its decode step stays at 12.5-14.2 ms from 1 to 64 sequences and 32 to 4,096 tokens of context while
+the same batches' work is 5-7 ms (docs/calibration.md, "Eager steps", also for the host's slower stretches).
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ class CostModel:
         compiled = c.compiled_launch_per_layer_s
         self.compiled_s = self.eager_s if compiled is None else compiled * facts.num_layers
         self.no_graph_s = self.eager_s if enforce_eager else self.compiled_s
+        self.eager_per_seq_s = c.eager_launch_per_seq_s if enforce_eager else 0.0
         self.overlap = c.launch_overlap
         self.graphs = CudaGraphs(capture_sizes, enforce_eager=enforce_eager)
         self.max_capture_size = self.graphs.max_size
@@ -71,8 +84,10 @@ class CostModel:
             return 0.0
         return self.overlap * (work_s if work_s < launch_s else launch_s)
 
-    def launch_s(self, num_tokens: int, is_uniform_decode: bool) -> float:
-        return self.graph(num_tokens, is_uniform_decode)[1]
+    def launch_s(self, num_tokens: int, is_uniform_decode: bool, num_seqs: int = 0) -> float:
+        """Launch overhead of a step of `num_tokens` from `num_seqs` sequences (the latter counts only with
+        --enforce-eager)."""
+        return self.graph(num_tokens, is_uniform_decode)[1] + self.eager_per_seq_s * num_seqs
 
     def cpu_s(self, num_seqs: int) -> float:
         return self.step_cpu_s + self.cpu_per_seq_s * num_seqs
@@ -95,6 +110,8 @@ class CostModel:
         """Duration of one engine step."""
         tokens = prefill_tokens + decode_tokens
         padded, launch_s = self.graph(tokens, prefill_tokens == 0)
+        if self.eager_per_seq_s:
+            launch_s = launch_s + self.eager_per_seq_s * num_seqs
         memory_s, compute_s, comm_s = self._terms(
             prefill_tokens,
             decode_tokens,
@@ -125,6 +142,8 @@ class CostModel:
         context is `kv_tokens` (one value per step; `window_kv_tokens` the same capped at the sliding window
         per sequence). Equal, bit for bit, to `step_s` called step by step."""
         padded, launch_s = self.graph(num_seqs, True)
+        if self.eager_per_seq_s:
+            launch_s = launch_s + self.eager_per_seq_s * num_seqs
         memory_s, compute_s, comm_s = self._terms(
             0, num_seqs, padded, 0, kv_tokens, kv_tokens, num_seqs, 0, window_kv_tokens, window_kv_tokens
         )
