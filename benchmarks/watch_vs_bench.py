@@ -4,11 +4,13 @@ server's histograms and as bench measures it at the client. Issue 13 asks for ag
 
     .venv/bin/python benchmarks/watch_vs_bench.py [--rate 2] [--num-requests 120] [--repeats 2]
 
-Run it on a quiet machine (`flock /work/notes/vllm.lock ...` where others share it): vLLM times a sub-interval of
-what the client sees (from the API server's receipt to the engine's output, without HTTP, SSE and the client's own
-scheduling), so a starved client moves requests across a threshold that the server saw under it. The load
-average at the start and end is printed with the table. The thresholds are vLLM's default bucket edges near this
-server's latencies, so that the shares lie between 0 and 1 and the comparison can fail.
+Run it on a quiet machine (`flock /work/notes/vllm.lock ...` where others share it). vLLM times a sub-interval of
+what the client sees (from its API server's render to its output processor, without HTTP parsing and SSE), so
+watch judges TTFT and E2E shifted by the API server's time outside it (slotune.watch.client_view); the table
+shows that view and, as "server-view diff", what `watch --server-view` reports. A client that the machine
+schedules late is the one part no server metric sees: bench's validity line says when its schedule lagged. The
+load average at the start and end is printed with the table. The thresholds are vLLM's default bucket edges
+near this server's latencies, so that the shares lie between 0 and 1 and the comparison can fail.
 """
 
 from __future__ import annotations
