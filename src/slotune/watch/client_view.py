@@ -69,20 +69,16 @@ def outside_engine_s(before: Snapshot, after: Snapshot) -> float | None:
 
 def client_share(buckets: list[tuple[float, float]], threshold: float, outside_s: float) -> Share | None:
     """Share of requests whose client-side latency (server's + outside_s) is within the threshold."""
-    point = threshold - outside_s
-    if point <= 0:
-        return share_at_edges(buckets, 0.0) if buckets and buckets[-1][1] > 0 else None
+    point = max(0.0, threshold - outside_s)  # no latency is negative
+    bounds = share_at_edges(buckets, point)
     finite = [(le, c) for le, c in buckets if not math.isinf(le)]
-    if not finite or not buckets or buckets[-1][1] <= 0 or point >= finite[-1][0]:
-        return share_at_edges(buckets, point)
+    if bounds is None or bounds.low == bounds.high or not finite or point >= finite[-1][0]:
+        return bounds  # no events, an edge (exact), or beyond the last finite edge (nothing to curve through)
     from scipy.interpolate import PchipInterpolator  # only the client view needs scipy
 
-    total = buckets[-1][1]
-    origin = [(0.0, 0.0)] if finite[0][0] > 0 else []  # no latency is negative: the curve starts at zero
+    origin = [(0.0, 0.0)] if finite[0][0] > 0 else []  # the curve starts at zero
     edges = [le for le, _ in origin + finite]
     counts = [c for _, c in origin + finite]
-    value = float(PchipInterpolator(edges, counts)(point))
-    bounds = share_at_edges(buckets, point)
-    assert bounds is not None
+    value = float(PchipInterpolator(edges, counts)(point)) / buckets[-1][1]
     # PCHIP is monotone between the edges, so the value stays within the two edges' shares.
-    return Share(min(max(value / total, bounds.low), bounds.high), bounds.low, bounds.high)
+    return Share(min(max(value, bounds.low), bounds.high), bounds.low, bounds.high)
