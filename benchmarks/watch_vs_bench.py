@@ -10,7 +10,10 @@ watch judges TTFT and E2E shifted by the API server's time outside it (slotune.w
 shows that view and, as "server-view diff", what `watch --server-view` reports. A client that the machine
 schedules late is the one part no server metric sees: bench's validity line says when its schedule lagged. The
 load average at the start and end is printed with the table. The thresholds are vLLM's default bucket edges
-near this server's latencies, so that the shares lie between 0 and 1 and the comparison can fail.
+near this server's latencies, so that the shares lie between 0 and 1 and the comparison can fail. On cpu the
+server is started as `slotune deploy` renders it for the SLO: with the --custom-histogram-buckets that put a
+ladder of edges 1-20 ms under each TTFT/E2E threshold, where watch judges clients (`--buckets default` keeps
+vLLM's edges, as a server deployed otherwise has them).
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-from vllm_launcher import BLOCK_SIZE, TOKENIZER_JSON, running_vllm_server  # noqa: E402
+from vllm_launcher import BLOCK_SIZE, TOKENIZER_JSON, tiny_launcher, tiny_request  # noqa: E402
 
 from slotune.bench.server_metrics import parse_prometheus  # noqa: E402
+from slotune.deploy.flags import buckets_flag, explicit_args  # noqa: E402
+from slotune.deploy.monitoring.buckets import custom_buckets  # noqa: E402
 from slotune.deploy.monitoring.series import SLO_HISTOGRAMS  # noqa: E402
 from slotune.models import SLO, EngineConfig, RequestSpec, Workload  # noqa: E402
+from slotune.models.launch import LaunchFailure  # noqa: E402
 from slotune.models.reports import BenchReport  # noqa: E402
 from slotune.results import load_result  # noqa: E402
 from slotune.slo import parse_slo, request_meets_slo  # noqa: E402
@@ -213,11 +219,17 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
 def served(args: argparse.Namespace, tmp: Path) -> Iterator[Any]:
     """The server under test, stopped with all its processes on exit."""
     if args.platform == "cpu":
-        with running_vllm_server(tmp) as server:
-            yield server
+        request = tiny_request()
+        if args.buckets == "advised":  # as `slotune deploy` renders the server for this SLO (vLLM 0.32)
+            flag = explicit_args(buckets_flag(custom_buckets(parse_slo(args.slo), "0.32.0")))
+            request = request.model_copy(update={"extra_args": (*request.extra_args, *flag)})
+        with tiny_launcher(tmp).launched(request) as outcome:
+            if isinstance(outcome, LaunchFailure):
+                raise SystemExit(f"vLLM did not start: {outcome}")
+            yield outcome
         return
     from slotune.launch import VllmLauncher
-    from slotune.models.launch import LaunchFailure, ServerRequest
+    from slotune.models.launch import ServerRequest
 
     launcher = VllmLauncher(args.vllm_python, log_dir=args.log_dir or tmp, startup_timeout_s=900.0, cwd=REPO)
     request = ServerRequest(model=args.model, engine_config=EngineConfig(max_model_len=args.max_model_len))
@@ -276,8 +288,16 @@ def main() -> None:
         "--scale", type=float, help="the trace's lengths x this (default: 1/8 on cpu, 1 on h200)"
     )
     parser.add_argument("--max-model-len", type=int, help="default: 2048 on cpu, 8192 on h200")
+    parser.add_argument("--slo", help="the SLO terms compared (default: the platform's, SLOS above)")
+    parser.add_argument(
+        "--buckets",
+        choices=("advised", "default"),
+        default="advised",
+        help="cpu: the server gets the --custom-histogram-buckets `slotune deploy` renders for the SLO "
+        "(default), or vLLM's default edges; h200's vLLM 0.25 takes no custom buckets",
+    )
     args = parser.parse_args()
-    args.slo = SLOS[args.platform]
+    args.slo = args.slo or SLOS[args.platform]
     if args.scale is None:
         args.scale = 1 / 8 if args.platform == "cpu" else 1.0
     if args.max_model_len is None:
@@ -309,7 +329,8 @@ def main() -> None:
             )
     load_end = os.getloadavg()[0]
     print(
-        f"{args.platform}, {args.workload}: rate {args.rate} req/s (Poisson), {args.num_requests} requests per run, bench "
+        f"{args.platform}, {args.workload}, {args.buckets if args.platform == 'cpu' else 'default'} buckets: "
+        f"rate {args.rate} req/s (Poisson), {args.num_requests} requests per run, bench "
         f"{'at nice -10' if CLIENT_PRIORITY else 'at the default priority'}, load average {load_start:.1f} -> {load_end:.1f}"
     )
     print(

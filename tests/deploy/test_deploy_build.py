@@ -9,7 +9,7 @@ from deploy_helpers import make_deployment
 
 from slotune.cli.deploy import read_source
 from slotune.deploy.build import DeployOptions, build_deployment, dns_label
-from slotune.deploy.monitoring.buckets import advise, custom_buckets
+from slotune.deploy.monitoring.buckets import advise, client_edges, custom_buckets
 from slotune.errors import InputError
 from slotune.metrics.summary import summarize
 from slotune.models import EngineConfig, Provenance, RunResult, RunSummary
@@ -115,6 +115,26 @@ def test_thresholds_become_bucket_edges_on_032_and_are_judged_strictly_on_025() 
     assert old["ttft"].judged_at_s == 0.1 and not old["ttft"].is_edge  # the edge below 0.2 s
     assert old["itl"].is_edge and old["itl"].judged_at_s == 0.05
     assert "--vllm-version" in old["ttft"].note
+
+
+def test_ttft_and_e2e_thresholds_get_a_ladder_of_edges_where_watch_judges_clients() -> None:
+    """watch judges TTFT/E2E at T - (the API server's time outside vLLM's interval, a few ms): on 0.32 the
+    server gets edges 1-20 ms under each such threshold, also where T is already a default edge; ITL is not
+    shifted and keeps its defaults; 0.25 takes no custom buckets and says so."""
+    slo = parse_slo("ttft:p50<40ms;e2e:p90<1s;itl:p90<50ms")
+    custom = custom_buckets(slo, "0.32.0")
+    ttft = custom["time_to_first_token"]
+    for edge in (0.039, 0.038, 0.037, 0.035, 0.03, 0.025, 0.04, 0.02, 0.06):
+        assert any(abs(edge - e) < 1e-12 for e in ttft), edge
+    assert min(e for e in ttft if e > 0.02) == 0.025  # the ladder's lowest edge: 20 ms under 40
+    assert all(a < b for a, b in zip(ttft, ttft[1:], strict=False)), "vLLM refuses edges that do not increase"
+    assert {0.98, 0.99, 0.999, 1.0} <= set(custom["request_latency"])
+    assert "inter_token_latency" not in custom  # 50 ms is a default ITL edge and ITL is not shifted
+    assert client_edges(0.004) == (0.003,)  # never below half the threshold
+    advice = {a.metric: a for a in advise(slo, "0.32.0", custom)}
+    assert "0.025-0.039 s under it" in advice["ttft"].note and advice["ttft"].is_edge
+    old = {a.metric: a for a in advise(slo, "0.25.0", custom_buckets(slo, "0.25.0"))}
+    assert "takes no custom buckets" in old["ttft"].note and "deploy on 0.32+" in old["ttft"].note
 
 
 def test_a_tune_report_deploys_its_recommendation(tmp_path: Path) -> None:

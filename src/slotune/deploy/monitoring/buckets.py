@@ -4,6 +4,12 @@ The share of requests under a threshold is `bucket{le=T} / count` when T is an e
 Prometheus can only interpolate. vLLM 0.32 takes `--custom-histogram-buckets` per bucket family, so the rendered
 server gets each family's default edges plus the SLO's thresholds; an older vLLM keeps its edges, and the rules
 count good events at the edge below the threshold (stricter than the SLO: an alert may fire early, never late).
+
+TTFT and E2E thresholds also get a ladder of edges just below them. vLLM times these from its API server's render
+to its output processor; a client also waits for HTTP parsing, detokenizing and the SSE write, a few ms
+(slotune.watch.client_view measures it live from the API server's HTTP histogram), so `slotune watch` judges
+clients at T - outside. At the mode of a TTFT distribution a few ms move many requests, and no reading of a 20 ms
+bucket places them: with edges 1-20 ms under T the client view reads between edges a millisecond or two apart.
 """
 
 from __future__ import annotations
@@ -28,19 +34,47 @@ def judged_targets(slo: SLO | None) -> list[SLOTarget]:
     return [t for t in slo.targets if t.is_latency and t.percentile is not None]
 
 
+# The metrics watch judges as clients see them (shifted by the API server's time outside vLLM's interval), and
+# the offsets under a threshold that get an edge: the outside time measured 2-4 ms per request on a CPU server
+# and on an H200 host; the ladder reaches 20 ms for a busier API server.
+CLIENT_SHIFTED = frozenset({"ttft", "e2e"})
+CLIENT_OFFSETS_S = (0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.010, 0.015, 0.020)
+
+
+def client_edges(threshold: float) -> tuple[float, ...]:
+    """Edges under a TTFT/E2E threshold where clients are judged (T - outside), kept above T/2 (rounded to a
+    microsecond, so the flag's JSON stays short and the edges strictly increase)."""
+    return tuple(round(threshold - d, 6) for d in CLIENT_OFFSETS_S if threshold - d > threshold / 2)
+
+
 def custom_buckets(slo: SLO | None, version: str) -> dict[str, tuple[float, ...]]:
     """`--custom-histogram-buckets` for this SLO: each family whose default edges miss a threshold gets the
-    thresholds added (every histogram of the family changes together: ITL and TPOT share one). Empty where the
-    version takes no custom buckets or every threshold is already an edge."""
+    thresholds added, and TTFT/E2E families the client ladder under theirs (every histogram of the family
+    changes together: ITL and TPOT share one). Empty where the version takes no custom buckets or nothing is
+    missing."""
     wanted: dict[str, set[float]] = defaultdict(set)
     for target in judged_targets(slo):
         fam = family(SLO_HISTOGRAMS[target.metric], version)
+        if fam.bucket_family is None:
+            continue
         edges = histogram_buckets(fam.name, version)
-        if fam.bucket_family is None or _is_edge(target.threshold, edges):
+        extra = {target.threshold}
+        if target.metric in CLIENT_SHIFTED:
+            extra.update(client_edges(target.threshold))
+        if all(_is_edge(e, edges) for e in extra):
             continue
         wanted[fam.bucket_family].update(edges)
-        wanted[fam.bucket_family].add(target.threshold)
-    return {key: tuple(sorted(values)) for key, values in sorted(wanted.items())}
+        wanted[fam.bucket_family].update(extra)
+    return {key: _strictly_increasing(values) for key, values in sorted(wanted.items())}
+
+
+def _strictly_increasing(values: set[float]) -> tuple[float, ...]:
+    """Sorted, without edges equal to within float noise (vLLM refuses a list that does not strictly increase)."""
+    out: list[float] = []
+    for value in sorted(values):
+        if not out or not _is_edge(value, (out[-1],)):
+            out.append(value)
+    return tuple(out)
 
 
 def _one(target: SLOTarget, version: str, custom: dict[str, tuple[float, ...]]) -> BucketAdvice:
@@ -64,6 +98,14 @@ def _one(target: SLOTarget, version: str, custom: dict[str, tuple[float, ...]]) 
             if given
             else f"{label}: {threshold:g} s is a default edge of {fam.name} in vLLM {release}"
         )
+        if target.metric in CLIENT_SHIFTED:
+            note += (
+                f"; edges {min(client_edges(threshold)):g}-{max(client_edges(threshold)):g} s under it let watch "
+                "judge clients at the threshold less the API server's time outside vLLM's interval"
+                if given
+                else f"; vLLM {release} takes no custom buckets, so watch reads clients (the threshold less the "
+                "API server's time) inside the bucket under it: deploy on 0.32+ for edges there"
+            )
         custom_edges = custom.get(fam.bucket_family) if fam.bucket_family else None
         return BucketAdvice(
             **common, judged_at_s=threshold, is_edge=True, custom_edges=custom_edges, note=note

@@ -21,4 +21,4 @@ exec vllm serve meta-llama/Llama-3.1-8B \
     --tensor-parallel-size 1 \
     --pipeline-parallel-size 1 \
     --async-scheduling \
-    --custom-histogram-buckets '{"time_to_first_token":[0.001,0.005,0.01,0.02,0.04,0.06,0.08,0.1,0.2,0.25,0.5,0.75,1.0,2.5,5.0,7.5,10.0,20.0,40.0,80.0,160.0,640.0,2560.0]}'
+    --custom-histogram-buckets '{"time_to_first_token":[0.001,0.005,0.01,0.02,0.04,0.06,0.08,0.1,0.18,0.185,0.19,0.192,0.194,0.195,0.196,0.197,0.198,0.199,0.2,0.25,0.5,0.75,1.0,2.5,5.0,7.5,10.0,20.0,40.0,80.0,160.0,640.0,2560.0]}'
