@@ -32,6 +32,9 @@ for key, argv in json.loads(sys.argv[1]).items():
     parser = module.make_arg_parser(FlexibleArgumentParser())
     ns = parser.parse_args(argv)
     out[key] = {k: v for k, v in vars(ns).items() if isinstance(v, (bool, int, float, str, dict, list, type(None)))}
+# vLLM's own validator of the bucket lists (strictly increasing, positive, known families), as the server runs it.
+from vllm.config.observability import ObservabilityConfig
+ObservabilityConfig(custom_histogram_buckets=out["cmd"]["custom_histogram_buckets"])
 print(json.dumps(out))
 """
 FIELDS = (
@@ -98,3 +101,6 @@ def test_vllm_parses_the_rendered_command_and_config_file_alike(tmp_path: Path, 
     assert cmd["custom_histogram_buckets"]["time_to_first_token"] == list(
         deployment.custom_histogram_buckets["time_to_first_token"]
     )
+    # The threshold and the ladder under it, where watch judges clients (TTFT and E2E).
+    assert {0.299, 0.295, 0.28, 0.3} <= set(cmd["custom_histogram_buckets"]["time_to_first_token"])
+    assert {2.999, 2.98, 3.0} <= set(cmd["custom_histogram_buckets"]["request_latency"])
