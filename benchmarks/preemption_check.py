@@ -97,6 +97,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--kv-mib", type=int, default=6, help="the KV cache, MiB")
     parser.add_argument("--max-num-seqs", type=int, default=16)
+    parser.add_argument(
+        "--profile",
+        help="the profile to simulate with (a catalog name or a YAML path), e.g. one `slotune calibrate` fitted on "
+        "this machine just before (its speed drifts between sessions: docs/fidelity.md); default: the committed one",
+    )
     args = parser.parse_args()
     from slotune.launch import VllmLauncher
     from slotune.launch.backend import VllmBackend
@@ -113,7 +118,9 @@ def main() -> None:
         name="conv",
     )
     workload = workload.model_copy(update={"requests": workload.requests[: args.requests]})
-    deployment = deployment_for(str(Path(setup.model) / "config.json"), setup.gpu, setup.profile)
+    deployment = deployment_for(
+        str(Path(setup.model) / "config.json"), setup.gpu, args.profile or setup.profile
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         launcher = VllmLauncher(
@@ -150,7 +157,7 @@ def main() -> None:
                 )
     print(
         f"{setup.name}, {len(workload.requests)} requests per run, KV {args.kv_mib} MiB "
-        f"({server.info.facts.kv_cache_tokens} tokens), {args.max_num_seqs} seqs"
+        f"({server.info.facts.kv_cache_tokens} tokens), {args.max_num_seqs} seqs, profile {args.profile or setup.profile}"
     )
     print(
         f"{'rate req/s':>10} {'measured':>9} {'simulated':>10} {'error':>7} {'E2E mean m/s (s)':>18} {'host load':>10}"
