@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -127,10 +128,14 @@ def test_ttft_and_e2e_thresholds_get_a_ladder_of_edges_where_watch_judges_client
     for edge in (0.039, 0.038, 0.037, 0.035, 0.03, 0.025, 0.04, 0.02, 0.06):
         assert any(abs(edge - e) < 1e-12 for e in ttft), edge
     assert min(e for e in ttft if e > 0.02) == 0.025  # the ladder's lowest edge: 20 ms under 40
-    assert all(a < b for a, b in zip(ttft, ttft[1:], strict=False)), "vLLM refuses edges that do not increase"
+    assert all(a < b for a, b in pairwise(ttft)), "vLLM refuses edges that do not increase"
     assert {0.98, 0.99, 0.999, 1.0} <= set(custom["request_latency"])
     assert "inter_token_latency" not in custom  # 50 ms is a default ITL edge and ITL is not shifted
     assert client_edges(0.004) == (0.003,)  # never below half the threshold
+    tiny = parse_slo("ttft:p99<2ms")  # no ladder fits under 2 ms: the threshold alone, and a note without one
+    assert client_edges(0.002) == ()
+    (tiny_advice,) = advise(tiny, "0.32.0", custom_buckets(tiny, "0.32.0"))
+    assert tiny_advice.is_edge and "under it" not in tiny_advice.note
     advice = {a.metric: a for a in advise(slo, "0.32.0", custom)}
     assert "0.025-0.039 s under it" in advice["ttft"].note and advice["ttft"].is_edge
     old = {a.metric: a for a in advise(slo, "0.25.0", custom_buckets(slo, "0.25.0"))}

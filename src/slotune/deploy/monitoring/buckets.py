@@ -98,9 +98,10 @@ def _one(target: SLOTarget, version: str, custom: dict[str, tuple[float, ...]]) 
             if given
             else f"{label}: {threshold:g} s is a default edge of {fam.name} in vLLM {release}"
         )
-        if target.metric in CLIENT_SHIFTED:
+        ladder = client_edges(threshold) if target.metric in CLIENT_SHIFTED else ()
+        if ladder:  # none under a threshold of 2 ms or less
             note += (
-                f"; edges {min(client_edges(threshold)):g}-{max(client_edges(threshold)):g} s under it let watch "
+                f"; edges {min(ladder):g}-{max(ladder):g} s under it let watch "
                 "judge clients at the threshold less the API server's time outside vLLM's interval"
                 if given
                 else f"; vLLM {release} takes no custom buckets, so watch reads clients (the threshold less the "
