@@ -218,21 +218,22 @@ def one_run(url: str, model: str, args: argparse.Namespace, tmp: Path, seed: int
 @contextlib.contextmanager
 def served(args: argparse.Namespace, tmp: Path) -> Iterator[Any]:
     """The server under test, stopped with all its processes on exit."""
+    from slotune.launch import VllmLauncher
+    from slotune.models.launch import ServerRequest
+
     if args.platform == "cpu":
+        launcher = tiny_launcher(tmp)
         request = tiny_request()
         if args.buckets == "advised":  # as `slotune deploy` renders the server for this SLO (vLLM 0.32)
             flag = explicit_args(buckets_flag(custom_buckets(parse_slo(args.slo), "0.32.0")))
             request = request.model_copy(update={"extra_args": (*request.extra_args, *flag)})
-        with tiny_launcher(tmp).launched(request) as outcome:
-            if isinstance(outcome, LaunchFailure):
-                raise SystemExit(f"vLLM did not start: {outcome}")
-            yield outcome
-        return
-    from slotune.launch import VllmLauncher
-    from slotune.models.launch import ServerRequest
-
-    launcher = VllmLauncher(args.vllm_python, log_dir=args.log_dir or tmp, startup_timeout_s=900.0, cwd=REPO)
-    request = ServerRequest(model=args.model, engine_config=EngineConfig(max_model_len=args.max_model_len))
+    else:
+        launcher = VllmLauncher(
+            args.vllm_python, log_dir=args.log_dir or tmp, startup_timeout_s=900.0, cwd=REPO
+        )
+        request = ServerRequest(
+            model=args.model, engine_config=EngineConfig(max_model_len=args.max_model_len)
+        )
     with launcher.launched(request) as outcome:
         if isinstance(outcome, LaunchFailure):
             raise SystemExit(f"vLLM did not start: {outcome}")

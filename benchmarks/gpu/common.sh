@@ -54,6 +54,14 @@ make_model() {
   fi
 }
 
+# ready: setup, and the model made unless an earlier call on this held machine left it in $MODEL (the one-call
+# scripts: watch_h200.sh, tune_h200.sh, preemption_h200.sh, repeat_h200.sh).
+ready() {
+  setup || { say "setup failed"; return 1; }
+  [ -f "$MODEL/config.json" ] || make_model || { say "model failed"; return 1; }
+  say "model ready: $MODEL"
+}
+
 # run_measure CONFIG GPU_INDEX [fidelity.py measure flags...]: one server on one GPU, in the background.
 run_measure() {
   local config=$1 gpu=$2; shift 2

@@ -8,9 +8,7 @@ set -u
 T0=$(date +%s)
 # shellcheck source=benchmarks/gpu/common.sh
 . benchmarks/gpu/common.sh
-setup || { say "setup failed"; exit 1; }
-[ -f "$MODEL/config.json" ] || make_model || { say "model failed"; exit 1; }
-say "model ready: $MODEL"
+ready || exit 1
 # shellcheck disable=SC2086
 MODEL=$MODEL timeout -s INT -k 20 "${LIMIT:-500}" python3 benchmarks/preemption_check.py --platform h200 \
   --kv-mib "${KV_MIB:-1536}" --max-num-seqs "${SEQS:-64}" --requests "${REQUESTS:-150}" --rates ${RATES:-4 8 16} \

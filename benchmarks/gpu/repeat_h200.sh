@@ -11,9 +11,7 @@ T0=$(date +%s)
 CONFIG=${CONFIG:-eager}
 # shellcheck source=benchmarks/gpu/common.sh
 . benchmarks/gpu/common.sh
-setup || { say "setup failed"; exit 1; }
-[ -f "$MODEL/config.json" ] || make_model || { say "model failed"; exit 1; }
-say "model ready: $MODEL"
+ready || exit 1
 LOGS=/tmp/repeat-logs-$CONFIG
 mkdir -p "$LOGS"
 timeout -s INT -k 20 "${LIMIT:-520}" "$PY" benchmarks/repeatability.py --platform "$PLATFORM" --config "$CONFIG" \

@@ -11,9 +11,7 @@ DEADLINE=${DEADLINE:-540}
 CONFIG=${1:?give defaults or tuned}
 # shellcheck source=benchmarks/gpu/common.sh
 . benchmarks/gpu/common.sh
-setup || { say "setup failed"; exit 1; }
-[ -f "$MODEL/config.json" ] || make_model || { say "model failed"; exit 1; }
-say "model ready: $MODEL"
+ready || exit 1
 EXTRA=()
 if [ "${DRY:-0}" = 1 ]; then
   EXTRA=(--scale 0.125 --max-model-len 2048 --num-requests 40 --env VLLM_CPU_KVCACHE_SPACE=1 HF_HUB_OFFLINE=1)

@@ -9,9 +9,7 @@ set -u
 T0=$(date +%s)
 # shellcheck source=benchmarks/gpu/common.sh
 . benchmarks/gpu/common.sh
-setup || { say "setup failed"; exit 1; }
-[ -f "$MODEL/config.json" ] || make_model || { say "model failed"; exit 1; }
-say "model ready: $MODEL"
+ready || exit 1
 LOGS=/tmp/watch-h200-logs
 mkdir -p "$LOGS"
 timeout -s INT -k 20 "${LIMIT:-500}" "$PY" benchmarks/watch_vs_bench.py --platform h200 --model "$MODEL" \
