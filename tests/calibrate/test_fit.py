@@ -33,6 +33,7 @@ TRUE = {
     "compiled_launch_per_layer_s": 4e-4,
     "eager_launch_per_layer_s": 2e-3,
     "launch_overlap": 0.6,
+    "prefill_attention_rate": 4.0,
 }
 
 
@@ -60,12 +61,35 @@ def test_fit_reproduces_the_probes_and_finds_the_determined_coefficients(probes)
     # request's time in the frontend (its serial and parallel parts only split where bursts queue for it).
     for name in ("mfu_decode", "mfu_prefill"):
         assert getattr(c, name) == pytest.approx(TRUE[name], rel=0.05), name
+    # Prompts of several lengths tell the attention's rate (quadratic in the prompt) from the GEMMs' (linear).
+    assert c.prefill_attention_rate == pytest.approx(TRUE["prefill_attention_rate"], rel=0.15)
     lone = c.frontend_s + c.frontend_serial_s
     assert lone == pytest.approx(TRUE["frontend_s"] + TRUE["frontend_serial_s"], rel=0.05)
     # Every probe's statistics are recorded with what the fitted profile predicts.
     assert {p.mode for p in cal.probes} == {"default", "eager"}
     assert all(p.predicted.keys() == p.measured.keys() for p in cal.probes)
     assert "tpot_p50_s" in next(p for p in cal.probes if p.kind == "decode").samples_s
+
+
+def test_server_speed_reads_a_slower_profile_from_the_probes(probes) -> None:  # type: ignore[no-untyped-def]
+    from slotune.calibrate.profile import server_speed
+
+    base = load_profile()
+    true = base.model_copy(update={"coefficients": base.coefficients.model_copy(update=TRUE)})
+    sets = probe_set(probes, CONFIGS)
+    assert server_speed(true, sets) == pytest.approx(1.0, abs=0.02)
+    # Every time term doubled and every efficiency halved: each step takes twice as long in the simulator, so
+    # the probed server is twice as fast as that profile.
+    c = true.coefficients
+    times = {
+        k: 2 * getattr(c, k)
+        for k in ("step_cpu_s", "cpu_per_seq_s", "compiled_launch_per_layer_s", "eager_launch_per_layer_s")
+    }
+    rates = {k: getattr(c, k) / 2 for k in ("mfu_decode", "mfu_prefill")}
+    slow = true.model_copy(
+        update={"coefficients": c.model_copy(update={**times, **rates, "mem_bw_efficiency": 0.4})}
+    )
+    assert server_speed(slow, sets) == pytest.approx(2.0, rel=0.1)
 
 
 def test_fit_from_the_default_probes_alone_fits_no_eager_terms(probes) -> None:  # type: ignore[no-untyped-def]

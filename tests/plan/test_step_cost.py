@@ -15,7 +15,7 @@ from slotune.catalog import get_gpu, get_model, load_profile
 from slotune.models import EngineConfig, RequestSpec, StepSample, Workload
 from slotune.plan.quantization import resolve_quantization
 from slotune.plan.roofline import Roofline, decode_time, prefill_time
-from slotune.plan.step_cost import StepShape, causal_pairs, window_keys
+from slotune.plan.step_cost import Rates, StepCost, StepShape, causal_pairs, model_cost_facts, window_keys
 from slotune.simulate import CostModel, Simulator
 from slotune.simulate.cost_model import window_key_sums
 
@@ -117,3 +117,27 @@ def test_window_aggregates_by_hand() -> None:
     assert window_keys(10, 20, 8) == 17
     # Without a window: 10 x 20 + 55 pairs; 30 entries.
     assert causal_pairs(10, 20) == 255
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "gemma-3-27b"])
+def test_prefill_attention_runs_at_its_own_rate(name: str) -> None:
+    # prefill_attention_rate r: a prompt's attention FLOPs take 1/r of the time they take at the GEMMs' rate;
+    # the linear layers, the LM head and decode attention keep theirs.
+    model, gpu = get_model(name), get_gpu("h100")
+    facts = model_cost_facts(model, resolve_quantization(model, None), "auto", 1)
+    base = load_profile().coefficients
+    faster = base.model_copy(update={"prefill_attention_rate": 4.0})
+    one, four = (StepCost(facts, Rates.of(gpu, c, facts.compute_dtype)) for c in (base, faster))
+    n = 8192
+    pairs, window = causal_pairs(n, 0), causal_pairs(n, 0, model.sliding_window)
+    prompt = StepShape(
+        prefill_tokens=n, prefill_pairs=pairs, kv_tokens=n, num_logits=1, window_prefill_pairs=window
+    )
+    linear = StepShape(prefill_tokens=n, kv_tokens=n, num_logits=1)
+    attention_s = one.time(prompt).compute_s - one.time(linear).compute_s
+    assert attention_s > 0
+    assert four.time(prompt).compute_s == pytest.approx(
+        one.time(linear).compute_s + attention_s / 4, rel=1e-12
+    )
+    decode = StepShape(decode_tokens=64, decode_pairs=64 * 4096, kv_tokens=64 * 4096, num_logits=64)
+    assert four.time(decode).compute_s == one.time(decode).compute_s

@@ -8,6 +8,7 @@ What transfers, and how:
   kept;
 - kernel launches (graph replay, piecewise and eager per layer, eager per sequence, launch_overlap): kept, an assumption that
   holds for CUDA GPUs of the same driver generation and is least certain for B200;
+- prefill_attention_rate (attention against the GEMMs of the same vLLM build): kept;
 - all-reduce: the latency is kept, the efficiency stays a fraction of the target's own link bandwidth
   (NVLink 3/4/5, PCIe for L40S) in the catalog;
 - the vLLM version (the release whose engine rules the simulator applies): the calibrated one's.

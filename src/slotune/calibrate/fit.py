@@ -103,6 +103,7 @@ TIME_BOUNDS = (1e-8, 1.0)
 # shrinks to nothing and the fit stops at its start.
 JACOBIAN_STEP = 0.05
 EFFICIENCY_BOUNDS = (1e-4, 1.0)
+ATTENTION_RATE_BOUNDS = (0.05, 20.0)
 
 
 def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
@@ -112,6 +113,8 @@ def fitted_params(gpu: GpuSpec, configs: Sequence[EngineConfig]) -> list[Param]:
         Param("mem_bw_efficiency", *EFFICIENCY_BOUNDS),
         Param("mfu_prefill", *EFFICIENCY_BOUNDS),
         Param("mfu_decode", *EFFICIENCY_BOUNDS),
+        # Prompts of several lengths separate attention (quadratic in the prompt) from the GEMMs (linear).
+        Param("prefill_attention_rate", *ATTENTION_RATE_BOUNDS),
         Param("step_cpu_s", *TIME_BOUNDS),
         Param("cpu_per_seq_s", *TIME_BOUNDS),
         Param("frontend_s", *TIME_BOUNDS),

@@ -163,3 +163,37 @@ def fit_profile(
         coefficients=coefficients,
         calibration=calibration,
     )
+
+
+def server_speed(profile: HardwareProfile, probes: ProbeSet, *, model_spec: str | None = None) -> float:
+    """How fast the probed server ran against what `profile` predicts for the same probes: the geometric mean
+    of predicted / measured over the probes' engine-side statistics (vLLM's own prefill and inter-token times,
+    which the client's queueing does not touch; every statistic where the server publishes none). 1 = as
+    fast as the profile, 0.7 = its steps took 1/0.7 as long. Servers of one machine started minutes apart
+    differ (docs/fidelity.md); this is how much, measured on the probes and never on the validation runs."""
+    import math
+
+    from slotune.calibrate.fit import measured, simulate_probe
+    from slotune.catalog import get_gpu, get_model
+
+    if not probes.probes:
+        raise InputError("from-probes", probes.model, "the probe file holds no probes: run the probes again")
+    setup = FitSetup(
+        model=get_model(model_spec or probes.model_spec),
+        gpu=get_gpu(probes.gpu),
+        engine_configs={s.mode: s.engine_config for s in probes.servers},
+        num_gpu_blocks={s.mode: s.num_gpu_blocks for s in probes.servers},
+        prior=profile,
+    )
+    logs: list[float] = []
+    for run in probes.probes:
+        engine_side = {s.name for s in run.statistics if s.source == "server"}
+        predicted = simulate_probe(setup, profile, run)
+        for name, value in measured(run).items():
+            if (not engine_side or name in engine_side) and predicted.get(name) and value > 0:
+                logs.append(math.log(predicted[name] / value))
+    if not logs:
+        raise InputError(
+            "from-probes", probes.model, "no probe statistic could be compared: run the probes again"
+        )
+    return math.exp(sum(logs) / len(logs))

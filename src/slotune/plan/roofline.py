@@ -174,13 +174,14 @@ def derive_ttft(name: str, roof: Roofline, prompt_tokens: int, *, chunk_tokens: 
         name,
         prefill_time(roof, prompt_tokens, chunk_tokens=chunk_tokens).total_s,
         "s",
-        "sum over chunks of max((linear FLOPs x chunk + causal attention FLOPs) / (peak x mfu_prefill) + LM head "
+        "sum over chunks of max((linear FLOPs x chunk + causal attention FLOPs / prefill_attention_rate) / (peak x "
+        "mfu_prefill) + LM head "
         "/ (peak x mfu_decode), (streamed weights + KV bytes read and written) / (HBM x efficiency)) + "
         + comm_formula(),
         prompt_tokens=prompt_tokens,
         chunk_tokens=chunk_tokens,
         tensor_parallel_size=roof.cost.facts.tensor_parallel_size,
-        **_rate_inputs(roof, "peak_flops_per_s", "mfu_prefill", *_COMM_RATES),
+        **_rate_inputs(roof, "peak_flops_per_s", "mfu_prefill", "prefill_attention_rate", *_COMM_RATES),
     )
 
 

@@ -17,7 +17,8 @@ as numpy arrays with bit-identical results; averages in the planner's steady sta
 Per GPU (weights and heads split by tensor parallelism), one line per term:
   memory_s  = (weight bytes read + kv_bytes_per_token x kv_tokens + window_kv_bytes_per_token x window_kv_tokens)
               / (hbm_bytes_per_s x mem_bw_efficiency)
-  compute_s = prefill FLOPs / (peak x mfu_prefill) + decode FLOPs / (peak x mfu_decode)
+  compute_s = prefill FLOPs / (peak x mfu_prefill) + decode FLOPs / (peak x mfu_decode), prefill attention's
+              FLOPs at prefill_attention_rate x the prefill rate
   comm_s    = 2 x layers x (allreduce_latency + 2 (tp-1)/tp x padded_tokens x hidden x 2 B / (link x efficiency))
   step_s    = max(compute_s, memory_s) + comm_s
 Weight bytes read: every dense weight, and of the routed MoE experts the expected share the step's tokens touch,
@@ -141,6 +142,7 @@ class Rates:
     peak_flops_per_s: float  # of the dtype the matmuls run in
     mfu_prefill: float
     mfu_decode: float
+    prefill_attention_rate: float
     hbm_bytes_per_s: float
     mem_bw_efficiency: float
     link_bytes_per_s: float  # per direction, GPU to GPU inside a node
@@ -158,6 +160,7 @@ class Rates:
             peak_flops_per_s=peak,
             mfu_prefill=c.mfu_prefill or gpu.mfu_prefill,
             mfu_decode=c.mfu_decode or gpu.mfu_decode,
+            prefill_attention_rate=c.prefill_attention_rate,
             hbm_bytes_per_s=gpu.hbm_bytes_per_s,
             mem_bw_efficiency=c.mem_bw_efficiency or gpu.mem_bw_efficiency,
             link_bytes_per_s=gpu.intra_node_bytes_per_s,
@@ -286,6 +289,7 @@ class StepCost:
         "sliding_window",
         "window_attn_flops_per_pair",
         "window_kv_bytes_per_token",
+        "window_prefill_attn_flops_per_pair",
     )
 
     def __init__(self, facts: ModelCostFacts, rates: Rates) -> None:
@@ -309,10 +313,15 @@ class StepCost:
         self.linear_flops_per_token = facts.linear_flops_per_token
         self.lm_head_flops_per_logit = facts.lm_head_flops_per_logit
         self.attn_flops_per_pair = facts.attn_flops_per_pair
-        self.prefill_attn_flops_per_pair = facts.prefill_attn_flops_per_pair
+        # Prefill attention runs at prefill_attention_rate x the GEMMs' rate: its FLOPs are counted at the GEMM
+        # rate as FLOPs / rate, so `terms` keeps one prefill division.
+        self.prefill_attn_flops_per_pair = facts.prefill_attn_flops_per_pair / rates.prefill_attention_rate
         self.sliding_window = facts.sliding_window
         self.window_kv_bytes_per_token = facts.window_kv_bytes_per_token
         self.window_attn_flops_per_pair = facts.window_attn_flops_per_pair
+        self.window_prefill_attn_flops_per_pair = (
+            facts.window_attn_flops_per_pair / rates.prefill_attention_rate
+        )
 
     def expert_fraction(self, num_tokens: float) -> float:
         """Expected share of routed experts a step touches: 1 - (1 - k/E)^tokens (uniform routing)."""
@@ -356,7 +365,7 @@ class StepCost:
         )
         if self.sliding_window:
             kv_bytes = kv_bytes + self.window_kv_bytes_per_token * window_kv_tokens
-            prefill_flops = prefill_flops + self.window_attn_flops_per_pair * window_prefill_pairs
+            prefill_flops = prefill_flops + self.window_prefill_attn_flops_per_pair * window_prefill_pairs
             decode_flops = decode_flops + self.window_attn_flops_per_pair * window_decode_pairs
         memory_s = (weights + kv_bytes) / self.bytes_per_s
         compute_s = prefill_flops / self.prefill_flops_per_s + decode_flops / self.decode_flops_per_s
