@@ -384,11 +384,10 @@ def simulate_runs(
 ) -> list[suite.SuiteRun]:
     """Every measured run simulated on its schedule with its configuration's profile."""
     wls = workloads(platform)
+    base = deployment_for(platform.model_spec, platform.gpu, None)
     runs = []
     for entry in entries:
-        profile = profile_for[entry["config"]]
-        deployment = deployment_for(platform.model_spec, platform.gpu, None)
-        deployment = type(deployment)(deployment.model, deployment.gpu, profile, default_path)
+        deployment = type(base)(base.model, base.gpu, profile_for[entry["config"]], default_path)
         measured = RunResult.model_validate(entry["result"])
         rep = compare(
             measured,
