@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -75,6 +76,21 @@ def _version(coefficients: ProfileCoefficients, created: str) -> str:
     return f"{created[:10]}-{digest}"
 
 
+def _fit_setup(probes: ProbeSet, prior: HardwareProfile) -> FitSetup:
+    """The simulator as the probed servers ran: their model, device, flags and the KV pool vLLM reported."""
+    from slotune.catalog import get_gpu, get_model
+
+    if not probes.probes:
+        raise InputError("from-probes", probes.model, "the probe files hold no probes: run the probes again")
+    return FitSetup(
+        model=get_model(probes.model_spec),
+        gpu=get_gpu(probes.gpu),
+        engine_configs={s.mode: s.engine_config for s in probes.servers},
+        num_gpu_blocks={s.mode: s.num_gpu_blocks for s in probes.servers},
+        prior=prior,
+    )
+
+
 def fit_profile(
     sets: Sequence[ProbeSet],
     *,
@@ -87,23 +103,13 @@ def fit_profile(
 ) -> HardwareProfile:
     """The profile that best explains the probes (slotune.calibrate.fit), with everything it came from.
     `model_spec` replaces the probe sets' (e.g. the config.json of a model probed on another machine)."""
-    from slotune.catalog import get_gpu, get_model, load_profile
+    from slotune.catalog import load_profile
 
     merged = merge_probe_sets(sets)
     if model_spec is not None:
         merged = merged.model_copy(update={"model_spec": model_spec})
-    if not merged.probes:
-        raise InputError("from-probes", merged.model, "the probe files hold no probes: run the probes again")
-    gpu = get_gpu(merged.gpu)
-    model = get_model(merged.model_spec)
-    prior_profile = load_profile(prior)
-    setup = FitSetup(
-        model=model,
-        gpu=gpu,
-        engine_configs={s.mode: s.engine_config for s in merged.servers},
-        num_gpu_blocks={s.mode: s.num_gpu_blocks for s in merged.servers},
-        prior=prior_profile,
-    )
+    setup = _fit_setup(merged, load_profile(prior))
+    gpu, model = setup.gpu, setup.model
     result = fit(setup, merged.probes, max_evaluations=max_evaluations)
     coefficients = result.coefficients
     fitted = result.fitted
@@ -171,20 +177,11 @@ def server_speed(profile: HardwareProfile, probes: ProbeSet, *, model_spec: str 
     which the client's queueing does not touch; every statistic where the server publishes none). 1 = as
     fast as the profile, 0.7 = its steps took 1/0.7 as long. Servers of one machine started minutes apart
     differ (docs/fidelity.md); this is how much, measured on the probes and never on the validation runs."""
-    import math
-
     from slotune.calibrate.fit import measured, simulate_probe
-    from slotune.catalog import get_gpu, get_model
 
-    if not probes.probes:
-        raise InputError("from-probes", probes.model, "the probe file holds no probes: run the probes again")
-    setup = FitSetup(
-        model=get_model(model_spec or probes.model_spec),
-        gpu=get_gpu(probes.gpu),
-        engine_configs={s.mode: s.engine_config for s in probes.servers},
-        num_gpu_blocks={s.mode: s.num_gpu_blocks for s in probes.servers},
-        prior=profile,
-    )
+    if model_spec is not None:
+        probes = probes.model_copy(update={"model_spec": model_spec})
+    setup = _fit_setup(probes, profile)
     logs: list[float] = []
     for run in probes.probes:
         engine_side = {s.name for s in run.statistics if s.source == "server"}
